@@ -1,0 +1,1 @@
+"""FastAPI app: REST, WebSocket hub, auth and the dashboard page."""

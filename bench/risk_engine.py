@@ -1,0 +1,150 @@
+"""Events per second through ``risk_engine.apply``: 1,000 accounts, 1,000,000 mixed events.
+
+Beside it, the physical-limit baseline: a minimal plain-Python loop doing the same
+arithmetic (per-account floats, the same threshold comparisons) with no engine around
+it. Both run in this process on the same pre-built events; the ratio is the figure.
+
+    python bench/risk_engine.py [--accounts 1000] [--events 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._machine import describe
+from infra.rulesets import RulesetCatalog
+from risk_engine import AccountState, apply
+from schemas import AccountEvent, BalanceEvent, TradeEvent
+
+RULESETS = ["ftmo-2step", "ftmo-1step", "topstep-50k", "apex-50k-intraday", "personal"]
+Event = AccountEvent | BalanceEvent | TradeEvent
+
+
+def build_events(accounts: int, total: int, seed: int = 7) -> list[Event]:
+    """Account events, then ticks in time order: ~85 % balance snapshots, ~15 % trades."""
+    rng = random.Random(seed)
+    events: list[Event] = []
+    balances = {}
+    for number in range(accounts):
+        account_id = f"ACC{number:05d}"
+        initial = rng.choice([25_000.0, 50_000.0, 100_000.0])
+        balances[account_id] = initial
+        events.append(
+            AccountEvent(
+                account_id=account_id,
+                ruleset=RULESETS[number % len(RULESETS)],
+                initial_balance=initial,
+                currency="USD",
+            )
+        )
+    ids = list(balances)
+    start = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    step = timedelta(seconds=30 * 24 * 3600 / max(1, total))  # about a month of ticks
+    for index in range(total - accounts):
+        account_id = ids[index % accounts]
+        now = start + step * index
+        if rng.random() < 0.15:
+            pnl = rng.gauss(0, 0.003) * balances[account_id]
+            events.append(
+                TradeEvent(
+                    account_id=account_id,
+                    broker_trade_id=f"T{index}",
+                    status="closed",
+                    symbol="EURUSD",
+                    side="long",
+                    quantity=1.0,
+                    entry_price=1.1,
+                    exit_price=1.1,
+                    entry_time=now - timedelta(minutes=5),
+                    exit_time=now,
+                    pnl=pnl,
+                )
+            )
+            balances[account_id] += pnl
+        else:
+            balance = balances[account_id]
+            events.append(
+                BalanceEvent(
+                    account_id=account_id,
+                    ts=now,
+                    balance=balance,
+                    equity=balance * (1 + rng.gauss(0, 0.004)),
+                )
+            )
+    return events
+
+
+def run_engine(events: list[Event]) -> tuple[float, int, dict[str, AccountState]]:
+    catalog = RulesetCatalog()
+    states: dict[str, AccountState] = {}
+    breaches = 0
+    gc.collect()
+    began = time.perf_counter()
+    for event in events:
+        state, found = apply(states.get(event.account_id), event, catalog)
+        states[event.account_id] = state
+        breaches += len(found)
+    return time.perf_counter() - began, breaches, states
+
+
+def run_baseline(events: list[Event]) -> float:
+    """The same arithmetic with nothing around it: floats in a dict, three comparisons."""
+    limits: dict[str, list[float]] = {}
+    gc.collect()
+    began = time.perf_counter()
+    for event in events:
+        if isinstance(event, BalanceEvent):
+            row = limits[event.account_id]
+            equity = event.equity
+            row[2] = max(row[2], equity)
+            used_daily = row[0] - equity
+            used_total = row[1] - equity
+            used_trailing = row[2] - row[4] - equity
+            for used in (used_daily, used_total, used_trailing):
+                if used >= 0.7 * row[3]:
+                    row[5] += 1
+            row[6] = event.balance
+        elif isinstance(event, TradeEvent):
+            row = limits[event.account_id]
+            if event.pnl is not None and -event.pnl >= 0.7 * row[3]:
+                row[5] += 1
+        else:
+            initial = event.initial_balance
+            limits[event.account_id] = [initial, initial, initial, initial * 0.05, 2500.0, 0, 0]
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    events = build_events(args.accounts, args.events)
+    baseline = min(run_baseline(events) for _ in range(2))
+    engine_time, breaches, states = run_engine(events)
+    tracemalloc.start()
+    _, _, states = run_engine(events[: max(args.accounts * 20, len(events) // 10)])
+    traced, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    engine_rate = len(events) / engine_time
+    baseline_rate = len(events) / baseline
+    print(f"machine: {describe()}")
+    print(f"events: {len(events):,} for {args.accounts:,} accounts; breaches: {breaches:,}")
+    print(f"risk_engine.apply: {engine_rate:,.0f} events/s ({engine_time:.2f} s)")
+    print(f"plain-Python baseline: {baseline_rate:,.0f} events/s ({baseline:.2f} s)")
+    print(f"engine / baseline throughput: {engine_rate / baseline_rate:.3f}")
+    per_account = traced / max(1, len(states))
+    print(f"state memory after a 10 % run (tracemalloc): {per_account / 1024:.1f} KiB per account")
+
+
+if __name__ == "__main__":
+    main()

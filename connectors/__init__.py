@@ -1,0 +1,1 @@
+"""Broker connectors: wire models, pure parsers, and the I/O loops that publish contract events."""

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: Kafka, PostgreSQL/TimescaleDB, Redis, settings, files."""

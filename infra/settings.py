@@ -1,0 +1,60 @@
+"""Settings from environment variables (pydantic-settings); nothing else reads the environment."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of an AETHERIS process. Unset values fall back to the embedded defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    # Storage: unset → embedded PostgreSQL (pgserver) under ``data_dir``.
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    # TimescaleDB at migration time: "auto" uses it when the server has it, "require"
+    # fails without it, "off" keeps plain PostgreSQL (trigger-kept roll-ups).
+    db_timescale: Literal["auto", "require", "off"] = Field(
+        default="auto", alias="AETHERIS_DB_TIMESCALE"
+    )
+    db_pool_size: int = Field(default=4, ge=1, alias="AETHERIS_DB_POOL_SIZE")
+    # Message bus: unset → the in-process bus.
+    kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
+    # Cache / fan-out: unset → the in-process equivalent.
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    secret_key: SecretStr | None = Field(default=None, alias="AETHERIS_SECRET_KEY")
+    data_dir: Path = Field(default=Path(".aetheris"), alias="AETHERIS_DATA_DIR")
+
+    # The pipeline's single ordered input topic: account, balance and trade events keyed
+    # by account id, so one account's events are applied in publish order (docs/pipeline.md).
+    topic_events: str = Field(default="aetheris.events", alias="AETHERIS_TOPIC_EVENTS")
+    topic_accounts: str = Field(default="aetheris.accounts", alias="AETHERIS_TOPIC_ACCOUNTS")
+    topic_trades: str = Field(default="aetheris.trades", alias="AETHERIS_TOPIC_TRADES")
+    topic_balances: str = Field(default="aetheris.balances", alias="AETHERIS_TOPIC_BALANCES")
+    topic_breaches: str = Field(default="aetheris.breaches", alias="AETHERIS_TOPIC_BREACHES")
+    topic_deadletter: str = Field(default="aetheris.deadletter", alias="AETHERIS_TOPIC_DEADLETTER")
+    topic_partitions: int = Field(default=4, ge=1, alias="AETHERIS_TOPIC_PARTITIONS")
+    topic_replication_factor: int = Field(
+        default=1, ge=1, alias="AETHERIS_TOPIC_REPLICATION_FACTOR"
+    )
+    # Producer batching delay: lower is lower latency, higher is fewer broker requests.
+    kafka_linger_ms: float = Field(default=1.0, ge=0, alias="AETHERIS_KAFKA_LINGER_MS")
+
+    recovery_dir: Path | None = Field(default=None, alias="AETHERIS_RECOVERY_DIR")
+    snapshot_interval_seconds: float = Field(
+        default=5.0, gt=0, alias="AETHERIS_SNAPSHOT_INTERVAL_SECONDS"
+    )
+
+    api_host: str = Field(default="127.0.0.1", alias="AETHERIS_API_HOST")
+    api_port: int = Field(default=8000, alias="AETHERIS_API_PORT")
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

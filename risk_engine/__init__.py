@@ -1,0 +1,28 @@
+"""The Armor risk engine: pure rule evaluation and KPI maths, no clock and no I/O.
+
+``apply(state, event, resolve) -> (state, breaches)`` is the whole interface; the
+``Armor`` class keeps states for many accounts.
+"""
+
+from risk_engine.armor import Armor
+from risk_engine.engine import (
+    RulesetResolver,
+    UnknownAccountError,
+    apply,
+    breach_id,
+    new_account_state,
+)
+from risk_engine.snapshot import snapshot
+from risk_engine.state import DAILY_RULES, AccountState
+
+__all__ = [
+    "DAILY_RULES",
+    "AccountState",
+    "Armor",
+    "RulesetResolver",
+    "UnknownAccountError",
+    "apply",
+    "breach_id",
+    "new_account_state",
+    "snapshot",
+]

@@ -1,0 +1,356 @@
+"""``apply(state, event) -> (state, breaches)``: the Armor risk engine, pure and deterministic.
+
+No clock, no I/O: time is the event's own timestamp, and rulesets come from the
+``resolve`` function the caller passes in. Replaying the same events gives the
+same breaches with the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from risk_engine import rules
+from risk_engine.calendar import trading_day_of
+from risk_engine.state import DAILY_RULES, AccountState
+from schemas.events import AccountEvent, BalanceEvent, BreachEvent, RuleName, TradeEvent
+from schemas.rulesets import Ruleset, with_overrides
+
+RulesetResolver = Callable[[str], Ruleset]
+"""Turns an account event's ``ruleset`` (a template name or a file) into a :class:`Ruleset`."""
+
+InputEvent = AccountEvent | BalanceEvent | TradeEvent
+
+
+class UnknownAccountError(ValueError):
+    """A balance or trade event for an account that no account event has registered."""
+
+    def __init__(self, account_id: str, event_type: str) -> None:
+        super().__init__(
+            f"account {account_id!r} is not registered: its {event_type} event arrived before "
+            "an account event"
+        )
+        self.account_id = account_id
+
+
+def new_account_state(event: AccountEvent, resolve: RulesetResolver) -> AccountState:
+    """A fresh state for a newly registered account."""
+    ruleset = with_overrides(resolve(event.ruleset), event.overrides)
+    return AccountState(
+        account_id=event.account_id,
+        ruleset=ruleset,
+        initial_balance=event.initial_balance,
+        currency=event.currency,
+        name=event.name,
+        balance=event.initial_balance,
+        equity=event.initial_balance,
+        start_of_day_balance=event.initial_balance,
+        start_of_day_equity=event.initial_balance,
+        highest_eod_balance=event.initial_balance,
+        peak_equity=event.initial_balance,
+    )
+
+
+def breach_id(account_id: str, rule: str, period: str, level: int) -> str:
+    """Deterministic: a level fires at most once per account, rule and period."""
+    key = f"{account_id}\x1f{rule}\x1f{period}\x1f{level}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def _period(state: AccountState, rule: RuleName) -> str:
+    if rule in DAILY_RULES and state.day is not None:
+        return state.day.label.isoformat()
+    return "life"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A rule's reading at one event: the level reached and the numbers behind it."""
+
+    rule: RuleName
+    level: int
+    ts: datetime
+    value: float
+    limit: float
+    threshold: float | None = None
+
+
+def _escalate(
+    state: AccountState, reading: Reading, describe: Callable[[int], str]
+) -> list[BreachEvent]:
+    """Fire every level above the last one fired this period, up to the reading's, in order."""
+    fired = state.fired_levels.get(reading.rule, 0)
+    if reading.level <= fired:
+        return []
+    period = _period(state, reading.rule)
+    threshold = reading.threshold
+    breaches = [
+        BreachEvent(
+            breach_id=breach_id(state.account_id, reading.rule, period, new_level),
+            account_id=state.account_id,
+            rule=reading.rule,
+            level=new_level,  # type: ignore[arg-type]
+            ts=reading.ts,
+            value=round(reading.value, 6),
+            limit=round(reading.limit, 6),
+            threshold=None if threshold is None else round(threshold, 6),
+            message=describe(new_level),
+        )
+        for new_level in range(fired + 1, reading.level + 1)
+    ]
+    state.fired_levels[reading.rule] = reading.level
+    state.breaches_emitted += len(breaches)
+    return breaches
+
+
+_EQUITY_RULE_WORDS: dict[str, str] = {
+    "max_daily_loss": "Daily loss",
+    "max_loss": "Total loss",
+    "trailing_drawdown": "Drawdown from the trailing peak",
+}
+
+
+_LEVEL_NAMES = {1: "warning", 2: "danger"}
+
+
+def _equity_text(reading: Reading, levels: tuple[float, float, float], level: int) -> str:
+    subject = _EQUITY_RULE_WORDS[reading.rule]
+    return _usage_text(subject, reading.value, reading.limit, level, levels)
+
+
+def _usage_text(
+    subject: str, used: float, limit: float, level: int, levels: tuple[float, float, float]
+) -> str:
+    if level == 3:
+        return f"{subject} {used:,.2f} reached the limit {limit:,.2f}"
+    return (
+        f"{subject} {used:,.2f} passed the {_LEVEL_NAMES[level]} level "
+        f"({levels[level - 1] * 100:.0f}% of the limit {limit:,.2f})"
+    )
+
+
+def _count_text(
+    subject: str, count: int, limit: int, level: int, levels: tuple[float, float, float]
+) -> str:
+    if level == 3:
+        return f"{subject}: {count} reached the limit {limit}"
+    return (
+        f"{subject}: {count} passed the {_LEVEL_NAMES[level]} level "
+        f"({levels[level - 1] * 100:.0f}% of the limit {limit})"
+    )
+
+
+def _roll_day(state: AccountState, ts: datetime) -> None:
+    day = state.day
+    if day is not None and (ts < day.end):
+        return  # same day, or a late event that stays in the current day
+    ruleset = state.ruleset
+    state.start_new_day(trading_day_of(ts, ruleset.zone, ruleset.day_start))
+
+
+def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent]:
+    first_tick = state.day is None
+    if first_tick:
+        # Attached mid-life: the first snapshot's balance is the balance at the boundary.
+        state.balance = event.balance
+        state.equity = event.balance
+    _roll_day(state, event.ts)
+    state.balance = event.balance
+    state.equity = event.equity
+    if event.equity > state.peak_equity:
+        state.peak_equity = event.equity
+        state.equity_alert = None  # an intraday trailing threshold may have moved
+    alert = state.equity_alert
+    if alert is None:
+        alert = state.equity_alert = rules.equity_alert(state)
+    if event.equity > alert:
+        return []
+    breaches: list[BreachEvent] = []
+    levels = state.ruleset.levels
+    for measure in rules.equity_measures(state):
+        level = rules.reached_level(measure.used, measure.limit, levels)
+        if level > state.fired_levels.get(measure.rule, 0):
+            reading = Reading(
+                measure.rule, level, event.ts, measure.used, measure.limit, measure.threshold
+            )
+            breaches += _escalate(state, reading, partial(_equity_text, reading, levels))
+    state.equity_alert = rules.equity_alert(state)
+    return breaches
+
+
+def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+    rule = state.ruleset.overtrading
+    if rule is None:
+        return ()
+    entry = event.entry_time
+    levels = state.ruleset.levels
+    candidates: list[tuple[int, float, int, int, str]] = []
+    if rule.max_trades_per_day is not None:
+        count = len(state.entries_today)
+        level = rules.reached_level(count, rule.max_trades_per_day, levels)
+        candidates.append(
+            (
+                level,
+                count / rule.max_trades_per_day,
+                count,
+                rule.max_trades_per_day,
+                "Trades opened today",
+            )
+        )
+    if rule.max_trades_per_window is not None:
+        window = timedelta(minutes=rule.window_minutes)
+        low = bisect_left(state.entries_today, entry - window)
+        high = bisect_left(state.entries_today, entry + timedelta(microseconds=1))
+        count = high - low
+        level = rules.reached_level(count, rule.max_trades_per_window, levels)
+        candidates.append(
+            (
+                level,
+                count / rule.max_trades_per_window,
+                count,
+                rule.max_trades_per_window,
+                f"Trades opened within {rule.window_minutes:g} minutes",
+            )
+        )
+    level, _, count, limit, subject = max(candidates)
+    return _escalate(
+        state,
+        Reading("overtrading", level, event.event_time, float(count), float(limit), None),
+        lambda lvl: _count_text(subject, count, limit, lvl, levels),
+    )
+
+
+def _tilt_on_entry(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+    rule = state.ruleset.tilt
+    if rule is None or state.loss_streak < rule.loss_streak or state.last_loss_exit is None:
+        return ()
+    gap = event.entry_time - state.last_loss_exit
+    if not timedelta(0) <= gap <= timedelta(minutes=rule.cooldown_minutes):
+        return ()
+    average_size = state.loss_streak_quantity / state.loss_streak
+    ratio = event.quantity / average_size
+    escalated = ratio >= rule.size_escalation
+    level = 3 if escalated else 2
+    minutes = gap.total_seconds() / 60.0
+    streak = state.loss_streak
+
+    def describe(lvl: int) -> str:
+        text = (
+            f"Revenge trade: {event.broker_trade_id} opened {minutes:.1f} min after "
+            f"{streak} losses in a row (cool-down {rule.cooldown_minutes:g} min)"
+        )
+        if lvl == 3:
+            text += f", size {ratio:.2f}x the losing streak's average"
+        return text
+
+    return _escalate(
+        state,
+        Reading("tilt", level, event.entry_time, float(streak), float(rule.loss_streak), None),
+        describe,
+    )
+
+
+def _tilt_on_close(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+    rule = state.ruleset.tilt
+    pnl = event.pnl
+    assert pnl is not None and event.exit_time is not None
+    if pnl > 0:
+        state.loss_streak = 0
+        state.loss_streak_quantity = 0.0
+        state.last_loss_exit = None
+        return ()
+    if pnl == 0:
+        return ()  # breakeven neither extends nor ends a streak
+    state.loss_streak += 1
+    state.loss_streak_quantity += event.quantity
+    state.last_loss_exit = event.exit_time
+    if rule is None or state.loss_streak < rule.loss_streak:
+        return ()
+    streak = state.loss_streak
+    return _escalate(
+        state,
+        Reading("tilt", 1, event.exit_time, float(streak), float(rule.loss_streak), None),
+        lambda _lvl: (
+            f"Losing streak: {streak} losing trades in a row; pause for "
+            f"{rule.cooldown_minutes:g} minutes before the next trade"
+        ),
+    )
+
+
+def _per_trade_loss(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+    limit = rules.per_trade_limit(state)
+    pnl = event.pnl
+    if limit is None or pnl is None or pnl >= 0:
+        return ()
+    loss = -pnl
+    level = rules.reached_level(loss, limit, state.ruleset.levels)
+    subject = f"Loss on trade {event.broker_trade_id} ({event.symbol})"
+    return _escalate(
+        state,
+        Reading("max_loss_per_trade", level, event.event_time, loss, limit, None),
+        lambda lvl: _usage_text(subject, loss, limit, lvl, state.ruleset.levels),
+    )
+
+
+def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
+    key = (event.broker_trade_id, event.status)
+    if key in state.seen_trades:
+        state.duplicate_trades += 1
+        return []
+    state.seen_trades.add(key)
+    if state.day is None:
+        state.start_new_day(
+            trading_day_of(event.event_time, state.ruleset.zone, state.ruleset.day_start)
+        )
+    # A trade entered in the current day counts as that day's entry even when its
+    # close arrives later; the day rolls on the entry first, then on the exit.
+    _roll_day(state, event.entry_time)
+    breaches: list[BreachEvent] = []
+    if event.broker_trade_id not in state.opened_trades:
+        state.opened_trades.add(event.broker_trade_id)
+        assert state.day is not None
+        if state.day.contains(event.entry_time):
+            state.trading_days.add(state.day.label)
+            insort(state.entries_today, event.entry_time)
+            breaches.extend(_tilt_on_entry(state, event))
+            breaches.extend(_overtrading(state, event))
+    if event.status == "closed":
+        _roll_day(state, event.event_time)
+        breaches.extend(_per_trade_loss(state, event))
+        breaches.extend(_tilt_on_close(state, event))
+    return breaches
+
+
+def apply(
+    state: AccountState | None, event: InputEvent, resolve: RulesetResolver
+) -> tuple[AccountState, list[BreachEvent]]:
+    """Apply one event to an account's state; return the state and the breaches it caused.
+
+    ``state`` is ``None`` for an account not seen yet; it is updated in place and
+    returned. Raises :class:`UnknownAccountError` for a tick before its account event,
+    and ``schemas.rulesets.RulesetError`` for an account whose ruleset is unknown.
+    """
+    if isinstance(event, AccountEvent):
+        if state is None:
+            state = new_account_state(event, resolve)
+        else:
+            state.ruleset = with_overrides(resolve(event.ruleset), event.overrides)
+            state.initial_balance = event.initial_balance
+            state.currency = event.currency
+            state.name = event.name
+            state.equity_alert = None
+        state.events_applied += 1
+        return state, []
+    if state is None:
+        raise UnknownAccountError(event.account_id, event.type)
+    if isinstance(event, BalanceEvent):
+        breaches = _apply_balance(state, event)
+    else:
+        breaches = _apply_trade(state, event)
+    state.last_event_time = event.event_time
+    state.events_applied += 1
+    return state, breaches

@@ -1,0 +1,138 @@
+"""The equity rules as measures: how much of each allowed loss is used right now.
+
+Each measure reads the account state and returns the loss used, the allowed loss,
+and the equity level at which the rule is breached. Levels are fractions of the
+allowed loss (70/90/100 % by default); reaching the threshold exactly is a breach,
+since the firms' wording is "equity must stay above".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from risk_engine.state import AccountState
+from schemas.events import RuleName
+from schemas.rulesets import LossLimit
+
+# Money comparisons tolerate float rounding of sums like 100000.1 - 95000.1.
+_RELATIVE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """One rule's standing: ``used`` of ``limit`` is spent; breached at equity ``threshold``."""
+
+    rule: RuleName
+    used: float
+    limit: float
+    threshold: float | None
+
+
+def reached_level(used: float, limit: float, levels: tuple[float, float, float]) -> int:
+    """The highest level (0-3) whose fraction of ``limit`` ``used`` has reached."""
+    tolerance = _RELATIVE_TOLERANCE * max(1.0, abs(limit))
+    reached = 0
+    for index, fraction in enumerate(levels):
+        if used >= fraction * limit - tolerance:
+            reached = index + 1
+    return reached
+
+
+def _limit_of(rule: LossLimit, base: float) -> float:
+    if rule.limit_amount is not None:
+        return rule.limit_amount
+    assert rule.limit_percent is not None
+    return rule.limit_percent / 100.0 * base
+
+
+def max_daily_loss(state: AccountState) -> Measure | None:
+    """Equity must stay above (start-of-day basis − daily limit)."""
+    rule = state.ruleset.max_daily_loss
+    if rule is None:
+        return None
+    if rule.basis == "start_of_day_balance":
+        basis = state.start_of_day_balance
+    elif rule.basis == "start_of_day_equity":
+        basis = state.start_of_day_equity
+    else:
+        basis = max(state.start_of_day_balance, state.start_of_day_equity)
+    base = (
+        state.initial_balance
+        if rule.percent_of == "initial_balance"
+        else state.start_of_day_balance
+    )
+    limit = _limit_of(rule, base)
+    return Measure("max_daily_loss", max(0.0, basis - state.equity), limit, basis - limit)
+
+
+def max_loss(state: AccountState) -> Measure | None:
+    """Equity must stay above (initial balance, or the highest end-of-day balance) − limit."""
+    rule = state.ruleset.max_loss
+    if rule is None:
+        return None
+    basis = state.initial_balance
+    if rule.mode == "end_of_day_trailing":
+        basis = max(state.highest_eod_balance, state.initial_balance)
+    limit = _limit_of(rule, state.initial_balance)
+    return Measure("max_loss", max(0.0, basis - state.equity), limit, basis - limit)
+
+
+def trailing_drawdown(state: AccountState) -> Measure | None:
+    """Equity must stay above (peak − limit), the threshold locking at initial + lock_offset."""
+    rule = state.ruleset.trailing_drawdown
+    if rule is None:
+        return None
+    peak = state.peak_equity if rule.mode == "intraday" else state.highest_eod_balance
+    limit = _limit_of(rule, state.initial_balance)
+    threshold = peak - limit
+    if rule.lock_offset is not None:
+        threshold = min(threshold, state.initial_balance + rule.lock_offset)
+    return Measure(
+        "trailing_drawdown", max(0.0, threshold + limit - state.equity), limit, threshold
+    )
+
+
+EQUITY_MEASURES = (max_daily_loss, max_loss, trailing_drawdown)
+
+
+def equity_measures(state: AccountState) -> list[Measure]:
+    """The standing of every equity rule the account's ruleset has."""
+    found = []
+    for measure in EQUITY_MEASURES:
+        result = measure(state)
+        if result is not None:
+            found.append(result)
+    return found
+
+
+def equity_alert(state: AccountState) -> float:
+    """The highest equity at which some equity rule reaches its next unfired level.
+
+    A tick with equity strictly above it cannot fire anything, so the engine skips the
+    full evaluation; the margin of two tolerances sends borderline ticks to the exact path.
+    """
+    levels = state.ruleset.levels
+    alert = -math.inf
+    for measure in equity_measures(state):
+        fired = state.fired_levels.get(measure.rule, 0)
+        if fired >= len(levels) or measure.threshold is None:
+            continue
+        tolerance = _RELATIVE_TOLERANCE * max(1.0, abs(measure.limit))
+        trigger = measure.threshold + measure.limit * (1.0 - levels[fired]) + 2 * tolerance
+        alert = max(alert, trigger)
+    return alert
+
+
+def per_trade_limit(state: AccountState) -> float | None:
+    """The largest loss one trade may take, or None when the rule is off."""
+    rule = state.ruleset.max_loss_per_trade
+    if rule is None:
+        return None
+    if rule.percent_of == "balance":
+        base = state.balance
+    elif rule.percent_of == "start_of_day_balance":
+        base = state.start_of_day_balance
+    else:
+        base = state.initial_balance
+    return _limit_of(rule, base)

@@ -1,0 +1,75 @@
+"""Per-account risk state: everything the rules need to judge the next event.
+
+The state is owned by whoever calls :func:`risk_engine.apply`; ``apply`` updates it
+and hands it back, so a Bytewax ``stateful_map`` can keep and snapshot it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from risk_engine.calendar import TradingDay
+from schemas.events import RuleName
+from schemas.rulesets import Ruleset
+
+DAILY_RULES: frozenset[RuleName] = frozenset(
+    {"max_daily_loss", "max_loss_per_trade", "overtrading", "tilt"}
+)
+"""Rules whose budget starts afresh each trading day; the others run for the account's life."""
+
+
+@dataclass(slots=True)
+class AccountState:
+    """The live risk state of one account."""
+
+    account_id: str
+    ruleset: Ruleset
+    initial_balance: float
+    currency: str
+    name: str | None
+    balance: float
+    equity: float
+    # The trading day of the latest event (None until the first tick arrives).
+    day: TradingDay | None = None
+    start_of_day_balance: float = 0.0
+    start_of_day_equity: float = 0.0
+    # Highest balance seen at a day boundary, never below the initial balance.
+    highest_eod_balance: float = 0.0
+    # Highest equity seen, open P&L included (intraday trailing drawdown).
+    peak_equity: float = 0.0
+    last_event_time: datetime | None = None
+    # The highest equity at which an equity rule would fire its next level; ticks above
+    # it cannot breach anything (the per-tick fast path). None means "recompute".
+    equity_alert: float | None = None
+    # Highest level fired per rule within the rule's current period.
+    fired_levels: dict[str, int] = field(default_factory=dict)
+    # Dedup of trade events: (broker_trade_id, status) already applied.
+    seen_trades: set[tuple[str, str]] = field(default_factory=set)
+    # Trades whose opening has been counted (an open event, or a closed one seen first).
+    opened_trades: set[str] = field(default_factory=set)
+    # Entry times of the trades opened in the current trading day, in arrival order.
+    entries_today: list[datetime] = field(default_factory=list)
+    # Consecutive losing trades closed today, their sizes, and the last loss's exit.
+    loss_streak: int = 0
+    loss_streak_quantity: float = 0.0
+    last_loss_exit: datetime | None = None
+    trading_days: set[date] = field(default_factory=set)
+    events_applied: int = 0
+    duplicate_trades: int = 0
+    breaches_emitted: int = 0
+
+    def start_new_day(self, day: TradingDay) -> None:
+        """Roll the state over to ``day``: the balance at the boundary starts the new day."""
+        if self.day is not None:
+            self.highest_eod_balance = max(self.highest_eod_balance, self.balance)
+        self.start_of_day_balance = self.balance
+        self.start_of_day_equity = self.balance if self.day is None else self.equity
+        self.day = day
+        self.equity_alert = None
+        for rule in DAILY_RULES:
+            self.fired_levels.pop(rule, None)
+        self.entries_today.clear()
+        self.loss_streak = 0
+        self.loss_streak_quantity = 0.0
+        self.last_loss_exit = None

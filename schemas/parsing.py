@@ -1,0 +1,74 @@
+"""Parsing a JSON line into a contract event, with errors that name where and which field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.events import AccountEvent, BalanceEvent, InputEvent, TradeEvent
+
+_EVENT_ADAPTER: TypeAdapter[AccountEvent | BalanceEvent | TradeEvent] = TypeAdapter(InputEvent)
+
+
+class EventError(ValueError):
+    """A message that is not a valid contract event.
+
+    ``where`` says which message (``line 12``, ``aetheris.trades[0]@1043``);
+    ``reason`` says what is wrong, naming the field.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad field and what is wrong with it."""
+    parts: list[str] = []
+    for item in error.errors(include_url=False):
+        loc = [str(p) for p in item["loc"]]
+        field = ".".join(loc) if loc else "event"
+        kind = item["type"]
+        message = item["msg"]
+        if kind == "extra_forbidden":
+            message = "unknown field (not in the event contract)"
+        elif kind == "missing":
+            message = "required field is missing"
+        elif kind == "union_tag_invalid":
+            field = "type"
+            message = "expected one of 'account', 'balance', 'trade'"
+        elif kind == "union_tag_not_found":
+            field = "type"
+            message = "required field is missing (one of 'account', 'balance', 'trade')"
+        if kind in ("union_tag_invalid", "json_invalid") or (
+            kind not in ("missing", "extra_forbidden", "union_tag_not_found")
+            and not isinstance(item.get("input"), dict)
+        ):
+            got = item.get("input")
+            if kind == "union_tag_invalid" and isinstance(got, dict):
+                got = got.get("type")
+            message = f"{message} (got {json.dumps(got, default=str)[:80]})"
+        parts.append(f"field '{field}': {message}" if kind != "json_invalid" else message)
+    return "; ".join(parts) or str(error)
+
+
+def parse_event(raw: str | bytes, where: str) -> AccountEvent | BalanceEvent | TradeEvent:
+    """Parse one JSON object (a line or a message value) or raise :class:`EventError`."""
+    try:
+        return _EVENT_ADAPTER.validate_json(raw, strict=True)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise EventError(where, f"not valid JSON ({exc.errors()[0]['msg']})") from None
+        if exc.errors()[0]["type"] == "model_attributes_type":
+            raise EventError(where, "expected a JSON object") from None
+        raise EventError(where, describe_validation_error(exc)) from None
+
+
+def parse_event_object(payload: Any, where: str) -> AccountEvent | BalanceEvent | TradeEvent:
+    """Validate an already-decoded JSON object as an input event (same rules as a line)."""
+    if not isinstance(payload, dict):
+        raise EventError(where, f"expected a JSON object, got {type(payload).__name__}")
+    return parse_event(json.dumps(payload), where)
