@@ -1,0 +1,206 @@
+"""``aetheris db``: migrate, show the schema state, check stored data, run the embedded server.
+
+Without ``--url`` the database is ``DATABASE_URL``, or -- when that is unset -- the
+embedded PostgreSQL under the data folder (started on demand). Storage modules are
+imported inside the actions, so other commands never pay for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.db.migrate import TimescaleMode
+
+_BACKEND_NAMES = {
+    "postgresql": "plain PostgreSQL (daily roll-up kept by triggers)",
+    "timescaledb": "TimescaleDB (hypertables, continuous aggregates)",
+}
+
+
+def _url(args: argparse.Namespace) -> str:
+    if args.url:
+        return str(args.url)
+    from infra.db.database import resolve_database_url  # noqa: PLC0415
+    from infra.settings import get_settings  # noqa: PLC0415
+
+    return resolve_database_url(get_settings())
+
+
+def _timescale(args: argparse.Namespace) -> TimescaleMode:
+    from infra.settings import get_settings  # noqa: PLC0415
+
+    modes: dict[str, TimescaleMode] = {"auto": "auto", "require": "require", "off": "off"}
+    chosen = getattr(args, "timescale", None) or get_settings().db_timescale
+    return modes[chosen]
+
+
+def _fail(message: str) -> int:
+    print(f"aetheris db: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import psycopg  # noqa: PLC0415
+
+    from infra.db.database import prepare_database  # noqa: PLC0415
+    from infra.db.errors import StorageError  # noqa: PLC0415
+    from infra.db.pool import redact_url  # noqa: PLC0415
+
+    try:
+        url = _url(args)
+        report = prepare_database(url, timescale=_timescale(args))
+    except (StorageError, psycopg.Error) as exc:
+        return _fail(str(exc))
+    print(f"database: {redact_url(url)}")
+    print(f"backend:  {_BACKEND_NAMES[report.backend]}")
+    for migration in report.applied:
+        print(f"applied   {migration.filename}")
+    total = len(report.applied) + len(report.already_applied)
+    print(f"schema up to date ({total} migrations, {len(report.applied)} applied now)")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import psycopg  # noqa: PLC0415
+
+    from infra.db.errors import StorageError  # noqa: PLC0415
+    from infra.db.migrate import applied_migrations, migrations_for  # noqa: PLC0415
+    from infra.db.pool import connect, redact_url  # noqa: PLC0415
+
+    try:
+        url = _url(args)
+        with connect(url, autocommit=True) as conn:
+            applied = {row.version: row for row in applied_migrations(conn)}
+    except (StorageError, psycopg.Error) as exc:
+        return _fail(str(exc))
+    backend = next(iter(applied.values())).backend if applied else None
+    print(f"database: {redact_url(url)}")
+    print(f"backend:  {_BACKEND_NAMES[backend] if backend else 'not migrated yet'}")
+    pending = 0
+    for migration in migrations_for(backend or "postgresql"):
+        row = applied.get(migration.version)
+        if row is None:
+            pending += 1
+            print(f"  {migration.version:04d} {migration.name:<28} pending")
+        else:
+            applied_at = f"{row.applied_at:%Y-%m-%d %H:%M:%S%z}"
+            print(f"  {migration.version:04d} {migration.name:<28} applied {applied_at}")
+    print(f"{pending} pending" if pending else "schema up to date")
+    return 1 if pending else 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import psycopg  # noqa: PLC0415
+
+    from infra.db.errors import StorageError  # noqa: PLC0415
+    from infra.db.pool import connect  # noqa: PLC0415
+    from infra.quality.stored import check_stored_data  # noqa: PLC0415
+
+    since: datetime | None = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            return _fail(f"--since {args.since!r} is not an ISO-8601 timestamp")
+        if since.tzinfo is None:
+            return _fail("--since needs an offset or Z, e.g. 2026-03-01T00:00:00Z")
+    try:
+        url = _url(args)
+        with connect(url, application_name="aetheris-check") as conn:
+            report = check_stored_data(
+                conn, now=datetime.now(UTC), since=since, chunk_rows=args.chunk_rows
+            )
+    except (StorageError, psycopg.Error) as exc:
+        return _fail(str(exc))
+    print(report.to_json() if args.json else report.to_text())
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as output:
+            output.write(report.to_json() + "\n")
+    return 0 if report.success else 1
+
+
+def _start(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    import psycopg  # noqa: PLC0415
+
+    from infra.db.database import prepare_database  # noqa: PLC0415
+    from infra.db.embedded import start_embedded  # noqa: PLC0415
+    from infra.db.errors import StorageError  # noqa: PLC0415
+    from infra.settings import get_settings  # noqa: PLC0415
+
+    data_dir = Path(args.data_dir) if args.data_dir else get_settings().data_dir
+    try:
+        server = start_embedded(data_dir)
+        report = prepare_database(server.url, timescale=_timescale(args))
+    except (StorageError, psycopg.Error) as exc:
+        return _fail(str(exc))
+    print(f"embedded PostgreSQL running in {server.pgdata}", file=sys.stderr)
+    if report.applied:
+        print(f"applied {len(report.applied)} migrations", file=sys.stderr)
+    print(server.url)
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from infra.db.embedded import pgdata_path, stop_embedded  # noqa: PLC0415
+    from infra.db.errors import StorageError  # noqa: PLC0415
+    from infra.settings import get_settings  # noqa: PLC0415
+
+    data_dir = Path(args.data_dir) if args.data_dir else get_settings().data_dir
+    try:
+        stopped = stop_embedded(data_dir)
+    except StorageError as exc:
+        return _fail(str(exc))
+    where = pgdata_path(data_dir)
+    print(f"stopped the embedded PostgreSQL in {where}" if stopped else f"not running: {where}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "db", help="the database: migrate, check stored data, run the embedded PostgreSQL"
+    )
+    actions = parser.add_subparsers(dest="db_action", metavar="ACTION", required=True)
+    url_help = "database URL (default: DATABASE_URL, else the embedded server under .aetheris/)"
+
+    migrate = actions.add_parser("migrate", help="apply pending migrations (safe to re-run)")
+    migrate.add_argument("--url", help=url_help)
+    migrate.add_argument(
+        "--timescale",
+        choices=["auto", "require", "off"],
+        help="use TimescaleDB when available (auto, the default), insist on it, or not",
+    )
+    migrate.set_defaults(func=_migrate)
+
+    status = actions.add_parser("status", help="list applied and pending migrations")
+    status.add_argument("--url", help=url_help)
+    status.set_defaults(func=_status)
+
+    check = actions.add_parser(
+        "check", help="run the data-quality suites over stored trades and ticks"
+    )
+    check.add_argument("--url", help=url_help)
+    check.add_argument("--since", help="only rows at or after this ISO-8601 time")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--output", help="also write the JSON report to this file")
+    check.add_argument(
+        "--chunk-rows", type=int, default=250_000, help="rows validated at a time (memory)"
+    )
+    check.set_defaults(func=_check)
+
+    start = actions.add_parser(
+        "start", help="start the embedded PostgreSQL, migrate it, print its URL"
+    )
+    start.add_argument("--data-dir", help="folder of the embedded server (default .aetheris)")
+    start.set_defaults(func=_start)
+
+    stop = actions.add_parser("stop", help="stop the embedded PostgreSQL")
+    stop.add_argument("--data-dir", help="folder of the embedded server (default .aetheris)")
+    stop.set_defaults(func=_stop)
