@@ -72,26 +72,28 @@ class StoredBreach:
 
 def list_breaches(
     conn: Connection,
-    account_id: str,
+    account_id: str | None,
     *,
     since: datetime | None = None,
     include_dismissed: bool = True,
     limit: int = 100,
 ) -> list[StoredBreach]:
-    """The account's breaches, newest first."""
-    rows = conn.execute(
-        """
+    """The account's breaches (every account's for ``None``), newest first."""
+    account_clause = "account_id = %s" if account_id is not None else "TRUE"
+    params: tuple[object, ...] = (since, since, include_dismissed, limit)
+    if account_id is not None:
+        params = (account_id, *params)
+    query = f"""
         SELECT breach_id, account_id, rule, level, ts, value, limit_value, threshold, message,
                dismissed_at
         FROM breaches
-        WHERE account_id = %s
+        WHERE {account_clause}
           AND (%s::timestamptz IS NULL OR ts >= %s::timestamptz)
           AND (%s OR dismissed_at IS NULL)
-        ORDER BY ts DESC
+        ORDER BY ts DESC, breach_id
         LIMIT %s
-        """,
-        (account_id, since, since, include_dismissed, limit),
-    ).fetchall()
+        """  # noqa: S608 - the clause is one of two constants, values are parameters
+    rows = conn.execute(query, params).fetchall()
     return [StoredBreach(*row) for row in rows]
 
 
