@@ -12,6 +12,7 @@ from importlib import import_module
 # great-expectations imports.
 COMMAND_MODULES: dict[str, str] = {
     "replay": "aetheris.commands.replay",
+    "kpis": "aetheris.commands.kpis",
     "db": "aetheris.commands.db",
     "demo": "aetheris.commands.demo",
 }
