@@ -15,6 +15,10 @@ COMMAND_MODULES: dict[str, str] = {
     "kpis": "aetheris.commands.kpis",
     "db": "aetheris.commands.db",
     "demo": "aetheris.commands.demo",
+    "pipeline": "aetheris.commands.pipeline",
+    "topics": "aetheris.commands.topics",
+    "feed": "aetheris.commands.feed",
+    "publish": "aetheris.commands.publish",
 }
 
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     )
     # Producer batching delay: lower is lower latency, higher is fewer broker requests.
     kafka_linger_ms: float = Field(default=1.0, ge=0, alias="AETHERIS_KAFKA_LINGER_MS")
+    # Longest a consumer's fetch waits at the broker for data. Brokers that do not answer a
+    # waiting fetch when data arrives (Tansu) add up to this much latency; Kafka does not.
+    kafka_fetch_wait_ms: int = Field(default=10, ge=1, alias="AETHERIS_KAFKA_FETCH_WAIT_MS")
 
     recovery_dir: Path | None = Field(default=None, alias="AETHERIS_RECOVERY_DIR")
     snapshot_interval_seconds: float = Field(

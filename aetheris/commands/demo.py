@@ -1,9 +1,16 @@
-"""``aetheris demo``: run the bundled sample week through Armor and show what it caught."""
+"""``aetheris demo``: the whole pipeline on embedded defaults, with the API and dashboard.
+
+Simulated brokers publish to the in-process bus, the Armor dataflow runs in this process,
+results land in PostgreSQL (embedded under ``.aetheris/`` unless ``DATABASE_URL`` is set),
+and the API serves the dashboard on http://127.0.0.1:8000. ``--replay FILE`` instead runs
+a JSONL file through the engine and prints what it caught.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from infra.rulesets import RulesetCatalog
@@ -15,7 +22,50 @@ LEVEL_NAMES = {1: "WARNING", 2: "DANGER ", 3: "BREACH "}
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.file)
+    if args.replay is not None:
+        return replay(Path(args.replay))
+    return live(args)
+
+
+def live(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415
+
+    from aetheris.live import LiveStack  # noqa: PLC0415
+    from api.app import create_app  # noqa: PLC0415
+    from api.history import DatabaseHistory  # noqa: PLC0415
+    from infra.db.database import open_database  # noqa: PLC0415
+    from infra.settings import get_settings  # noqa: PLC0415
+
+    settings = get_settings()
+    where = "DATABASE_URL" if settings.database_url else f"embedded, under {settings.data_dir}/"
+    print(f"AETHERIS demo: starting PostgreSQL ({where})...", flush=True)
+    with open_database(settings) as database:
+        stack = LiveStack(settings, database, accounts=args.accounts, rate=args.rate)
+        stack.start()
+        app = create_app(stack.board, DatabaseHistory(database.pool), stack.hub)
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+        server = uvicorn.Server(config)
+        if args.duration is not None:
+            timer = threading.Timer(args.duration, lambda: setattr(server, "should_exit", True))
+            timer.daemon = True
+            timer.start()
+        print(
+            f"AETHERIS demo: {args.accounts} simulated accounts at {args.rate:g} ticks/s; "
+            f"dashboard on http://{args.host}:{args.port}  (Ctrl-C stops)",
+            flush=True,
+        )
+        try:
+            server.run()
+        finally:
+            stack.stop()
+            print(
+                f"AETHERIS demo: stopped; {len(stack.hub.recent())} recent breaches shown.",
+                flush=True,
+            )
+    return 0
+
+
+def replay(path: Path) -> int:
     armor = Armor(RulesetCatalog((path.parent, Path.cwd())))
     print(f"AETHERIS demo: replaying {path} through the Armor risk engine\n")
     with path.open(encoding="utf-8") as events:
@@ -53,7 +103,21 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "demo", help="replay a bundled sample week of five accounts and show the breaches"
+        "demo",
+        help="run the whole pipeline on embedded defaults with the dashboard on :8000",
+        description=__doc__,
     )
-    parser.add_argument("--file", default=str(SAMPLE), help="events to replay (JSONL)")
+    parser.add_argument("--accounts", type=int, default=24, help="simulated accounts (24)")
+    parser.add_argument("--rate", type=float, default=40.0, help="ticks per second (40)")
+    parser.add_argument("--host", default="127.0.0.1", help="API address (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="API port (8000)")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument(
+        "--replay",
+        metavar="FILE",
+        nargs="?",
+        const=str(SAMPLE),
+        default=None,
+        help="instead, replay a JSONL file (default: the bundled sample week) and print it",
+    )
     parser.set_defaults(func=run)

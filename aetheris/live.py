@@ -1,0 +1,149 @@
+"""The embedded stack in one process: in-process bus, simulated desk, the Armor dataflow,
+PostgreSQL (embedded unless ``DATABASE_URL`` is set), and the API with its dashboard.
+
+This module is part of the composition root: the one place that picks concrete adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Generic, Protocol, TypeVar
+
+from api.hub import BreachHub
+from api.live import LiveBoard
+from connectors.simulator import SimulatedDesk, run_feed
+from infra.bus import EventPublisher, InProcessBus, Topics
+from infra.db.database import Database
+from infra.db.sinks import PostgresSink
+from infra.db.writer import DatabaseWriter
+from infra.rulesets import RulesetCatalog
+from infra.settings import Settings
+from pipelines.inprocess import InProcessPipeline
+from schemas import BreachEvent, EventError, parse_event
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class _Store(Protocol[T_contra]):
+    def write(self, items: Sequence[T_contra]) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class CommitAtEpoch(Generic[T]):
+    """A buffered store as a pipeline writer: it commits at each epoch end, before the
+    snapshot, so nothing the snapshot counts as done is still only in memory."""
+
+    def __init__(self, store: _Store[T]) -> None:
+        self._store = store
+
+    def write(self, items: Sequence[T]) -> None:
+        self._store.write(items)
+
+    def unconfirmed(self) -> tuple[T, ...]:
+        self._store.flush()
+        return ()
+
+    def close(self) -> None:
+        self._store.flush()
+
+
+class HubWriter:
+    """Pipeline breaches straight to the WebSocket hub."""
+
+    def __init__(self, hub: BreachHub) -> None:
+        self._hub = hub
+
+    def write(self, items: Sequence[BreachEvent]) -> None:
+        self._hub.publish(items)
+
+    def unconfirmed(self) -> tuple[BreachEvent, ...]:
+        return ()
+
+    def close(self) -> None:
+        """Nothing buffered."""
+
+
+@dataclass
+class LiveStack:
+    """Everything ``aetheris demo`` runs, started and stopped together."""
+
+    settings: Settings
+    database: Database
+    accounts: int
+    rate: float
+    seed: int = 7
+    hub: BreachHub = field(default_factory=BreachHub)
+    catalog: RulesetCatalog = field(default_factory=RulesetCatalog)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.bus = InProcessBus()
+        self.topics = Topics.from_settings(self.settings)
+        self.bus.create_topics(self.topics.all(), self.topics.partitions)
+        self.board = LiveBoard(self.catalog)
+        self.pipeline = InProcessPipeline(
+            self.bus,
+            self.topics,
+            resolve=self.catalog,
+            breach_stores=[self._database_writer, lambda _part: HubWriter(self.hub)],
+            snapshot_interval_seconds=1.0,
+        )
+        self._threads: list[threading.Thread] = []
+
+    def _database_writer(self, _part: int) -> CommitAtEpoch[BreachEvent]:
+        return CommitAtEpoch(DatabaseWriter(PostgresSink(self.database.pool)))
+
+    def start(self) -> None:
+        self.pipeline.start()
+        for target, name in ((self._archive, "archiver"), (self._feed, "feed")):
+            thread = threading.Thread(target=target, name=f"aetheris-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(10)
+        self.pipeline.stop()
+
+    def _feed(self) -> None:
+        desk = SimulatedDesk(
+            self.accounts,
+            seed=self.seed,
+            start=datetime.now(UTC),
+            tick_interval=timedelta(seconds=1 / self.rate),
+        )
+        report = run_feed(
+            desk,
+            EventPublisher(self.bus.publisher(), self.topics),
+            rate=self.rate,
+            stop=self.stop_event,
+        )
+        log.info(report.line())
+
+    def _archive(self) -> None:
+        """Tail the events topic: live standings for the API, ticks and trades to the database."""
+        reader = self.bus.reader(self.topics.events)
+        writer = DatabaseWriter(PostgresSink(self.database.pool))
+        try:
+            while not self.stop_event.is_set():
+                messages = reader.read(1_000, 0.2)
+                for message in messages:
+                    try:
+                        event = parse_event(message.value or b"", message.topic)
+                    except EventError:
+                        continue  # the pipeline dead-letters it with the reason
+                    self.board.apply(event)
+                    writer.write([event])
+                writer.flush()
+        finally:
+            writer.flush()
+            reader.close()

@@ -1,0 +1,201 @@
+"""A seeded random walk of a trading desk: pure, deterministic for a given seed.
+
+Every account trades one position at a time; its floating profit walks randomly and
+its equity is balance + floating profit. Most accounts are steady; one in four drifts
+into a rule on purpose (daily loss, total loss, trailing drawdown, loss per trade,
+overtrading, tilt), so a demo or a benchmark sees every kind of breach.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from connectors.simulator.wire import SimAccount, SimDeal, SimEquity, SimRecord
+
+CONTRACT_SIZE = 100_000.0  # EURUSD, per lot
+COMMISSION_PER_LOT = 7.0  # round turn
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """How an account trades. Drift and volatility are per own tick, in fractions of the
+    initial balance, of an open position's floating profit."""
+
+    plan: str
+    deposit: float
+    drift: float
+    volatility: float
+    open_chance: float
+    close_chance: float
+    # Close a trade once its loss reaches this fraction of the balance (None: never forced).
+    stop_out: float | None = None
+    # Own ticks of rising before the drift turns down (the trailing-drawdown account).
+    rise_ticks: int = 0
+    # Double the size after this many losses in a row (the tilting account).
+    revenge_after: int | None = None
+
+
+PROFILES: dict[str, Behaviour] = {
+    "steady": Behaviour("ftmo-2step", 100_000.0, 0.0, 0.0006, 0.2, 0.1),
+    "daily_loss": Behaviour("ftmo-2step", 100_000.0, -0.0006, 0.0006, 0.5, 0.01),
+    "max_loss": Behaviour("ftmo-1step", 100_000.0, -0.0008, 0.0006, 0.5, 0.01),
+    "trailing": Behaviour("apex-50k-intraday", 50_000.0, 0.0008, 0.0004, 0.5, 0.01, rise_ticks=60),
+    "trade_loss": Behaviour("personal", 100_000.0, -0.0004, 0.0002, 0.5, 0.0, stop_out=0.012),
+    "overtrading": Behaviour("personal", 100_000.0, 0.0, 0.0001, 0.9, 0.6),
+    "tilt": Behaviour(
+        "personal", 100_000.0, -0.0003, 0.0001, 0.9, 0.0, stop_out=0.0015, revenge_after=3
+    ),
+}
+DRIFTING = ("daily_loss", "max_loss", "trailing", "trade_loss", "overtrading", "tilt")
+# Past this loss (a fraction of the initial balance) a drifting account stops drifting.
+FLOOR = 0.15
+
+
+def profile_of(index: int) -> str:
+    """One account in four drifts into a rule, cycling through the rules."""
+    if index % 4 == 0:
+        return DRIFTING[(index // 4) % len(DRIFTING)]
+    return "steady"
+
+
+@dataclass(slots=True)
+class _Position:
+    ticket: int
+    action: str
+    lots: float
+    open_price: float
+    open_time_ms: int
+    profit: float = 0.0
+
+
+@dataclass(slots=True)
+class _Trader:
+    login: str
+    behaviour: Behaviour
+    balance: float
+    position: _Position | None = None
+    next_ticket: int = 1
+    losses_in_row: int = 0
+    ticks: int = 0
+
+
+class SimulatedDesk:
+    """``accounts`` simulated accounts; :meth:`records` is the desk's endless feed.
+
+    Records are spaced ``tick_interval`` apart in event time from ``start`` (one account
+    after the other), so publishing at 1 / ``tick_interval`` records per second keeps
+    event time close to wall-clock time.
+    """
+
+    def __init__(
+        self, accounts: int, *, seed: int, start: datetime, tick_interval: timedelta
+    ) -> None:
+        if accounts < 1:
+            raise ValueError("simulate at least one account")
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        self._rng = random.Random(seed)  # noqa: S311 - a seeded simulation, not secrets
+        self._start_ms = int(start.timestamp() * 1000)
+        self._step_ms = tick_interval / timedelta(milliseconds=1)
+        self._traders = [
+            _Trader(f"SIM{index:05d}", PROFILES[profile_of(index)], 0.0)
+            for index in range(accounts)
+        ]
+        for trader in self._traders:
+            trader.balance = trader.behaviour.deposit
+
+    def accounts(self) -> list[SimAccount]:
+        return [
+            SimAccount(t.login, t.behaviour.plan, t.behaviour.deposit, "USD") for t in self._traders
+        ]
+
+    def records(self) -> Iterator[SimRecord]:
+        """The account openings, then the accounts' ticks round-robin, forever."""
+        yield from self.accounts()
+        slot = 0
+        while True:
+            for trader in self._traders:
+                time_ms = int(self._start_ms + slot * self._step_ms)
+                slot += 1
+                yield from self._step(trader, time_ms)
+
+    def _step(self, trader: _Trader, time_ms: int) -> list[SimRecord]:
+        rng = self._rng
+        behaviour = trader.behaviour
+        deposit = behaviour.deposit
+        trader.ticks += 1
+        out: list[SimRecord] = []
+        position = trader.position
+        if position is not None:
+            drift = behaviour.drift
+            if behaviour.rise_ticks and trader.ticks > behaviour.rise_ticks:
+                drift = -abs(drift)
+            if deposit - (trader.balance + position.profit) > FLOOR * deposit:
+                drift = abs(drift)  # far enough: recover instead of digging deeper
+            position.profit += rng.gauss(drift, behaviour.volatility) * deposit * position.lots
+            stopped = (
+                behaviour.stop_out is not None
+                and -position.profit >= behaviour.stop_out * trader.balance
+            )
+            if stopped or rng.random() < behaviour.close_chance:
+                out.append(self._close(trader, position, time_ms))
+                position = None
+        if position is None and rng.random() < behaviour.open_chance:
+            out.append(self._open(trader, time_ms))
+        floating = trader.position.profit if trader.position is not None else 0.0
+        out.append(SimEquity(trader.login, time_ms, trader.balance, trader.balance + floating))
+        return out
+
+    def _open(self, trader: _Trader, time_ms: int) -> SimDeal:
+        rng = self._rng
+        revenge = trader.behaviour.revenge_after
+        lots = 2.0 if revenge is not None and trader.losses_in_row >= revenge else 1.0
+        position = _Position(
+            ticket=trader.next_ticket,
+            action=rng.choice(("buy", "sell")),
+            lots=lots,
+            open_price=round(1.05 + rng.random() * 0.1, 5),
+            open_time_ms=time_ms,
+        )
+        trader.next_ticket += 1
+        trader.position = position
+        return SimDeal(
+            login=trader.login,
+            ticket=position.ticket,
+            symbol="EURUSD",
+            action="buy" if position.action == "buy" else "sell",
+            lots=lots,
+            open_price=position.open_price,
+            open_time_ms=time_ms,
+            commission=-COMMISSION_PER_LOT * lots,
+        )
+
+    def _close(self, trader: _Trader, position: _Position, time_ms: int) -> SimDeal:
+        commission = -COMMISSION_PER_LOT * position.lots
+        profit = position.profit + commission
+        gross = position.profit
+        direction = 1.0 if position.action == "buy" else -1.0
+        move = direction * gross / (position.lots * CONTRACT_SIZE)
+        close_price = round(max(position.open_price + move, 0.0001), 5)
+        trader.balance += profit
+        trader.position = None
+        if profit < 0:
+            trader.losses_in_row += 1
+        elif profit > 0:
+            trader.losses_in_row = 0
+        return SimDeal(
+            login=trader.login,
+            ticket=position.ticket,
+            symbol="EURUSD",
+            action="buy" if position.action == "buy" else "sell",
+            lots=position.lots,
+            open_price=position.open_price,
+            open_time_ms=position.open_time_ms,
+            commission=commission,
+            close_price=close_price,
+            close_time_ms=time_ms,
+            profit=profit,
+        )

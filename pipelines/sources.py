@@ -1,0 +1,159 @@
+"""Bytewax input from the bus: one Bytewax partition per topic partition, offsets in snapshots.
+
+The partitions a worker owns share one reader (one Kafka consumer): one fetch request
+covers all of them, instead of one consumer, connection and fetch loop per partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+
+from infra.bus import BEGINNING, Bus, BusMessage, Reader
+
+log = logging.getLogger(__name__)
+
+
+class StopSignal(Protocol):
+    """Anything with ``is_set()`` (a :class:`threading.Event`): set it to end a tailing run."""
+
+    def is_set(self) -> bool: ...
+
+
+class SharedFeed:
+    """One reader for the partitions of one worker; messages wait per partition until
+    that partition's ``next_batch`` takes them (in the same scheduling round)."""
+
+    def __init__(self, bus: Bus, topic: str) -> None:
+        self._bus = bus
+        self._topic = topic
+        self._reader: Reader | None = None
+        self._waiting: dict[int, list[BusMessage]] = {}
+
+    def add(self, partition: int, offset: int) -> None:
+        if self._reader is None:
+            self._reader = self._bus.reader(self._topic, {partition: offset})
+        else:
+            self._reader.assign(partition, offset)
+        self._waiting[partition] = []
+
+    def take(self, partition: int, max_messages: int) -> list[BusMessage]:
+        assert self._reader is not None
+        if not self._waiting[partition]:
+            for message in self._reader.read(max_messages, 0.0):
+                waiting = self._waiting.get(message.partition)
+                if waiting is not None:  # else its partition ended this run: read it next run
+                    waiting.append(message)
+        batch = self._waiting[partition]
+        self._waiting[partition] = []
+        return batch
+
+    def remove(self, partition: int) -> None:
+        self._waiting.pop(partition, None)
+        if not self._waiting and self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+class BusSource(FixedPartitionedSource[BusMessage, int]):
+    """Reads one topic of a :class:`~infra.bus.Bus`; each partition resumes at its snapshot.
+
+    ``until_end``: stop each partition once it has read up to the end offset it had when
+    the run started and then seen no message for ``end_grace_seconds`` (replays,
+    benchmarks, tests; the grace covers brokers whose high watermark lags the log, as
+    Tansu's does after a multi-record batch). Otherwise tail until ``stop`` is set.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        topic: str,
+        *,
+        until_end: bool = False,
+        stop: StopSignal | None = None,
+        batch_size: int = 1000,
+        end_grace_seconds: float = 0.5,
+    ) -> None:
+        self._bus = bus
+        self._topic = topic
+        self._until_end = until_end
+        self._stop = stop if stop is not None else threading.Event()
+        self._batch_size = batch_size
+        self._end_grace = end_grace_seconds
+        self._feeds = threading.local()  # Bytewax builds and runs partitions on their worker
+
+    def list_parts(self) -> list[str]:
+        return [str(partition) for partition in range(self._bus.partition_count(self._topic))]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> BusPartition:
+        partition = int(for_part)
+        end = self._bus.end_offsets(self._topic)[partition] if self._until_end else None
+        feed: SharedFeed | None = getattr(self._feeds, "feed", None)
+        if feed is None:
+            feed = self._feeds.feed = SharedFeed(self._bus, self._topic)
+        feed.add(partition, BEGINNING if resume_state is None else resume_state)
+        log.info(
+            "reading %s[%d] from %s",
+            self._topic,
+            partition,
+            "the beginning" if resume_state is None else f"offset {resume_state}",
+        )
+        return BusPartition(
+            feed,
+            partition,
+            next_offset=resume_state or 0,
+            end=end,
+            stop=self._stop,
+            batch_size=self._batch_size,
+            end_grace_seconds=self._end_grace,
+        )
+
+
+class BusPartition(StatefulSourcePartition[BusMessage, int]):
+    """One topic partition; the snapshot is the offset of the next message to read."""
+
+    def __init__(
+        self,
+        feed: SharedFeed,
+        partition: int,
+        *,
+        next_offset: int,
+        end: int | None,
+        stop: StopSignal,
+        batch_size: int,
+        end_grace_seconds: float = 0.5,
+    ) -> None:
+        self._feed = feed
+        self._partition = partition
+        self._next_offset = next_offset
+        self._end = end
+        self._stop = stop
+        self._batch_size = batch_size
+        self._end_grace = end_grace_seconds
+        self._last_message_at = time.monotonic()
+
+    def next_batch(self) -> list[BusMessage]:
+        if self._stop.is_set():
+            raise StopIteration
+        batch = self._feed.take(self._partition, self._batch_size)
+        now = time.monotonic()
+        if batch:
+            self._next_offset = batch[-1].offset + 1
+            self._last_message_at = now
+        elif (
+            self._end is not None
+            and self._next_offset >= self._end
+            and now - self._last_message_at >= self._end_grace
+        ):
+            raise StopIteration
+        return batch
+
+    def snapshot(self) -> int:
+        return self._next_offset
+
+    def close(self) -> None:
+        self._feed.remove(self._partition)

@@ -1,0 +1,160 @@
+"""Cheap snapshots of per-account risk state for Bytewax recovery.
+
+Bytewax snapshots every account touched in an epoch at the epoch's end, on the worker
+thread, so the snapshot's cost is a stall of the whole dataflow: 1,000 busy accounts
+at 0.5 ms each (``copy.deepcopy`` of an :class:`~risk_engine.AccountState`, whose
+ruleset is a nested pydantic model, then pickling it) held every tick for half a
+second, every epoch. Here a snapshot is a flat tuple of the state's fields: the ruleset
+as its JSON text (computed once per ruleset object), UTC datetimes as integer
+microseconds, dates as ordinals and trading days as a triple, because pickle handles
+those primitives about fifteen times faster than the objects; containers are copied.
+Thawing gives back an equal state. A snapshot from a different state layout is
+refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from risk_engine import AccountState
+from risk_engine.calendar import TradingDay
+from schemas.rulesets import Ruleset
+
+_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AccountState))
+# Which fields a snapshot holds, in order: a snapshot from another layout is refused.
+LAYOUT = hashlib.sha256("\x1f".join(_FIELDS).encode()).hexdigest()[:12]
+
+StateSnapshot = tuple[str, str, tuple[object, ...]]
+"""``(layout, how each field is written (one letter each), field values)``."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+_ruleset_texts: dict[int, tuple[Ruleset, str]] = {}
+
+
+def _ruleset_text(ruleset: Ruleset) -> str:
+    found = _ruleset_texts.get(id(ruleset))
+    if found is None or found[0] is not ruleset:
+        found = (ruleset, ruleset.model_dump_json())
+        _ruleset_texts[id(ruleset)] = found
+    return found[1]
+
+
+@lru_cache(maxsize=4096)
+def _ruleset_from_text(text: str) -> Ruleset:
+    return Ruleset.model_validate_json(text)
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + micros * _MICROSECOND
+
+
+def _is_utc(value: object) -> bool:
+    return type(value) is datetime and value.tzinfo is UTC
+
+
+# How a field is written, one letter per field (keep the letters: stores hold them):
+#   =  as is          r  ruleset as JSON text     t  UTC datetime as microseconds
+#   y  trading day as (date ordinal, start µs, end µs)
+#   c  container, copied (its items are immutable: str, int, tuples)
+#   L/S  list/set of UTC datetimes as microseconds    l/s  list/set of dates as ordinals
+
+
+def _encode_ruleset(value: Ruleset) -> tuple[str, object]:
+    return "r", _ruleset_text(value)
+
+
+def _encode_datetime(value: datetime) -> tuple[str, object]:
+    return ("t", _micros(value)) if value.tzinfo is UTC else ("=", value)
+
+
+def _encode_day(value: TradingDay) -> tuple[str, object]:
+    if value.start.tzinfo is UTC and value.end.tzinfo is UTC:
+        return "y", (value.label.toordinal(), _micros(value.start), _micros(value.end))
+    return "=", value
+
+
+def _encode_items(value: list[Any] | set[Any]) -> tuple[str, object]:
+    listed = type(value) is list
+    if value:
+        if all(_is_utc(item) for item in value):
+            return ("L" if listed else "S"), [_micros(item) for item in value]
+        if all(type(item) is date for item in value):
+            return ("l" if listed else "s"), [item.toordinal() for item in value]
+    return "c", value.copy()
+
+
+def _encode_dict(value: dict[object, object]) -> tuple[str, object]:
+    return "c", value.copy()
+
+
+_ENCODERS: dict[type, Callable[[Any], tuple[str, object]]] = {
+    Ruleset: _encode_ruleset,
+    datetime: _encode_datetime,
+    TradingDay: _encode_day,
+    list: _encode_items,
+    set: _encode_items,
+    dict: _encode_dict,
+}
+
+
+def _decode(how: str, payload: Any) -> object:
+    if how == "=":
+        return payload
+    if how == "r":
+        return _ruleset_from_text(payload)
+    if how == "t":
+        return _from_micros(payload)
+    if how == "y":
+        label, start, end = payload
+        return TradingDay(date.fromordinal(label), _from_micros(start), _from_micros(end))
+    if how == "c":
+        return payload.copy()
+    if how in "LS":
+        items: list[object] = [_from_micros(item) for item in payload]
+        return items if how == "L" else set(items)
+    if how in "ls":
+        days: list[object] = [date.fromordinal(item) for item in payload]
+        return days if how == "l" else set(days)
+    raise ValueError(f"recovery snapshot holds an unknown field encoding {how!r}")
+
+
+def freeze(state: AccountState) -> StateSnapshot:
+    """An immutable, cheaply pickled copy of ``state``."""
+    hows: list[str] = []
+    values: list[object] = []
+    for name in _FIELDS:
+        value = getattr(state, name)
+        encoder = _ENCODERS.get(type(value))
+        if encoder is None:
+            hows.append("=")
+            values.append(value)
+        else:
+            how, payload = encoder(value)
+            hows.append(how)
+            values.append(payload)
+    return LAYOUT, "".join(hows), tuple(values)
+
+
+def thaw(snapshot: StateSnapshot) -> AccountState:
+    """The state a snapshot was taken of."""
+    layout, hows, values = snapshot
+    if layout != LAYOUT:
+        raise ValueError(
+            f"recovery snapshot of account state layout {layout}, this version has {LAYOUT}: "
+            "the recovery store belongs to another version; replay from the topic instead"
+        )
+    fields = {
+        name: _decode(how, value) for name, how, value in zip(_FIELDS, hows, values, strict=True)
+    }
+    return AccountState(**fields)  # type: ignore[arg-type]

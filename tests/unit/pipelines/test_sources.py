@@ -1,0 +1,69 @@
+"""The bus source: partitions of one worker share one reader; each resumes at its offset,
+stops at the end when asked to, and stops when the stop signal is set."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from infra.bus import InProcessBus, partition_for
+from pipelines.sources import BusSource
+
+
+def bus_with(messages_per_key: int, keys: list[str], partitions: int = 2) -> InProcessBus:
+    bus = InProcessBus()
+    bus.create_topics(["t"], partitions)
+    publisher = bus.publisher()
+    for number in range(messages_per_key):
+        for key in keys:
+            publisher.publish("t", key, f"{key}-{number}".encode())
+    return bus
+
+
+def two_keys_in_two_partitions() -> list[str]:
+    by_partition = {partition_for(key, 2): key for key in ("A", "B", "C", "D", "E")}
+    return [by_partition[0], by_partition[1]]
+
+
+def test_partitions_share_one_reader_and_keep_their_own_messages() -> None:
+    keys = two_keys_in_two_partitions()
+    source = BusSource(bus_with(5, keys), "t")
+    first = source.build_part("in", "0", None)
+    second = source.build_part("in", "1", None)
+    # One read fetches both partitions; each partition hands out only its own messages.
+    got_first = first.next_batch()
+    got_second = second.next_batch()
+    assert [m.value for m in got_first] == [f"{keys[0]}-{n}".encode() for n in range(5)]
+    assert [m.value for m in got_second] == [f"{keys[1]}-{n}".encode() for n in range(5)]
+    assert (first.snapshot(), second.snapshot()) == (5, 5)
+
+
+def test_a_partition_resumes_after_its_snapshot() -> None:
+    keys = two_keys_in_two_partitions()
+    source = BusSource(bus_with(5, keys), "t")
+    resumed = source.build_part("in", "0", 3)
+    assert [m.offset for m in resumed.next_batch()] == [3, 4]
+
+
+def test_until_end_stops_at_the_end_offset_of_the_start() -> None:
+    keys = two_keys_in_two_partitions()
+    bus = bus_with(3, keys)
+    source = BusSource(bus, "t", until_end=True, end_grace_seconds=0.0)
+    part = source.build_part("in", "0", None)
+    assert len(part.next_batch()) == 3
+    bus.publisher().publish("t", keys[0], b"after the start")
+    assert len(part.next_batch()) == 1  # still read while it arrives
+    with pytest.raises(StopIteration):
+        part.next_batch()
+
+
+def test_a_tailing_source_stops_when_told() -> None:
+    stop = threading.Event()
+    source = BusSource(bus_with(1, two_keys_in_two_partitions()), "t", stop=stop)
+    part = source.build_part("in", "1", None)
+    assert len(part.next_batch()) == 1
+    assert part.next_batch() == []  # tailing: nothing yet, no end
+    stop.set()
+    with pytest.raises(StopIteration):
+        part.next_batch()

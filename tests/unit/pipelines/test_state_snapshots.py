@@ -1,0 +1,97 @@
+"""Recovery snapshots of account state: a thawed snapshot is the same state and judges the
+next events the same way; a snapshot from another state layout is refused."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infra.rulesets import RulesetCatalog
+from pipelines.state import freeze, thaw
+from risk_engine import AccountState, apply
+from schemas import parse_event
+
+from .streams import START, account, balance, closed_trade
+
+CATALOG = RulesetCatalog()
+
+
+def state_after(lines: list[str]) -> AccountState:
+    state = None
+    for number, line in enumerate(lines):
+        state, _ = apply(state, parse_event(line, f"line {number}"), CATALOG)
+    assert state is not None
+    return state
+
+
+steps = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=96),
+        st.floats(min_value=80_000.0, max_value=105_000.0),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps, steps, st.sampled_from(["ftmo-2step", "personal", "topstep-50k"]))
+def test_a_thawed_snapshot_continues_exactly_like_the_original(
+    before: list[tuple[int, float, bool]], after: list[tuple[int, float, bool]], ruleset: str
+) -> None:
+    def lines(ticks: list[tuple[int, float, bool]], prefix: str) -> list[str]:
+        out = []
+        for number, (hours, value, trade) in enumerate(sorted(ticks)):
+            when = START + timedelta(hours=hours)
+            if trade:
+                out.append(closed_trade("A", f"{prefix}{number}", when, value - 100_000.0))
+            else:
+                out.append(balance("A", when, value))
+        return out
+
+    original = state_after([account("A", ruleset), *lines(before, "x")])
+    restored = thaw(pickle.loads(pickle.dumps(freeze(original))))
+    assert restored == original
+    assert restored is not original
+
+    later = [parse_event(line, "later") for line in lines(after, "y")]
+    for event in later:
+        original, expected = apply(original, event, CATALOG)
+        restored, got = apply(restored, event, CATALOG)
+        assert got == expected
+    assert restored == original
+
+
+def test_a_snapshot_is_made_of_primitives_that_pickle_fast() -> None:
+    state = state_after(
+        [
+            account("A", "personal"),
+            closed_trade("A", "T1", START, -50.0),
+            balance("A", START + timedelta(hours=1), 99_000.0),
+        ]
+    )
+    _layout, hows, values = freeze(state)
+    allowed = (str, int, float, bool, type(None), tuple, list, set, dict)
+    assert all(isinstance(value, allowed) for value in values)
+    assert set(hows) <= set("=rtycLSls")
+    assert thaw(freeze(state)) == state
+
+
+def test_a_snapshot_does_not_change_with_the_live_state() -> None:
+    state = state_after([account("A"), balance("A", START, 96_000.0)])
+    snapshot = freeze(state)
+    apply(state, parse_event(balance("A", START + timedelta(days=1), 99_000.0), "x"), CATALOG)
+    assert thaw(snapshot).fired_levels == {"max_daily_loss": 1}
+    assert state.fired_levels == {}
+
+
+def test_a_snapshot_of_another_layout_is_refused() -> None:
+    layout, hows, values = freeze(state_after([account("A")]))
+    with pytest.raises(ValueError, match="another version"):
+        thaw(("0123456789ab", hows, values))
+    assert layout != "0123456789ab"
