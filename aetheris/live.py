@@ -11,7 +11,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Generic, Protocol, TypeVar
 
 from api.hub import BreachHub
 from api.live import LiveBoard
@@ -23,36 +22,10 @@ from infra.db.writer import DatabaseWriter
 from infra.rulesets import RulesetCatalog
 from infra.settings import Settings
 from pipelines.inprocess import InProcessPipeline
+from pipelines.sinks import database_breach_store
 from schemas import BreachEvent, EventError, parse_event
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-T_contra = TypeVar("T_contra", contravariant=True)
-
-
-class _Store(Protocol[T_contra]):
-    def write(self, items: Sequence[T_contra]) -> None: ...
-
-    def flush(self) -> None: ...
-
-
-class CommitAtEpoch(Generic[T]):
-    """A buffered store as a pipeline writer: it commits at each epoch end, before the
-    snapshot, so nothing the snapshot counts as done is still only in memory."""
-
-    def __init__(self, store: _Store[T]) -> None:
-        self._store = store
-
-    def write(self, items: Sequence[T]) -> None:
-        self._store.write(items)
-
-    def unconfirmed(self) -> tuple[T, ...]:
-        self._store.flush()
-        return ()
-
-    def close(self) -> None:
-        self._store.flush()
 
 
 class HubWriter:
@@ -93,13 +66,13 @@ class LiveStack:
             self.bus,
             self.topics,
             resolve=self.catalog,
-            breach_stores=[self._database_writer, lambda _part: HubWriter(self.hub)],
+            breach_stores=[
+                database_breach_store(self.database.pool),
+                lambda _part: HubWriter(self.hub),
+            ],
             snapshot_interval_seconds=1.0,
         )
         self._threads: list[threading.Thread] = []
-
-    def _database_writer(self, _part: int) -> CommitAtEpoch[BreachEvent]:
-        return CommitAtEpoch(DatabaseWriter(PostgresSink(self.database.pool)))
 
     def start(self) -> None:
         self.pipeline.start()

@@ -1,4 +1,4 @@
-"""Bytewax outputs: the writer seam (breaches to Kafka now, to the database later).
+"""Bytewax outputs: the writer seam (breaches to Kafka and to the database).
 
 A sink partition hands batches to a :class:`Writer`, which may write asynchronously.
 At every epoch end Bytewax snapshots the sink before committing the epoch; the
@@ -21,9 +21,13 @@ from typing import Generic, Protocol, TypeVar
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from infra.bus import DeadLetter, DeliveryError, Headers, Publisher, murmur2
+from infra.db.pool import Pool
+from infra.db.sinks import PostgresSink
+from infra.db.writer import DatabaseWriter
 from schemas import BreachEvent, event_json
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 
 RECEIVED_HEADER = "aetheris-tick-received-ns"
 """Breach header: when the pipeline read the tick that caused it (ns since the epoch)."""
@@ -182,3 +186,39 @@ def breach_topic_writer(publisher: Publisher, topic: str) -> TopicWriter[Emitted
 
 def dead_letter_topic_writer(publisher: Publisher, topic: str) -> TopicWriter[DeadLetter]:
     return TopicWriter(publisher, topic, encode_dead_letter)
+
+
+class BufferedStore(Protocol[T_contra]):
+    """A store that buffers writes and makes them durable on ``flush`` (the database)."""
+
+    def write(self, items: Sequence[T_contra]) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class CommitAtEpoch(Generic[T]):
+    """A buffered store as a :class:`Writer`: it commits at each epoch end, before the
+    snapshot, so nothing the snapshot counts as done is still only in memory."""
+
+    def __init__(self, store: BufferedStore[T]) -> None:
+        self._store = store
+
+    def write(self, items: Sequence[T]) -> None:
+        self._store.write(items)
+
+    def unconfirmed(self) -> tuple[T, ...]:
+        self._store.flush()
+        return ()
+
+    def close(self) -> None:
+        self._store.flush()
+
+
+def database_breach_store(pool: Pool) -> WriterFactory[BreachEvent]:
+    """Breaches to PostgreSQL/TimescaleDB, one transaction per epoch and sink partition;
+    the unique ``breach_id`` stores a breach re-sent after a restart once."""
+
+    def build(_part: int) -> CommitAtEpoch[BreachEvent]:
+        return CommitAtEpoch(DatabaseWriter(PostgresSink(pool)))
+
+    return build

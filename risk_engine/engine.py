@@ -296,12 +296,16 @@ def _per_trade_loss(state: AccountState, event: TradeEvent) -> Iterable[BreachEv
     )
 
 
+def _count_entry(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
+    """A new trade entered in the current day: trading days, tilt and overtrading."""
+    assert state.day is not None
+    state.trading_days.add(state.day.label)
+    insort(state.entries_today, event.entry_time)
+    return [*_tilt_on_entry(state, event), *_overtrading(state, event)]
+
+
 def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
-    key = (event.broker_trade_id, event.status)
-    if key in state.seen_trades:
-        state.duplicate_trades += 1
-        return []
-    state.seen_trades.add(key)
+    trade_id = event.broker_trade_id
     if state.day is None:
         state.start_new_day(
             trading_day_of(event.event_time, state.ruleset.zone, state.ruleset.day_start)
@@ -309,19 +313,32 @@ def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
     # A trade entered in the current day counts as that day's entry even when its
     # close arrives later; the day rolls on the entry first, then on the exit.
     _roll_day(state, event.entry_time)
+    day = state.day
+    assert day is not None
+    if event.status == "open":
+        if trade_id in state.open_trades or trade_id in state.closed_today:
+            state.duplicate_trades += 1
+            return []
+        if event.entry_time < day.start:
+            state.late_trades += 1  # entered on an earlier day: no daily rule to judge
+            return []
+        state.open_trades.add(trade_id)
+        return _count_entry(state, event)
+    if trade_id in state.closed_today:
+        state.duplicate_trades += 1
+        return []
     breaches: list[BreachEvent] = []
-    if event.broker_trade_id not in state.opened_trades:
-        state.opened_trades.add(event.broker_trade_id)
-        assert state.day is not None
-        if state.day.contains(event.entry_time):
-            state.trading_days.add(state.day.label)
-            insort(state.entries_today, event.entry_time)
-            breaches.extend(_tilt_on_entry(state, event))
-            breaches.extend(_overtrading(state, event))
-    if event.status == "closed":
-        _roll_day(state, event.event_time)
-        breaches.extend(_per_trade_loss(state, event))
-        breaches.extend(_tilt_on_close(state, event))
+    if trade_id not in state.open_trades and day.contains(event.entry_time):
+        breaches += _count_entry(state, event)
+    state.open_trades.discard(trade_id)
+    _roll_day(state, event.event_time)
+    assert state.day is not None
+    if event.event_time < state.day.start:
+        state.late_trades += 1  # closed on an earlier day (or a re-sent old close)
+        return breaches
+    state.closed_today.add(trade_id)
+    breaches += _per_trade_loss(state, event)
+    breaches += _tilt_on_close(state, event)
     return breaches
 
 

@@ -67,5 +67,6 @@ def snapshot(state: AccountState) -> AccountSnapshot:
         last_event_time=state.last_event_time,
         events_applied=state.events_applied,
         duplicate_trades=state.duplicate_trades,
+        late_trades=state.late_trades,
         breaches_emitted=state.breaches_emitted,
     )

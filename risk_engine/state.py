@@ -44,10 +44,12 @@ class AccountState:
     equity_alert: float | None = None
     # Highest level fired per rule within the rule's current period.
     fired_levels: dict[str, int] = field(default_factory=dict)
-    # Dedup of trade events: (broker_trade_id, status) already applied.
-    seen_trades: set[tuple[str, str]] = field(default_factory=set)
-    # Trades whose opening has been counted (an open event, or a closed one seen first).
-    opened_trades: set[str] = field(default_factory=set)
+    # Trades entered and not yet closed (their entry has been counted).
+    open_trades: set[str] = field(default_factory=set)
+    # Trades closed in the current trading day. Together with ``open_trades`` this is
+    # all the dedup needs: a trade closed on an earlier day is late for every daily
+    # rule, so the state stays bounded by open positions and one day's trades.
+    closed_today: set[str] = field(default_factory=set)
     # Entry times of the trades opened in the current trading day, in arrival order.
     entries_today: list[datetime] = field(default_factory=list)
     # Consecutive losing trades closed today, their sizes, and the last loss's exit.
@@ -57,6 +59,8 @@ class AccountState:
     trading_days: set[date] = field(default_factory=set)
     events_applied: int = 0
     duplicate_trades: int = 0
+    # Trade events that belong to an earlier trading day than the current one.
+    late_trades: int = 0
     breaches_emitted: int = 0
 
     def start_new_day(self, day: TradingDay) -> None:
@@ -70,6 +74,7 @@ class AccountState:
         for rule in DAILY_RULES:
             self.fired_levels.pop(rule, None)
         self.entries_today.clear()
+        self.closed_today.clear()
         self.loss_streak = 0
         self.loss_streak_quantity = 0.0
         self.last_loss_exit = None

@@ -49,4 +49,5 @@ class AccountSnapshot(ContractModel):
     last_event_time: UtcDatetime | None = None
     events_applied: int
     duplicate_trades: int
+    late_trades: int = 0
     breaches_emitted: int

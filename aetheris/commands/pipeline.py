@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from infra.settings import get_settings
@@ -67,12 +68,20 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     topics = Topics.from_settings(settings)
     bus = open_bus(settings)
-    try:
-        bus.partition_count(topics.events)
-        flow = bus_flow(bus, topics, until_end=args.until_end)
-    except BusError as exc:
-        return _fail(str(exc))
-    run_dataflow(flow, options)
+    with ExitStack() as resources:
+        stores = []
+        if settings.database_url is not None and not args.no_database:
+            from infra.db.database import open_database  # noqa: PLC0415
+            from pipelines.sinks import database_breach_store  # noqa: PLC0415
+
+            database = resources.enter_context(open_database(settings))
+            stores.append(database_breach_store(database.pool))
+        try:
+            bus.partition_count(topics.events)
+            flow = bus_flow(bus, topics, until_end=args.until_end, breach_stores=stores)
+        except BusError as exc:
+            return _fail(str(exc))
+        run_dataflow(flow, options)
     return 0
 
 
@@ -142,6 +151,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--until-end",
         action="store_true",
         help="stop at the end of what the topic holds at start (replays and tests)",
+    )
+    run_parser.add_argument(
+        "--no-database",
+        action="store_true",
+        help="do not store breaches in DATABASE_URL even when it is set",
     )
     run_parser.set_defaults(func=run)
 

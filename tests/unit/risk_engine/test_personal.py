@@ -210,3 +210,55 @@ def test_an_override_of_null_switches_a_rule_off() -> None:
     events: list[Event] = [account("personal", 50_000, overrides={"overtrading": None}), START]
     events += [open_trade(f"T-{i}", f"2026-03-02 {i:02d}:00") for i in range(1, 12)]
     assert run(*events) == []
+
+
+class TestTradeMemoryStaysBounded:
+    """Dedup needs only open positions and the day's closed trades."""
+
+    def test_a_resent_close_from_an_earlier_day_is_late_not_a_new_loss(self) -> None:
+        armor = Armor(CATALOG)
+        armor.process(account("personal", 50_000))
+        armor.process(START)
+        loss = closed_trade("T-1", "2026-03-02 09:00", "2026-03-02 09:20", -600)
+        assert levels(armor.process(loss), "max_loss_per_trade")[-1] == ("max_loss_per_trade", 3)
+        armor.process(tick("2026-03-03 08:00", 49_400))
+        assert armor.process(loss) == []
+        state = armor.accounts["A1"]
+        assert (state.late_trades, state.duplicate_trades) == (1, 0)
+        assert state.closed_today == set()
+
+    def test_only_open_positions_and_todays_closes_are_remembered(self) -> None:
+        armor = Armor(CATALOG)
+        armor.process(account("personal", 50_000))
+        armor.process(START)
+        for day in range(2, 9):
+            for number in range(3):
+                trade_id = f"D{day}-{number}"
+                armor.process(open_trade(trade_id, f"2026-03-{day:02d} 09:0{number}"))
+                armor.process(
+                    closed_trade(
+                        trade_id,
+                        f"2026-03-{day:02d} 09:0{number}",
+                        f"2026-03-{day:02d} 10:0{number}",
+                        5,
+                    )
+                )
+        armor.process(open_trade("RUNNER", "2026-03-08 11:00"))
+        state = armor.accounts["A1"]
+        assert state.open_trades == {"RUNNER"}
+        assert state.closed_today == {"D8-0", "D8-1", "D8-2"}
+
+    def test_a_position_held_overnight_counts_its_entry_on_day_one_its_loss_on_day_two(
+        self,
+    ) -> None:
+        breaches = run(
+            account("personal", 50_000),
+            START,
+            open_trade("SWING", "2026-03-02 22:00"),
+            tick("2026-03-03 08:00", 49_400),
+            open_trade("SWING", "2026-03-02 22:00"),  # a re-sent open: a duplicate
+            closed_trade("SWING", "2026-03-02 22:00", "2026-03-03 09:00", -600),
+        )
+        per_trade = [b for b in breaches if b.rule == "max_loss_per_trade"]
+        assert [b.level for b in per_trade] == [1, 2, 3]
+        assert {b.ts.day for b in per_trade} == {3}
