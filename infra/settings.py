@@ -33,9 +33,6 @@ class Settings(BaseSettings):
     # The pipeline's single ordered input topic: account, balance and trade events keyed
     # by account id, so one account's events are applied in publish order (docs/pipeline.md).
     topic_events: str = Field(default="aetheris.events", alias="AETHERIS_TOPIC_EVENTS")
-    topic_accounts: str = Field(default="aetheris.accounts", alias="AETHERIS_TOPIC_ACCOUNTS")
-    topic_trades: str = Field(default="aetheris.trades", alias="AETHERIS_TOPIC_TRADES")
-    topic_balances: str = Field(default="aetheris.balances", alias="AETHERIS_TOPIC_BALANCES")
     topic_breaches: str = Field(default="aetheris.breaches", alias="AETHERIS_TOPIC_BREACHES")
     topic_deadletter: str = Field(default="aetheris.deadletter", alias="AETHERIS_TOPIC_DEADLETTER")
     topic_partitions: int = Field(default=4, ge=1, alias="AETHERIS_TOPIC_PARTITIONS")
