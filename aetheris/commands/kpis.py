@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from schemas import EventError, parse_event
+from aetheris.commands.jsonl import ReadSummary, read_events
 from schemas.events import AccountEvent, BalanceEvent, TradeEvent
 
 if TYPE_CHECKING:
@@ -24,31 +23,6 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT = 2
 PROG = "aetheris kpis"
-
-
-@dataclass
-class ReadSummary:
-    """What was read from the file."""
-
-    events: int = 0
-    bad_lines: int = 0
-
-
-def read_events(
-    lines: Iterable[str], summary: ReadSummary, errors: TextIO
-) -> Iterator[AccountEvent | BalanceEvent | TradeEvent]:
-    """Parse each non-blank JSONL line; report and skip the bad ones."""
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            event = parse_event(raw, f"line {number}")
-        except EventError as exc:
-            summary.bad_lines += 1
-            print(f"{PROG}: {exc}", file=errors)
-            continue
-        summary.events += 1
-        yield event
 
 
 def build_report(
@@ -178,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     read = ReadSummary()
     try:
         with stream:
-            events = list(read_events(stream, read, sys.stderr))
+            events = list(read_events(stream, read, sys.stderr, PROG))
     except UnicodeDecodeError as exc:
         print(f"{PROG}: {source} is not UTF-8 text ({exc.reason})", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
+from aetheris.commands.jsonl import ReadSummary, read_events
 from infra.settings import get_settings
-from schemas import EventError, parse_event
 
 if TYPE_CHECKING:
     from infra.bus import EventPublisher
@@ -39,19 +39,13 @@ class PublishSummary:
 def publish_lines(lines: Iterable[str], events: EventPublisher, errors: TextIO) -> PublishSummary:
     """Publish each valid line in order; report bad ones on ``errors``; flush at the end."""
     summary = PublishSummary()
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            event = parse_event(raw, f"line {number}")
-        except EventError as exc:
-            summary.bad_lines += 1
-            print(f"aetheris publish: {exc}", file=errors)
-            continue
+    read = ReadSummary()
+    for event in read_events(lines, read, errors, "aetheris publish"):
         events.publish_event(event)
         summary.published += 1
         if summary.published % 1000 == 0:
             events.poll()
+    summary.bad_lines = read.bad_lines
     events.flush()
     return summary
 
