@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from infra.db.pool import Pool
 from infra.db.repositories import SyncLog, record_sync_log
@@ -187,26 +187,9 @@ def import_trades(
     ``source`` names the import (``csv:statement-2026-03.csv``, ``rest:ftmo``); ``now``
     is the clock for the "not in the future" checks (default: the wall clock).
     """
-    started_at = now or datetime.now(UTC)
-    policy = retry or RetryPolicy()
-    screened = _screen(
-        rows, "trade", source, lambda records: validate_trades(records, now=started_at)
+    return _import(
+        pool, rows, kind="trade", source=source, account_id=account_id, now=now, retry=retry
     )
-    sink = PostgresSink(pool, source=source, retry=policy)
-    written = sink.write(screened.events, dead_letters=screened.letters)
-    report = ImportReport(
-        source=source,
-        rows=len(rows),
-        accepted=len(screened.events),
-        trades=written.trades,
-        repeated_in_batch=screened.repeats,
-        rejected=tuple(screened.rejected),
-        quality=screened.quality,
-    )
-    log_id = _log(
-        pool, report, started_at=started_at, account_id=account_id, retry=policy, trades=True
-    )
-    return replace(report, sync_log_id=log_id)
 
 
 def import_ticks(
@@ -219,23 +202,44 @@ def import_ticks(
     retry: RetryPolicy | None = None,
 ) -> ImportReport:
     """Validate a batch of balance ticks, dead-letter the failures, COPY the rest."""
+    return _import(
+        pool, rows, kind="balance", source=source, account_id=account_id, now=now, retry=retry
+    )
+
+
+def _import(
+    pool: Pool,
+    rows: Sequence[Row],
+    *,
+    kind: Literal["trade", "balance"],
+    source: str,
+    account_id: str | None,
+    now: datetime | None,
+    retry: RetryPolicy | None,
+) -> ImportReport:
+    """Screen the rows with the kind's suite, store what passes, dead-letter the rest, log."""
     started_at = now or datetime.now(UTC)
     policy = retry or RetryPolicy()
-    screened = _screen(
-        rows, "balance", source, lambda records: validate_ticks(records, now=started_at)
-    )
+    suite = validate_trades if kind == "trade" else validate_ticks
+    screened = _screen(rows, kind, source, lambda records: suite(records, now=started_at))
     sink = PostgresSink(pool, source=source, retry=policy)
     written = sink.write(screened.events, dead_letters=screened.letters)
     report = ImportReport(
         source=source,
         rows=len(rows),
         accepted=len(screened.events),
+        trades=written.trades,
         ticks_stored=written.ticks,
         repeated_in_batch=screened.repeats,
         rejected=tuple(screened.rejected),
         quality=screened.quality,
     )
     log_id = _log(
-        pool, report, started_at=started_at, account_id=account_id, retry=policy, trades=False
+        pool,
+        report,
+        started_at=started_at,
+        account_id=account_id,
+        retry=policy,
+        trades=kind == "trade",
     )
     return replace(report, sync_log_id=log_id)
