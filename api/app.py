@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -18,6 +17,11 @@ from schemas.state import AccountSnapshot
 
 def _dashboard_html() -> str:
     return (resources.files("api") / "static" / "dashboard.html").read_text("utf-8")
+
+
+def _breach_message(line: str) -> str:
+    """A WebSocket message around a breach's JSON line, without decoding it again."""
+    return f'{{"kind":"breach","breach":{line}}}'
 
 
 def create_app(live: LiveAccounts, history: History | None, hub: BreachHub) -> FastAPI:
@@ -70,10 +74,9 @@ def create_app(live: LiveAccounts, history: History | None, hub: BreachHub) -> F
         queue = hub.subscribe()
         try:
             for line in hub.recent():
-                await socket.send_text(json.dumps({"kind": "breach", "breach": json.loads(line)}))
+                await socket.send_text(_breach_message(line))
             while True:
-                line = await queue.get()
-                await socket.send_text(json.dumps({"kind": "breach", "breach": json.loads(line)}))
+                await socket.send_text(_breach_message(await queue.get()))
         except WebSocketDisconnect:
             pass
         finally:
