@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench._machine import describe  # noqa: E402
-from infra.bus import BusMessage, InProcessBus, Topics  # noqa: E402
+from infra.bus import BusMessage, InProcessBus, Publisher, Topics  # noqa: E402
 from infra.bus.kafka import KafkaBus  # noqa: E402
 from infra.settings import get_settings  # noqa: E402
 from pipelines.inprocess import InProcessPipeline  # noqa: E402
@@ -210,14 +210,7 @@ def run_rate(
     ]
     try:
         publisher = kafka.publisher()
-        for number in range(accounts):
-            event = AccountEvent(
-                account_id=account_id(number),
-                ruleset=RULESET,
-                initial_balance=100_000.0,
-                currency="USD",
-            )
-            publisher.publish(topics.events, event.account_id, event_json(event).encode())
+        publish_accounts(publisher, topics.events, accounts)
         # A first breach proves the pipeline is up and has read the accounts.
         warm = (
             f'{{"type":"balance","account_id":"{account_id(0)}",'
@@ -305,13 +298,8 @@ def run_rate(
     )
 
 
-def in_process_run(accounts: int, rate: int, seconds: float, conn: Connection) -> None:
-    """The dataflow alone: the in-process bus, no broker, the feed on another thread of
-    this (spawned) process; sends back the inside-pipeline latencies in ns."""
-    bus = InProcessBus()
-    topics = Topics("events", "breaches", "deadletter", 4)
-    bus.create_topics(topics.all(), topics.partitions)
-    publisher = bus.publisher()
+def publish_accounts(publisher: Publisher, topic: str, accounts: int) -> None:
+    """Register the benchmark's accounts (they must precede their ticks)."""
     for number in range(accounts):
         event = AccountEvent(
             account_id=account_id(number),
@@ -319,7 +307,17 @@ def in_process_run(accounts: int, rate: int, seconds: float, conn: Connection) -
             initial_balance=100_000.0,
             currency="USD",
         )
-        publisher.publish(topics.events, event.account_id, event_json(event).encode())
+        publisher.publish(topic, event.account_id, event_json(event).encode())
+
+
+def in_process_run(accounts: int, rate: int, seconds: float, conn: Connection) -> None:
+    """The dataflow alone: the in-process bus, no broker, the feed on another thread of
+    this (spawned) process; sends back the inside-pipeline latencies in ns."""
+    bus = InProcessBus()
+    topics = Topics("events", "breaches", "deadletter", 4)
+    bus.create_topics(topics.all(), topics.partitions)
+    publisher = bus.publisher()
+    publish_accounts(publisher, topics.events, accounts)
     ticks = build_ticks(accounts, int(rate * seconds), max(2, rate // BREACHES_PER_SECOND))
     pipeline = InProcessPipeline(bus, topics)
     pipeline.start()

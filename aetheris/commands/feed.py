@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import UTC, datetime, timedelta
 
-from infra.settings import get_settings
+from aetheris.commands.kafka_settings import kafka_settings
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -16,13 +16,10 @@ def simulate(args: argparse.Namespace) -> int:
     from connectors.simulator import SimulatedDesk, run_feed  # noqa: PLC0415
     from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
 
-    settings = get_settings()
-    if not settings.kafka_bootstrap_servers:
-        print(
-            "aetheris feed: KAFKA_BOOTSTRAP_SERVERS is not set "
-            "(`aetheris demo` runs the simulator on the in-process bus)",
-            file=sys.stderr,
-        )
+    settings = kafka_settings(
+        "aetheris feed", "`aetheris demo` runs the simulator on the in-process bus"
+    )
+    if settings is None:
         return EXIT_USAGE
     if args.accounts < 1 or args.rate <= 0:
         print("aetheris feed: --accounts and --rate must be positive", file=sys.stderr)

@@ -17,6 +17,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
+from aetheris.commands.kafka_settings import kafka_settings
 from infra.settings import get_settings
 
 EXIT_USAGE = 2
@@ -38,12 +39,12 @@ def run(args: argparse.Namespace) -> int:
         run_dataflow,
     )
 
-    settings = get_settings()
-    if not settings.kafka_bootstrap_servers:
-        return _fail(
-            "KAFKA_BOOTSTRAP_SERVERS is not set; the pipeline reads Kafka "
-            "(the embedded in-process pipeline runs inside `aetheris demo`)"
-        )
+    settings = kafka_settings(
+        "aetheris pipeline",
+        "the pipeline reads Kafka; the embedded in-process pipeline runs inside `aetheris demo`",
+    )
+    if settings is None:
+        return EXIT_USAGE
     addresses = tuple(a for a in (args.addresses or "").split(";") if a)
     recovery_dir: Path | None = args.recovery_dir or settings.recovery_dir
     try:

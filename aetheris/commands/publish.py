@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
 from aetheris.commands.jsonl import ReadSummary, read_events
-from infra.settings import get_settings
+from aetheris.commands.kafka_settings import kafka_settings
 
 if TYPE_CHECKING:
     from infra.bus import EventPublisher
@@ -53,13 +53,10 @@ def publish_lines(lines: Iterable[str], events: EventPublisher, errors: TextIO) 
 def run(args: argparse.Namespace) -> int:
     from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
 
-    settings = get_settings()
-    if not settings.kafka_bootstrap_servers:
-        print(
-            "aetheris publish: KAFKA_BOOTSTRAP_SERVERS is not set; to run a file through "
-            "the engine without Kafka use `aetheris replay`",
-            file=sys.stderr,
-        )
+    settings = kafka_settings(
+        "aetheris publish", "to run a file through the engine without Kafka use `aetheris replay`"
+    )
+    if settings is None:
         return EXIT_BAD_INPUT
     source: str = args.file
     try:

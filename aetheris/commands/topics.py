@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infra.settings import get_settings
+from aetheris.commands.kafka_settings import kafka_settings
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -14,13 +14,8 @@ EXIT_USAGE = 2
 def create(args: argparse.Namespace) -> int:
     from infra.bus import BusError, Topics, open_bus  # noqa: PLC0415
 
-    settings = get_settings()
-    if not settings.kafka_bootstrap_servers:
-        print(
-            "aetheris topics: KAFKA_BOOTSTRAP_SERVERS is not set "
-            "(the in-process bus creates its topics itself)",
-            file=sys.stderr,
-        )
+    settings = kafka_settings("aetheris topics", "the in-process bus creates its topics itself")
+    if settings is None:
         return EXIT_USAGE
     topics = Topics.from_settings(settings)
     partitions: int = args.partitions or topics.partitions
