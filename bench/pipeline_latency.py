@@ -365,6 +365,11 @@ def main() -> None:
         action="store_true",
         help="run the pipeline without its recovery store (to see what snapshots cost)",
     )
+    parser.add_argument(
+        "--skip-alone",
+        action="store_true",
+        help="skip the dataflow-alone runs (in-process bus, no broker)",
+    )
     args = parser.parse_args()
     bootstrap = get_settings().kafka_bootstrap_servers or "127.0.0.1:9092"
     results: list[RunResult] = []
@@ -384,7 +389,7 @@ def main() -> None:
             results.append(result)
             print(json.dumps(asdict(result), indent=1))
     alone: dict[int, dict[str, float]] = {}
-    for rate in (int(r) for r in args.rates.split(",")):
+    for rate in () if args.skip_alone else (int(r) for r in args.rates.split(",")):
         context = mp.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(

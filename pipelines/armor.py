@@ -19,7 +19,6 @@ import logging
 import pickle
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeGuard, cast
 from zlib import crc32
 
@@ -59,14 +58,6 @@ FLOW_ID = "aetheris-armor"
 InputEvent = AccountEvent | BalanceEvent | TradeEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """A valid input event and the message it came in."""
-
-    event: InputEvent
-    message: BusMessage
-
-
 ArmorOutput = EmittedBreach | DeadLetter
 """What the stateful step emits: breaches, and dead letters for events it could not apply."""
 
@@ -88,21 +79,21 @@ def reject(message: BusMessage, reason: str) -> DeadLetter:
     )
 
 
-def decode(message: BusMessage) -> Decoded | DeadLetter:
+def decode(message: BusMessage) -> InputEvent | DeadLetter:
     """Parse one message into an input event, or reject it with the reason (never raises)."""
     try:
         # ``where`` is only needed in an error: named afterwards, off the hot path.
         event = parse_event(message.value or b"", "")
     except EventError as exc:
         return reject(message, exc.reason)
+    if message.key == event.account_id.encode():
+        return event
     key = None if message.key is None else message.key.decode("utf-8", errors="replace")
-    if key != event.account_id:
-        return reject(
-            message,
-            f"message key {key!r} is not the event's account_id {event.account_id!r} "
-            "(events must be keyed by account id to stay in order)",
-        )
-    return Decoded(event, message)
+    return reject(
+        message,
+        f"message key {key!r} is not the event's account_id {event.account_id!r} "
+        "(events must be keyed by account id to stay in order)",
+    )
 
 
 STATE_SHARDS = 64
@@ -196,13 +187,13 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
         resolve, states, changed = self._resolve, self._states, self._changed
         for messages in values:
             for message in messages:
-                item = decode(message)
-                if isinstance(item, DeadLetter):
-                    out.append(item)
+                event = decode(message)
+                if isinstance(event, DeadLetter):
+                    out.append(event)
                     continue
-                account_id = item.event.account_id
+                account_id = event.account_id
                 try:
-                    state, breaches = apply(self._state(account_id), item.event, resolve)
+                    state, breaches = apply(self._state(account_id), event, resolve)
                 except (UnknownAccountError, RulesetError) as exc:
                     out.append(reject(message, str(exc)))
                     continue

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from infra.bus import BusMessage, DeadLetter
-from pipelines.armor import Decoded, decode
+from pipelines.armor import decode
+from schemas import AccountEvent
 
 from .streams import START, account, balance
 
@@ -19,12 +20,11 @@ def message(value: bytes | None, key: bytes | None = b"A1", offset: int = 7) -> 
     )
 
 
-def test_a_valid_event_is_decoded_with_where_it_was_read() -> None:
+def test_a_valid_event_keyed_by_its_account_is_decoded() -> None:
     decoded = decode(message(account("A1").encode()))
-    assert isinstance(decoded, Decoded)
-    assert decoded.event.account_id == "A1"
-    assert (decoded.message.partition, decoded.message.offset) == (2, 7)
-    assert decoded.message.received_ns == 123
+    assert isinstance(decoded, AccountEvent)
+    assert decoded.account_id == "A1"
+    assert decoded.ruleset == "ftmo-2step"
 
 
 def test_invalid_json_is_a_dead_letter_naming_the_message() -> None:
