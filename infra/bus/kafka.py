@@ -273,8 +273,24 @@ class KafkaReader:
         )
 
     def read(self, max_messages: int, timeout: float) -> list[BusMessage]:
+        """Up to ``max_messages``, waiting at most ``timeout`` for the first one only.
+
+        librdkafka's ``consume(n, timeout)`` waits until it has ``n`` messages or the
+        timeout has passed, so a reader that asked for a large batch would hold back
+        messages that had arrived for up to ``timeout``. Here a wait is a ``poll`` for one
+        message, returning as soon as one arrives; the rest of the batch is only what is
+        already fetched.
+        """
         try:
-            messages = self._consumer.consume(max_messages, timeout)
+            if timeout <= 0:
+                messages = self._consumer.consume(max_messages, 0)
+            else:
+                first = self._consumer.poll(timeout)
+                if first is None:
+                    return []
+                messages = [first]
+                if max_messages > 1:
+                    messages.extend(self._consumer.consume(max_messages - 1, 0))
         except KafkaException as exc:
             raise BusError(f"cannot read {self._topic!r}: {exc}") from None
         received = time.time_ns()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -78,3 +79,26 @@ def test_headers_survive_the_round_trip(kafka: KafkaBus, topics: Topics) -> None
     publisher.flush()
     [message] = read_topic(kafka, topics.breaches, at_least=1)
     assert message.header("aetheris-emitted-ns") == b"42"
+
+
+def test_a_read_returns_what_has_arrived_without_waiting_to_fill_the_batch(
+    kafka: KafkaBus, topics: Topics
+) -> None:
+    """``read(n, timeout)`` waits at most ``timeout`` for the *first* message (the port's
+    contract). librdkafka's ``consume(n, timeout)`` waits for all ``n``: a reader asking
+    for 10,000 held three waiting messages back for its whole timeout."""
+    publisher = kafka.publisher()
+    for value in (b"1", b"2", b"3"):
+        publisher.publish(topics.events, "A", value)
+    publisher.flush()
+    reader = kafka.reader(topics.events)
+    got: list[bytes | None] = []
+    worker = threading.Thread(target=lambda: got.extend(m.value for m in reader.read(10_000, 300)))
+    try:
+        worker.start()
+        worker.join(120)  # a read that waited for 10,000 messages would still be blocked
+        assert not worker.is_alive(), "the read waited for its batch to fill"
+        assert got and got == [b"1", b"2", b"3"][: len(got)]
+    finally:
+        worker.join()
+        reader.close()
