@@ -31,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from confluent_kafka import Producer
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -105,8 +107,16 @@ def generate(load: Load, conn: Connection) -> None:
     # one in a hundred at 10,000 (breaches are rare in real feeds; the rest are ticks
     # the pipeline must judge all the same).
     breach_every = max(2, rate // BREACHES_PER_SECOND)
-    ticks = build_ticks(load.accounts, int(rate * load.seconds), breach_every)
-    publisher = KafkaBus(load.bootstrap, linger_ms=load.linger_ms).publisher()
+    ticks = [
+        (key.encode(), value, breach)
+        for key, value, breach in build_ticks(load.accounts, int(rate * load.seconds), breach_every)
+    ]
+    # The connectors' producer settings (idempotent, acks=all, murmur2 keys), driven
+    # without the adapter's per-message delivery callbacks: the load generator stands in
+    # for connectors on other machines, so its own CPU should take as little as possible
+    # of the two cores the broker and the pipeline share.
+    producer = Producer(KafkaBus(load.bootstrap, linger_ms=load.linger_ms).producer_config())
+    produce, poll = producer.produce, producer.poll
     sent: dict[tuple[str, str], int] = {}
     probe_every = max(1, rate // 200)  # about 200 broker probes per second
     total = len(ticks)
@@ -120,14 +130,15 @@ def generate(load: Load, conn: Connection) -> None:
             key, value, breach = ticks[produced]
             if breach is not None:
                 sent[breach] = time.time_ns()
-            publisher.publish(events, key, value)
+            produce(events, value, key)
             if produced % probe_every == 0:
-                publisher.publish(probe_topic, f"P{produced}", str(time.time_ns()).encode())
+                produce(probe_topic, str(time.time_ns()).encode(), b"P%d" % produced)
             produced += 1
-        publisher.poll()
+        poll(0)
         time.sleep(0.0005)
     elapsed = time.perf_counter() - started
-    publisher.flush()
+    if producer.flush(30):
+        raise RuntimeError("the load generator could not deliver everything it produced")
     conn.send((sent, produced, elapsed))
 
 
@@ -169,6 +180,9 @@ class RunResult:
     breach_out_ms: dict[str, float]
     added_over_two_broker_trips_ms: dict[str, float]
     load_average: float  # 1-minute load average at the end: other work on the same cores
+    # The 20 slowest inside-pipeline times: (seconds into the measured run, ms), to tell
+    # periodic stalls (epoch snapshots) from scattered ones (sharing the cores).
+    slowest_inside: list[tuple[float, float]]
 
 
 def run_rate(
@@ -258,6 +272,7 @@ def run_rate(
     tick_in: list[int] = []
     inside: list[int] = []
     breach_out: list[int] = []
+    timeline: list[tuple[int, int]] = []  # (when the pipeline read the tick, inside ns)
     received = set()
     for message, consumed_ns in breaches:
         breach = json.loads(message.value or b"{}")
@@ -274,6 +289,7 @@ def run_rate(
         tick_in.append(picked_ns - produced_ns)
         inside.append(emitted_ns - picked_ns)
         breach_out.append(consumed_ns - emitted_ns)
+        timeline.append((picked_ns, emitted_ns - picked_ns))
     broker = [
         consumed_ns - int(message.value or b"0")
         for message, consumed_ns in probes
@@ -294,6 +310,10 @@ def run_rate(
         inside_pipeline_ms=percentiles(inside),
         breach_out_ms=percentiles(breach_out),
         added_over_two_broker_trips_ms={k: e2e[k] - 2 * trip[k] for k in ("p50", "p99")},
+        slowest_inside=[
+            (round((read_ns - measured_from) / 1e9, 3), round(inside_ns / 1e6, 2))
+            for read_ns, inside_ns in sorted(timeline, key=lambda pair: -pair[1])[:20]
+        ],
         load_average=os.getloadavg()[0],
     )
 

@@ -96,7 +96,7 @@ def decode(message: BusMessage) -> InputEvent | DeadLetter:
     )
 
 
-STATE_SHARDS = 64
+STATE_SHARDS = 16
 """How many state shards the accounts are spread over (see :class:`ShardLogic`). Recovery
 snapshots are keyed by shard, so a store only resumes with the shard count it was
 written with (checked on resume)."""

@@ -42,9 +42,13 @@ class SharedFeed:
         self._waiting[partition] = []
 
     def take(self, partition: int, max_messages: int) -> list[BusMessage]:
+        """This partition's waiting messages; if it has none, first read up to
+        ``max_messages`` divided among the partitions (Bytewax asks each partition once
+        per round, so a round reads about ``max_messages`` in all, whatever the count)."""
         assert self._reader is not None
         if not self._waiting[partition]:
-            for message in self._reader.read(max_messages, 0.0):
+            share = max(1, max_messages // len(self._waiting))
+            for message in self._reader.read(share, 0.0):
                 waiting = self._waiting.get(message.partition)
                 if waiting is not None:  # else its partition ended this run: read it next run
                     waiting.append(message)
@@ -67,11 +71,11 @@ class BusSource(FixedPartitionedSource[BusMessage, int]):
     benchmarks, tests; the grace covers brokers whose high watermark lags the log, as
     Tansu's does after a multi-record batch). Otherwise tail until ``stop`` is set.
 
-    ``batch_size`` bounds one read: the dataflow processes a read before its breaches go
-    out, so when the broker delivers a burst, a smaller read lets the first breaches out
-    sooner; a larger one spreads Bytewax's per-read cost over more ticks. At 10,000
-    ticks/s through Tansu, 256 cut the p99 from read to breach by about a third against
-    1,000, for ~5-10 % less throughput (BENCHMARKS.md).
+    ``batch_size`` bounds what one round reads, across the worker's partitions (Bytewax
+    asks each partition for a batch once per round, then runs the rest of the dataflow).
+    Breaches go out at the end of the round that read their ticks, so when the broker
+    delivers a burst, small rounds let the first breaches out sooner, and large ones
+    spread Bytewax's per-round cost over more ticks (BENCHMARKS.md).
     """
 
     def __init__(

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from infra.bus.partitioning import partition_for
 from infra.bus.port import BEGINNING, END, BusError, BusMessage, DeliveryCallback, Headers
 
+_new_message = tuple.__new__
+
 
 class InProcessBus:
     """Topics held in memory, shared by every publisher and reader of this process."""
@@ -108,7 +110,9 @@ class InProcessBus:
                     break
                 self._changed.wait(remaining)
         received = time.time_ns()
-        return [message._replace(received_ns=received) for message in batch]
+        # As ``message._replace(received_ns=received)``, without its per-call keyword
+        # machinery (a quarter of the cost of a tick in the in-process pipeline).
+        return [_new_message(BusMessage, (*message[:-1], received)) for message in batch]
 
     def _log(self, topic: str) -> list[list[BusMessage]]:
         try:

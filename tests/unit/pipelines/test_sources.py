@@ -67,3 +67,18 @@ def test_a_tailing_source_stops_when_told() -> None:
     stop.set()
     with pytest.raises(StopIteration):
         part.next_batch()
+
+
+def test_a_round_reads_about_the_batch_size_across_partitions() -> None:
+    keys = two_keys_in_two_partitions()
+    source = BusSource(bus_with(10, keys), "t", batch_size=4)
+    first = source.build_part("in", "0", None)
+    second = source.build_part("in", "1", None)
+    seen: dict[str, list[bytes | None]] = {keys[0]: [], keys[1]: []}
+    for _round in range(20):
+        got = first.next_batch() + second.next_batch()  # one Bytewax round
+        assert len(got) <= 4
+        for message in got:
+            seen[message.key.decode()].append(message.value)  # type: ignore[union-attr]
+    for key in keys:
+        assert seen[key] == [f"{key}-{n}".encode() for n in range(10)]
