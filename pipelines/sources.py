@@ -18,6 +18,12 @@ from infra.bus import BEGINNING, Bus, BusMessage, Reader
 log = logging.getLogger(__name__)
 
 
+BACKLOG_SCALE = 4
+"""How many times the base round a worker reads at most while it catches up."""
+CATCH_UP_LAG_MS = 1000
+"""A full read whose last message was published longer ago than this is catching up."""
+
+
 class StopSignal(Protocol):
     """Anything with ``is_set()`` (a :class:`threading.Event`): set it to end a tailing run."""
 
@@ -33,6 +39,7 @@ class SharedFeed:
         self._topic = topic
         self._reader: Reader | None = None
         self._waiting: dict[int, list[BusMessage]] = {}
+        self._scale = 1
 
     def add(self, partition: int, offset: int) -> None:
         if self._reader is None:
@@ -42,13 +49,26 @@ class SharedFeed:
         self._waiting[partition] = []
 
     def take(self, partition: int, max_messages: int) -> list[BusMessage]:
-        """This partition's waiting messages; if it has none, first read up to
-        ``max_messages`` divided among the partitions (Bytewax asks each partition once
-        per round, so a round reads about ``max_messages`` in all, whatever the count)."""
+        """This partition's waiting messages; if it has none, first read its share of a
+        round (Bytewax asks each partition once per round, so a round reads about
+        ``max_messages`` in all, whatever the partition count).
+
+        While the worker is catching up (reads come back full, of messages published
+        more than :data:`CATCH_UP_LAG_MS` ago: a restart, a replay), each read doubles, up
+        to :data:`BACKLOG_SCALE` times the round: larger rounds cost less per tick, so the
+        backlog clears sooner. Live input, bursts included, is read in base-size rounds,
+        where the first breaches of a burst go out soonest.
+        """
         assert self._reader is not None
         if not self._waiting[partition]:
-            share = max(1, max_messages // len(self._waiting))
-            for message in self._reader.read(share, 0.0):
+            share = max(1, max_messages * self._scale // len(self._waiting))
+            read = self._reader.read(share, 0.0)
+            catching_up = (
+                len(read) >= share
+                and (read[-1].timestamp_ms or 0) < time.time() * 1000 - CATCH_UP_LAG_MS
+            )
+            self._scale = min(self._scale * 2, BACKLOG_SCALE) if catching_up else 1
+            for message in read:
                 waiting = self._waiting.get(message.partition)
                 if waiting is not None:  # else its partition ended this run: read it next run
                     waiting.append(message)

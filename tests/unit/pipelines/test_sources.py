@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from infra.bus import InProcessBus, partition_for
-from pipelines.sources import BusSource
+from pipelines import sources
+from pipelines.sources import BusPartition, BusSource
 
 
 def bus_with(messages_per_key: int, keys: list[str], partitions: int = 2) -> InProcessBus:
@@ -69,16 +70,41 @@ def test_a_tailing_source_stops_when_told() -> None:
         part.next_batch()
 
 
-def test_a_round_reads_about_the_batch_size_across_partitions() -> None:
-    keys = two_keys_in_two_partitions()
-    source = BusSource(bus_with(10, keys), "t", batch_size=4)
+def read_rounds(
+    source: BusSource, rounds: int, keys: list[str]
+) -> tuple[list[int], dict[str, list[bytes | None]], BusPartition]:
     first = source.build_part("in", "0", None)
     second = source.build_part("in", "1", None)
     seen: dict[str, list[bytes | None]] = {keys[0]: [], keys[1]: []}
-    for _round in range(20):
+    sizes: list[int] = []
+    for _round in range(rounds):
         got = first.next_batch() + second.next_batch()  # one Bytewax round
-        assert len(got) <= 4
+        sizes.append(len(got))
         for message in got:
             seen[message.key.decode()].append(message.value)  # type: ignore[union-attr]
+    return sizes, seen, first
+
+
+def test_live_input_is_read_in_rounds_of_the_batch_size() -> None:
+    keys = two_keys_in_two_partitions()
+    sizes, seen, _part = read_rounds(BusSource(bus_with(40, keys), "t", batch_size=4), 30, keys)
+    assert max(sizes) <= 4
     for key in keys:
-        assert seen[key] == [f"{key}-{n}".encode() for n in range(10)]
+        assert seen[key] == [f"{key}-{n}".encode() for n in range(40)]
+
+
+def test_catching_up_reads_larger_rounds_until_it_has_caught_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sources, "CATCH_UP_LAG_MS", -60_000)  # everything counts as old
+    keys = two_keys_in_two_partitions()
+    bus = bus_with(40, keys)
+    source = BusSource(bus, "t", batch_size=4)
+    sizes, seen, first = read_rounds(source, 30, keys)
+    for key in keys:
+        assert seen[key] == [f"{key}-{n}".encode() for n in range(40)]
+    assert 4 < max(sizes) <= 4 * sources.BACKLOG_SCALE  # larger while behind, bounded
+    # Caught up: the next read is not full, and the one after is base-size again.
+    bus.publisher().publish("t", keys[0], b"after")
+    assert [m.value for m in first.next_batch()] == [b"after"]
+    assert first._feed._scale == 1
