@@ -39,7 +39,7 @@ from pipelines.sinks import (
     dead_letter_topic_writer,
 )
 from pipelines.sources import BusSource, StopSignal
-from pipelines.state import LAYOUT, freeze, thaw
+from pipelines.state import LAYOUT, check_layout, freeze, thaw
 from risk_engine import AccountState, RulesetResolver, UnknownAccountError, apply
 from schemas import (
     AccountEvent,
@@ -133,10 +133,10 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
 
     State is per account, as before; the shard is the unit Bytewax routes, calls and
     snapshots (as a Kafka Streams task holds the stores of many keys). A key per account
-    cost a Bytewax call, routing and snapshot row per account; at 10,000 ticks/s that
-    overhead was a quarter of the work, and it is paid in full for each tick of a broker
-    burst, where it shows as latency. One account's messages all go to one shard, in read
-    order, so they are applied in the order they were produced.
+    cost a Bytewax call, routing and snapshot row per tick or account, paid for each tick
+    of a broker burst before its breach could go out (figures: docs/pipeline.md). One
+    account's messages all go to one shard, in read order, so they are applied in the
+    order they were produced.
 
     Messages are decoded here, on the shard's worker, rather than before the exchange
     that routes them: raw bytes cross between processes much more cheaply than parsed
@@ -160,12 +160,7 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
         self._frozen: dict[str, bytes] = {}
         if resume is not None:
             layout, written_with, frozen = resume
-            if layout != LAYOUT:
-                raise ValueError(
-                    f"recovery snapshot of account state layout {layout}, this version has "
-                    f"{LAYOUT}: the recovery store belongs to another version; replay from "
-                    "the topic into a new store instead"
-                )
+            check_layout(layout)  # eagerly: accounts are thawed on their first event
             if written_with != shards:
                 raise ValueError(
                     f"the recovery store was written with {written_with} state shards, this "

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 BACKLOG_SCALE = 4
 """How many times the base round a worker reads at most while it catches up."""
 CATCH_UP_LAG_MS = 1000
-"""A full read whose last message was published longer ago than this is catching up."""
+"""A full read whose last message was published longer ago than this is catching up
+(by the message's producer timestamp: a skewed producer clock only changes read sizes)."""
 
 
 class StopSignal(Protocol):

@@ -146,14 +146,19 @@ def freeze(state: AccountState) -> StateSnapshot:
     return LAYOUT, "".join(hows), tuple(values)
 
 
-def thaw(snapshot: StateSnapshot) -> AccountState:
-    """The state a snapshot was taken of."""
-    layout, hows, values = snapshot
+def check_layout(layout: str) -> None:
+    """Refuse a snapshot written with another account state layout (another version)."""
     if layout != LAYOUT:
         raise ValueError(
             f"recovery snapshot of account state layout {layout}, this version has {LAYOUT}: "
             "the recovery store belongs to another version; replay from the topic instead"
         )
+
+
+def thaw(snapshot: StateSnapshot) -> AccountState:
+    """The state a snapshot was taken of."""
+    layout, hows, values = snapshot
+    check_layout(layout)
     fields = {
         name: _decode(how, value) for name, how, value in zip(_FIELDS, hows, values, strict=True)
     }
