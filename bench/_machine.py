@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "out"
 
 
 def describe() -> str:
@@ -24,3 +29,11 @@ def describe() -> str:
         f"{when}; {os.cpu_count()} cores ({model}); {total_kb / 1024 / 1024:.0f} GiB RAM; "
         f"Python {platform.python_version()}"
     )
+
+
+def write_result(name: str, result: dict[str, Any]) -> Path:
+    """Write a benchmark's figures, with the machine, to ``bench/out/NAME.json``."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps({"machine": describe(), **result}, indent=1))
+    return path

@@ -36,7 +36,7 @@ from confluent_kafka import Producer
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._machine import describe  # noqa: E402
+from bench._machine import describe, write_result  # noqa: E402
 from infra.bus import BusMessage, InProcessBus, Publisher, Topics  # noqa: E402
 from infra.bus.kafka import KafkaBus  # noqa: E402
 from infra.settings import get_settings  # noqa: E402
@@ -445,17 +445,9 @@ def main() -> None:
     )
     for rate, inside in alone.items():
         print(f"| {rate:,} | {fmt(inside)} |")
-    out = REPO / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "pipeline_latency.json").write_text(
-        json.dumps(
-            {
-                "machine": describe(),
-                "runs": [asdict(r) for r in results],
-                "dataflow_alone_inside_ms": alone,
-            },
-            indent=1,
-        )
+    write_result(
+        "pipeline_latency",
+        {"runs": [asdict(r) for r in results], "dataflow_alone_inside_ms": alone},
     )
 
 
