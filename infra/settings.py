@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # waiting fetch when data arrives (Tansu) add up to this much latency; Kafka does not.
     kafka_fetch_wait_ms: int = Field(default=10, ge=1, alias="AETHERIS_KAFKA_FETCH_WAIT_MS")
 
+    # Most messages one Bytewax round hands out per worker: smaller lets a burst's first
+    # breaches out sooner, larger costs less per tick (pipelines/sources.py).
+    pipeline_round_size: int = Field(default=16, ge=1, alias="AETHERIS_PIPELINE_ROUND_SIZE")
+
     recovery_dir: Path | None = Field(default=None, alias="AETHERIS_RECOVERY_DIR")
     snapshot_interval_seconds: float = Field(
         default=5.0, gt=0, alias="AETHERIS_SNAPSHOT_INTERVAL_SECONDS"

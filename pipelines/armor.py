@@ -38,7 +38,7 @@ from pipelines.sinks import (
     breach_topic_writer,
     dead_letter_topic_writer,
 )
-from pipelines.sources import BusSource, StopSignal
+from pipelines.sources import ROUND_SIZE, BusSource, StopSignal
 from pipelines.state import LAYOUT, check_layout, freeze, thaw
 from risk_engine import AccountState, RulesetResolver, UnknownAccountError, apply
 from schemas import (
@@ -285,9 +285,11 @@ def bus_flow(
     stop: StopSignal | None = None,
     breach_stores: Sequence[WriterFactory[BreachEvent]] = (),
     end_grace_seconds: float = 0.5,
+    round_size: int = ROUND_SIZE,
 ) -> Dataflow:
     """The dataflow over a bus (Kafka or in-process): the events topic in, breach and
-    dead-letter topics out."""
+    dead-letter topics out; ``round_size`` messages at most per Bytewax round
+    (:class:`pipelines.sources.SharedFeed`)."""
 
     publisher = SharedPublisher(bus)
 
@@ -304,6 +306,7 @@ def bus_flow(
             until_end=until_end,
             stop=stop,
             end_grace_seconds=end_grace_seconds,
+            round_size=round_size,
         ),
         resolve=resolve if resolve is not None else RulesetCatalog(),
         breach_output=breach_output,
@@ -318,4 +321,9 @@ def kafka_flow(until_end: bool = False) -> Dataflow:
     settings = get_settings()
     if not settings.kafka_bootstrap_servers:
         raise SystemExit("KAFKA_BOOTSTRAP_SERVERS is not set: the pipeline reads from Kafka")
-    return bus_flow(open_bus(settings), Topics.from_settings(settings), until_end=until_end)
+    return bus_flow(
+        open_bus(settings),
+        Topics.from_settings(settings),
+        until_end=until_end,
+        round_size=settings.pipeline_round_size,
+    )

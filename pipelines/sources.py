@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from typing import Protocol
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -18,7 +19,13 @@ from infra.bus import BEGINNING, Bus, BusMessage, Reader
 log = logging.getLogger(__name__)
 
 
-BACKLOG_SCALE = 4
+ROUND_SIZE = 16
+"""How many messages one Bytewax round hands out by default (:class:`SharedFeed`;
+``AETHERIS_PIPELINE_ROUND_SIZE``): the lowest p99 latency measured (BENCHMARKS.md)."""
+BUFFER_ROUNDS = 8
+"""How many rounds of messages a worker takes off its reader ahead of the rounds that use
+them. They are stamped as received when taken: the wait for a round is the pipeline's."""
+BACKLOG_SCALE = 16
 """How many times the base round a worker reads at most while it catches up."""
 CATCH_UP_LAG_MS = 1000
 """A full read whose last message was published longer ago than this is catching up
@@ -32,14 +39,33 @@ class StopSignal(Protocol):
 
 
 class SharedFeed:
-    """One reader for the partitions of one worker; messages wait per partition until
-    that partition's ``next_batch`` takes them (in the same scheduling round)."""
+    """One reader for the partitions of one worker, and what it has read: messages wait
+    per partition until that partition's ``next_batch`` takes them, a share at a time.
 
-    def __init__(self, bus: Bus, topic: str) -> None:
+    Each round (Bytewax asks each partition once) hands out at most ``round_size``
+    messages in all, ``round_size / partitions`` per partition. Breaches go out at the end
+    of the round that read their ticks, so when the broker delivers a burst (Tansu
+    answers a fetch with everything that arrived while it waited), small rounds let the
+    first breaches out soonest. Messages are taken off the reader up to
+    :data:`BUFFER_ROUNDS` rounds ahead and stamped ``received_ns`` then, so the time a
+    message waits for its round counts as time in the pipeline (latency accounting), not
+    as time in the broker.
+
+    While the worker is catching up (reads come back full, of messages published more
+    than :data:`CATCH_UP_LAG_MS` ago: a restart, a replay), each read doubles the round,
+    up to :data:`BACKLOG_SCALE` times: larger rounds cost less per tick, so the backlog
+    clears sooner. Live input, bursts included, is read in base-size rounds.
+    """
+
+    def __init__(self, bus: Bus, topic: str, round_size: int) -> None:
+        if round_size < 1:
+            raise ValueError(f"a round reads at least one message, got {round_size}")
         self._bus = bus
         self._topic = topic
+        self._round = round_size
         self._reader: Reader | None = None
-        self._waiting: dict[int, list[BusMessage]] = {}
+        self._waiting: dict[int, deque[BusMessage]] = {}
+        self._buffered = 0
         self._scale = 1
 
     def add(self, partition: int, offset: int) -> None:
@@ -47,38 +73,44 @@ class SharedFeed:
             self._reader = self._bus.reader(self._topic, {partition: offset})
         else:
             self._reader.assign(partition, offset)
-        self._waiting[partition] = []
+        self._waiting[partition] = deque()
 
-    def take(self, partition: int, max_messages: int) -> list[BusMessage]:
-        """This partition's waiting messages; if it has none, first read its share of a
-        round (Bytewax asks each partition once per round, so a round reads about
-        ``max_messages`` in all, whatever the partition count).
+    def _share(self) -> int:
+        return max(1, self._round * self._scale // len(self._waiting))
 
-        While the worker is catching up (reads come back full, of messages published
-        more than :data:`CATCH_UP_LAG_MS` ago: a restart, a replay), each read doubles, up
-        to :data:`BACKLOG_SCALE` times the round: larger rounds cost less per tick, so the
-        backlog clears sooner. Live input, bursts included, is read in base-size rounds,
-        where the first breaches of a burst go out soonest.
-        """
+    def _top_up(self) -> None:
+        """Take what the reader has, up to :data:`BUFFER_ROUNDS` rounds waiting in all."""
         assert self._reader is not None
-        if not self._waiting[partition]:
-            share = max(1, max_messages * self._scale // len(self._waiting))
-            read = self._reader.read(share, 0.0)
-            catching_up = (
-                len(read) >= share
-                and (read[-1].timestamp_ms or 0) < time.time() * 1000 - CATCH_UP_LAG_MS
-            )
-            self._scale = min(self._scale * 2, BACKLOG_SCALE) if catching_up else 1
-            for message in read:
-                waiting = self._waiting.get(message.partition)
-                if waiting is not None:  # else its partition ended this run: read it next run
-                    waiting.append(message)
-        batch = self._waiting[partition]
-        self._waiting[partition] = []
-        return batch
+        wanted = self._round * self._scale * BUFFER_ROUNDS - self._buffered
+        if wanted <= 0:
+            return
+        read = self._reader.read(wanted, 0.0)
+        catching_up = (
+            len(read) >= wanted
+            and (read[-1].timestamp_ms or 0) < time.time() * 1000 - CATCH_UP_LAG_MS
+        )
+        self._scale = min(self._scale * 2, BACKLOG_SCALE) if catching_up else 1
+        for message in read:
+            waiting = self._waiting.get(message.partition)
+            if waiting is not None:  # else its partition ended this run: read it next run
+                waiting.append(message)
+                self._buffered += 1
+
+    def take(self, partition: int) -> list[BusMessage]:
+        """This partition's share of a round, oldest first (reading more first if it has
+        less than a share waiting)."""
+        share = self._share()
+        waiting = self._waiting[partition]
+        if len(waiting) < share:
+            self._top_up()
+            share = self._share()
+        count = min(share, len(waiting))
+        self._buffered -= count
+        return [waiting.popleft() for _ in range(count)]
 
     def remove(self, partition: int) -> None:
-        self._waiting.pop(partition, None)
+        dropped = self._waiting.pop(partition, None)
+        self._buffered -= len(dropped or ())
         if not self._waiting and self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -92,11 +124,10 @@ class BusSource(FixedPartitionedSource[BusMessage, int]):
     benchmarks, tests; the grace covers brokers whose high watermark lags the log, as
     Tansu's does after a multi-record batch). Otherwise tail until ``stop`` is set.
 
-    ``batch_size`` bounds what one round reads, across the worker's partitions (Bytewax
-    asks each partition for a batch once per round, then runs the rest of the dataflow).
-    Breaches go out at the end of the round that read their ticks, so when the broker
-    delivers a burst, small rounds let the first breaches out sooner, and large ones
-    spread Bytewax's per-round cost over more ticks (BENCHMARKS.md).
+    ``round_size`` bounds what one round hands out, across the worker's partitions
+    (Bytewax asks each partition for a batch once per round, then runs the rest of the
+    dataflow): small rounds let a burst's first breaches out sooner, large ones spread
+    Bytewax's per-round cost over more ticks (:class:`SharedFeed`, BENCHMARKS.md).
     """
 
     def __init__(
@@ -106,14 +137,14 @@ class BusSource(FixedPartitionedSource[BusMessage, int]):
         *,
         until_end: bool = False,
         stop: StopSignal | None = None,
-        batch_size: int = 256,
+        round_size: int = ROUND_SIZE,
         end_grace_seconds: float = 0.5,
     ) -> None:
         self._bus = bus
         self._topic = topic
         self._until_end = until_end
         self._stop = stop if stop is not None else threading.Event()
-        self._batch_size = batch_size
+        self._round_size = round_size
         self._end_grace = end_grace_seconds
         self._feeds = threading.local()  # Bytewax builds and runs partitions on their worker
 
@@ -125,7 +156,7 @@ class BusSource(FixedPartitionedSource[BusMessage, int]):
         end = self._bus.end_offsets(self._topic)[partition] if self._until_end else None
         feed: SharedFeed | None = getattr(self._feeds, "feed", None)
         if feed is None:
-            feed = self._feeds.feed = SharedFeed(self._bus, self._topic)
+            feed = self._feeds.feed = SharedFeed(self._bus, self._topic, self._round_size)
         feed.add(partition, BEGINNING if resume_state is None else resume_state)
         log.info(
             "reading %s[%d] from %s",
@@ -139,7 +170,6 @@ class BusSource(FixedPartitionedSource[BusMessage, int]):
             next_offset=resume_state or 0,
             end=end,
             stop=self._stop,
-            batch_size=self._batch_size,
             end_grace_seconds=self._end_grace,
         )
 
@@ -155,7 +185,6 @@ class BusPartition(StatefulSourcePartition[BusMessage, int]):
         next_offset: int,
         end: int | None,
         stop: StopSignal,
-        batch_size: int,
         end_grace_seconds: float = 0.5,
     ) -> None:
         self._feed = feed
@@ -163,14 +192,13 @@ class BusPartition(StatefulSourcePartition[BusMessage, int]):
         self._next_offset = next_offset
         self._end = end
         self._stop = stop
-        self._batch_size = batch_size
         self._end_grace = end_grace_seconds
         self._last_message_at = time.monotonic()
 
     def next_batch(self) -> list[BusMessage]:
         if self._stop.is_set():
             raise StopIteration
-        batch = self._feed.take(self._partition, self._batch_size)
+        batch = self._feed.take(self._partition)
         now = time.monotonic()
         if batch:
             self._next_offset = batch[-1].offset + 1

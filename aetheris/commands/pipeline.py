@@ -79,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
             stores.append(database_breach_store(database.pool))
         try:
             bus.partition_count(topics.events)
-            flow = bus_flow(bus, topics, until_end=args.until_end, breach_stores=stores)
+            flow = bus_flow(
+                bus,
+                topics,
+                until_end=args.until_end,
+                breach_stores=stores,
+                round_size=settings.pipeline_round_size,
+            )
         except BusError as exc:
             return _fail(str(exc))
         run_dataflow(flow, options)

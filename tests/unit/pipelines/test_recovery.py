@@ -23,7 +23,7 @@ class CountingSource(BusSource):
     """Counts what its partitions read; aborts the run (as a crash) after ``crash_after``."""
 
     def __init__(self, bus: InProcessBus, topic: str, crash_after: int | None) -> None:
-        super().__init__(bus, topic, until_end=True, batch_size=7, end_grace_seconds=0.0)
+        super().__init__(bus, topic, until_end=True, round_size=7, end_grace_seconds=0.0)
         self.crash_after = crash_after
         self.read = 0
         self.resumed_at: dict[str, int | None] = {}

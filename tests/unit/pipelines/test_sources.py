@@ -4,10 +4,12 @@ stops at the end when asked to, and stops when the stop signal is set."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from infra.bus import InProcessBus, partition_for
+from infra.settings import Settings
 from pipelines import sources
 from pipelines.sources import BusPartition, BusSource
 
@@ -85,9 +87,9 @@ def read_rounds(
     return sizes, seen, first
 
 
-def test_live_input_is_read_in_rounds_of_the_batch_size() -> None:
+def test_live_input_is_read_in_rounds_of_the_round_size() -> None:
     keys = two_keys_in_two_partitions()
-    sizes, seen, _part = read_rounds(BusSource(bus_with(40, keys), "t", batch_size=4), 30, keys)
+    sizes, seen, _part = read_rounds(BusSource(bus_with(40, keys), "t", round_size=4), 30, keys)
     assert max(sizes) <= 4
     for key in keys:
         assert seen[key] == [f"{key}-{n}".encode() for n in range(40)]
@@ -99,7 +101,7 @@ def test_catching_up_reads_larger_rounds_until_it_has_caught_up(
     monkeypatch.setattr(sources, "CATCH_UP_LAG_MS", -60_000)  # everything counts as old
     keys = two_keys_in_two_partitions()
     bus = bus_with(40, keys)
-    source = BusSource(bus, "t", batch_size=4)
+    source = BusSource(bus, "t", round_size=4)
     sizes, seen, first = read_rounds(source, 30, keys)
     for key in keys:
         assert seen[key] == [f"{key}-{n}".encode() for n in range(40)]
@@ -108,3 +110,38 @@ def test_catching_up_reads_larger_rounds_until_it_has_caught_up(
     bus.publisher().publish("t", keys[0], b"after")
     assert [m.value for m in first.next_batch()] == [b"after"]
     assert first._feed._scale == 1
+
+
+def test_messages_waiting_for_a_later_round_keep_the_time_they_were_taken_off_the_reader() -> None:
+    keys = two_keys_in_two_partitions()
+    source = BusSource(bus_with(10, keys), "t", round_size=4)
+    first = source.build_part("in", "0", None)
+    second = source.build_part("in", "1", None)
+    rounds = [first.next_batch() + second.next_batch() for _round in range(5)]
+    assert [len(got) for got in rounds] == [4, 4, 4, 4, 4]  # 2 per partition and round
+    stamps = {message.received_ns for got in rounds for message in got}
+    # One read took all 20 (8 rounds may wait): the wait for a round is pipeline time.
+    assert len(stamps) == 1
+    assert 0 < stamps.pop() <= time.time_ns()
+    assert first.next_batch() + second.next_batch() == []
+
+
+def test_what_waits_is_bounded_by_the_buffered_rounds() -> None:
+    keys = two_keys_in_two_partitions()
+    source = BusSource(bus_with(100, keys), "t", round_size=4)
+    first = source.build_part("in", "0", None)
+    second = source.build_part("in", "1", None)
+    seen: list[bytes | None] = []
+    for _round in range(200):
+        for part in (first, second):
+            got = part.next_batch()
+            assert len(got) <= 2  # its share of the round
+            seen += [m.value for m in got]
+            assert 0 <= part._feed._buffered <= 4 * sources.BUFFER_ROUNDS
+    assert sorted(seen, key=str) == sorted(
+        (f"{key}-{n}".encode() for key in keys for n in range(100)), key=str
+    )
+
+
+def test_the_default_round_size_is_the_settings_default() -> None:
+    assert Settings().pipeline_round_size == sources.ROUND_SIZE

@@ -3,15 +3,16 @@ next events the same way; a snapshot from another state layout is refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.rulesets import RulesetCatalog
-from pipelines.state import freeze, thaw
+from pipelines.state import freeze, freeze_generic, thaw
 from risk_engine import AccountState, apply
 from schemas import parse_event
 
@@ -55,6 +56,7 @@ def test_a_thawed_snapshot_continues_exactly_like_the_original(
         return out
 
     original = state_after([account("A", ruleset), *lines(before, "x")])
+    assert freeze(original) == freeze_generic(original)  # compiled: the same snapshot
     restored = thaw(pickle.loads(pickle.dumps(freeze(original))))
     assert restored == original
     assert restored is not original
@@ -80,6 +82,22 @@ def test_a_snapshot_is_made_of_primitives_that_pickle_fast() -> None:
     assert all(isinstance(value, allowed) for value in values)
     assert set(hows) <= set("=rtycLSls")
     assert thaw(freeze(state)) == state
+
+
+def test_the_compiled_freeze_falls_back_like_the_reference_on_unusual_values() -> None:
+    state = state_after([account("A", "personal"), closed_trade("A", "T1", START, -50.0)])
+    other_zone = timezone(timedelta(hours=2))
+    state.last_event_time = START.astimezone(other_zone)  # kept as is, not as UTC µs
+    state.entries_today = [START, START.astimezone(other_zone)]  # mixed: copied
+    state.trading_days = set()
+    snapshot = freeze(state)
+    assert snapshot == freeze_generic(state)
+    how = dict(zip((f.name for f in dataclasses.fields(AccountState)), snapshot[1], strict=True))
+    assert (how["last_event_time"], how["entries_today"], how["trading_days"]) == ("=", "c", "c")
+    thawed = thaw(snapshot)
+    assert thawed == state
+    assert thawed.last_event_time is not None
+    assert thawed.last_event_time.utcoffset() == timedelta(hours=2)
 
 
 def test_a_snapshot_does_not_change_with_the_live_state() -> None:
