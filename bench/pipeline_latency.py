@@ -195,6 +195,7 @@ def run_rate(
     workdir: Path,
     recovery: bool = True,
     linger: float = 5.0,
+    pipeline_settings: dict[str, str] | None = None,
 ) -> RunResult:
     kafka = KafkaBus(bootstrap)
     suffix = uuid.uuid4().hex[:8]
@@ -208,6 +209,7 @@ def run_rate(
         AETHERIS_TOPIC_BREACHES=topics.breaches,
         AETHERIS_TOPIC_DEADLETTER=topics.deadletter,
     )
+    env.update(pipeline_settings or {})
     log = (workdir / f"pipeline-{rate}.log").open("wb")
     run = [sys.executable, "-m", "aetheris.cli", "pipeline", "run"]
     if recovery:
@@ -386,6 +388,14 @@ def main() -> None:
         help="run the pipeline without its recovery store (to see what snapshots cost)",
     )
     parser.add_argument(
+        "--pipeline-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the pipeline process, e.g. AETHERIS_PIPELINE_ROUND_SIZE=64 "
+        "(repeatable; the bench's process keeps the defaults)",
+    )
+    parser.add_argument(
         "--skip-alone",
         action="store_true",
         help="skip the dataflow-alone runs (in-process bus, no broker)",
@@ -404,6 +414,7 @@ def main() -> None:
                 warmup=args.warmup,
                 workdir=Path(tmp),
                 recovery=not args.no_recovery,
+                pipeline_settings=dict(item.split("=", 1) for item in args.pipeline_setting),
                 linger=args.feed_linger_ms,
             )
             results.append(result)
@@ -423,7 +434,9 @@ def main() -> None:
     print(
         f"\nMachine: {describe()}; broker {bootstrap}; pipeline recovery {recovery}; "
         f"feed producer linger {args.feed_linger_ms:g} ms, pipeline producer linger "
-        f"{get_settings().kafka_linger_ms:g} ms\n"
+        f"{get_settings().kafka_linger_ms:g} ms"
+        + "".join(f"; {item}" for item in args.pipeline_setting)
+        + "\n"
     )
     print(
         "| ticks/s (achieved) | breaches measured | end to end p50 / p99 / max ms "
@@ -447,7 +460,11 @@ def main() -> None:
         print(f"| {rate:,} | {fmt(inside)} |")
     write_result(
         "pipeline_latency",
-        {"runs": [asdict(r) for r in results], "dataflow_alone_inside_ms": alone},
+        {
+            "runs": [asdict(r) for r in results],
+            "pipeline_settings": args.pipeline_setting,
+            "dataflow_alone_inside_ms": alone,
+        },
     )
 
 

@@ -20,16 +20,11 @@ log = logging.getLogger(__name__)
 
 
 ROUND_SIZE = 16
-"""How many messages one Bytewax round hands out by default (:class:`SharedFeed`;
-``AETHERIS_PIPELINE_ROUND_SIZE``): the lowest p99 latency measured (BENCHMARKS.md)."""
-BUFFER_ROUNDS = 8
-"""How many rounds of messages a worker takes off its reader ahead of the rounds that use
+"""The least one Bytewax round hands out across a worker's partitions, when that many
+are waiting (:class:`SharedFeed`; ``AETHERIS_PIPELINE_ROUND_SIZE``)."""
+BUFFER_LIMIT = 4096
+"""How many messages a worker takes off its reader at most ahead of the rounds that use
 them. They are stamped as received when taken: the wait for a round is the pipeline's."""
-BACKLOG_SCALE = 16
-"""How many times the base round a worker reads at most while it catches up."""
-CATCH_UP_LAG_MS = 1000
-"""A full read whose last message was published longer ago than this is catching up
-(by the message's producer timestamp: a skewed producer clock only changes read sizes)."""
 
 
 class StopSignal(Protocol):
@@ -40,33 +35,36 @@ class StopSignal(Protocol):
 
 class SharedFeed:
     """One reader for the partitions of one worker, and what it has read: messages wait
-    per partition until that partition's ``next_batch`` takes them, a share at a time.
+    per partition until that partition's ``next_batch`` takes them.
 
-    Each round (Bytewax asks each partition once) hands out at most ``round_size``
-    messages in all, ``round_size / partitions`` per partition. Breaches go out at the end
-    of the round that read their ticks, so when the broker delivers a burst (Tansu
-    answers a fetch with everything that arrived while it waited), small rounds let the
-    first breaches out soonest. Messages are taken off the reader up to
-    :data:`BUFFER_ROUNDS` rounds ahead and stamped ``received_ns`` then, so the time a
-    message waits for its round counts as time in the pipeline (latency accounting), not
-    as time in the broker.
+    Each round (Bytewax asks each partition once, then runs the rest of the dataflow) a
+    partition hands out half of what it has waiting, and at least its share of
+    ``round_size`` (``round_size / partitions``). Breaches go out at the end of the round
+    that read their ticks, and the broker delivers ticks in bursts (Tansu answers a
+    fetch with everything that arrived while it waited), so a burst of B ticks takes
+    about log2(B / share) rounds: its first breaches go out after half the burst's work,
+    its last after the whole burst and a few rounds' overhead. Fixed small rounds pay
+    that overhead B / share times; fixed large ones make every tick wait for the whole
+    burst (both measured slower, BENCHMARKS.md). A backlog (a restart, a replay) is read
+    the same way, in large rounds, which cost least per tick.
 
-    While the worker is catching up (reads come back full, of messages published more
-    than :data:`CATCH_UP_LAG_MS` ago: a restart, a replay), each read doubles the round,
-    up to :data:`BACKLOG_SCALE` times: larger rounds cost less per tick, so the backlog
-    clears sooner. Live input, bursts included, is read in base-size rounds.
+    Once a round, and whenever a partition has less than its share waiting, the feed
+    takes what the reader has, up to :data:`BUFFER_LIMIT` messages waiting in all, and
+    stamps it ``received_ns``: the time a message then waits for its round counts as
+    time in the pipeline (latency accounting), not as time in the broker.
     """
 
     def __init__(self, bus: Bus, topic: str, round_size: int) -> None:
         if round_size < 1:
-            raise ValueError(f"a round reads at least one message, got {round_size}")
+            raise ValueError(f"a round hands out at least one message, got {round_size}")
         self._bus = bus
         self._topic = topic
         self._round = round_size
         self._reader: Reader | None = None
         self._waiting: dict[int, deque[BusMessage]] = {}
+        self._first = 0  # the partition whose turn starts a round
+        self._share = round_size
         self._buffered = 0
-        self._scale = 1
 
     def add(self, partition: int, offset: int) -> None:
         if self._reader is None:
@@ -74,43 +72,37 @@ class SharedFeed:
         else:
             self._reader.assign(partition, offset)
         self._waiting[partition] = deque()
+        self._settle()
 
-    def _share(self) -> int:
-        return max(1, self._round * self._scale // len(self._waiting))
+    def _settle(self) -> None:
+        if self._waiting:
+            self._first = min(self._waiting)
+            self._share = max(1, self._round // len(self._waiting))
 
     def _top_up(self) -> None:
-        """Take what the reader has, up to :data:`BUFFER_ROUNDS` rounds waiting in all."""
         assert self._reader is not None
-        wanted = self._round * self._scale * BUFFER_ROUNDS - self._buffered
+        wanted = BUFFER_LIMIT - self._buffered
         if wanted <= 0:
             return
-        read = self._reader.read(wanted, 0.0)
-        catching_up = (
-            len(read) >= wanted
-            and (read[-1].timestamp_ms or 0) < time.time() * 1000 - CATCH_UP_LAG_MS
-        )
-        self._scale = min(self._scale * 2, BACKLOG_SCALE) if catching_up else 1
-        for message in read:
+        for message in self._reader.read(wanted, 0.0):
             waiting = self._waiting.get(message.partition)
             if waiting is not None:  # else its partition ended this run: read it next run
                 waiting.append(message)
                 self._buffered += 1
 
     def take(self, partition: int) -> list[BusMessage]:
-        """This partition's share of a round, oldest first (reading more first if it has
-        less than a share waiting)."""
-        share = self._share()
+        """This partition's part of a round, oldest first."""
         waiting = self._waiting[partition]
-        if len(waiting) < share:
+        if partition == self._first or len(waiting) < self._share:
             self._top_up()
-            share = self._share()
-        count = min(share, len(waiting))
+        count = min(max(self._share, len(waiting) // 2), len(waiting))
         self._buffered -= count
         return [waiting.popleft() for _ in range(count)]
 
     def remove(self, partition: int) -> None:
         dropped = self._waiting.pop(partition, None)
         self._buffered -= len(dropped or ())
+        self._settle()
         if not self._waiting and self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -124,10 +116,8 @@ class BusSource(FixedPartitionedSource[BusMessage, int]):
     benchmarks, tests; the grace covers brokers whose high watermark lags the log, as
     Tansu's does after a multi-record batch). Otherwise tail until ``stop`` is set.
 
-    ``round_size`` bounds what one round hands out, across the worker's partitions
-    (Bytewax asks each partition for a batch once per round, then runs the rest of the
-    dataflow): small rounds let a burst's first breaches out sooner, large ones spread
-    Bytewax's per-round cost over more ticks (:class:`SharedFeed`, BENCHMARKS.md).
+    ``round_size``: the least a round hands out across the worker's partitions when that
+    many are waiting; a round hands out half of what waits (:class:`SharedFeed`).
     """
 
     def __init__(

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from bytewax.inputs import AbortExecution
 
 from infra.bus import BusMessage, InProcessBus, Topics
 from infra.rulesets import RulesetCatalog
+from pipelines import sources
 from pipelines.armor import build_armor_flow
 from pipelines.runner import RecoveryConfig, ensure_recovery_store, run_main
 from pipelines.sinks import breach_topic_writer, dead_letter_topic_writer
@@ -68,7 +70,11 @@ def run_once(bus: InProcessBus, topics: Topics, store: Path, crash_after: int | 
     return source.read
 
 
-def test_an_aborted_run_resumes_from_its_snapshot(tmp_path: Path) -> None:
+def test_an_aborted_run_resumes_from_its_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small reads, so the run crosses many epochs before it is aborted mid-stream.
+    monkeypatch.setattr(sources, "BUFFER_LIMIT", 14)
     lines = breach_days(accounts=20, days=6)
     expected = {b.breach_id: b for b in expected_breaches(lines)}
     bus, topics = make_bus(partitions=3)

@@ -87,29 +87,20 @@ def read_rounds(
     return sizes, seen, first
 
 
-def test_live_input_is_read_in_rounds_of_the_round_size() -> None:
+def test_a_round_hands_out_half_of_what_waits_and_at_least_a_share() -> None:
     keys = two_keys_in_two_partitions()
     sizes, seen, _part = read_rounds(BusSource(bus_with(40, keys), "t", round_size=4), 30, keys)
-    assert max(sizes) <= 4
+    # 40 per partition: 20, 10, 5, then shares of 2 (round_size 4 over two partitions).
+    assert sizes[:6] == [40, 20, 10, 4, 4, 2]
+    assert sum(sizes) == 80
     for key in keys:
         assert seen[key] == [f"{key}-{n}".encode() for n in range(40)]
 
 
-def test_catching_up_reads_larger_rounds_until_it_has_caught_up(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(sources, "CATCH_UP_LAG_MS", -60_000)  # everything counts as old
+def test_a_partition_with_less_than_its_share_hands_out_all_it_has() -> None:
     keys = two_keys_in_two_partitions()
-    bus = bus_with(40, keys)
-    source = BusSource(bus, "t", round_size=4)
-    sizes, seen, first = read_rounds(source, 30, keys)
-    for key in keys:
-        assert seen[key] == [f"{key}-{n}".encode() for n in range(40)]
-    assert 4 < max(sizes) <= 4 * sources.BACKLOG_SCALE  # larger while behind, bounded
-    # Caught up: the next read is not full, and the one after is base-size again.
-    bus.publisher().publish("t", keys[0], b"after")
-    assert [m.value for m in first.next_batch()] == [b"after"]
-    assert first._feed._scale == 1
+    sizes, _seen, _part = read_rounds(BusSource(bus_with(1, keys), "t", round_size=16), 3, keys)
+    assert sizes == [2, 0, 0]
 
 
 def test_messages_waiting_for_a_later_round_keep_the_time_they_were_taken_off_the_reader() -> None:
@@ -117,16 +108,19 @@ def test_messages_waiting_for_a_later_round_keep_the_time_they_were_taken_off_th
     source = BusSource(bus_with(10, keys), "t", round_size=4)
     first = source.build_part("in", "0", None)
     second = source.build_part("in", "1", None)
-    rounds = [first.next_batch() + second.next_batch() for _round in range(5)]
-    assert [len(got) for got in rounds] == [4, 4, 4, 4, 4]  # 2 per partition and round
+    rounds = [first.next_batch() + second.next_batch() for _round in range(4)]
+    assert [len(got) for got in rounds] == [10, 4, 4, 2]
     stamps = {message.received_ns for got in rounds for message in got}
-    # One read took all 20 (8 rounds may wait): the wait for a round is pipeline time.
+    # One read took all 20: the wait for a later round is pipeline time.
     assert len(stamps) == 1
     assert 0 < stamps.pop() <= time.time_ns()
     assert first.next_batch() + second.next_batch() == []
 
 
-def test_what_waits_is_bounded_by_the_buffered_rounds() -> None:
+def test_what_waits_is_bounded_and_every_partition_gets_its_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sources, "BUFFER_LIMIT", 16)
     keys = two_keys_in_two_partitions()
     source = BusSource(bus_with(100, keys), "t", round_size=4)
     first = source.build_part("in", "0", None)
@@ -134,10 +128,8 @@ def test_what_waits_is_bounded_by_the_buffered_rounds() -> None:
     seen: list[bytes | None] = []
     for _round in range(200):
         for part in (first, second):
-            got = part.next_batch()
-            assert len(got) <= 2  # its share of the round
-            seen += [m.value for m in got]
-            assert 0 <= part._feed._buffered <= 4 * sources.BUFFER_ROUNDS
+            seen += [m.value for m in part.next_batch()]
+            assert 0 <= part._feed._buffered <= 16
     assert sorted(seen, key=str) == sorted(
         (f"{key}-{n}".encode() for key in keys for n in range(100)), key=str
     )
