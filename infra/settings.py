@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     # waiting fetch when data arrives (Tansu) add up to this much latency; Kafka does not.
     kafka_fetch_wait_ms: int = Field(default=10, ge=1, alias="AETHERIS_KAFKA_FETCH_WAIT_MS")
 
-    # Most messages one Bytewax round hands out per worker: smaller lets a burst's first
-    # breaches out sooner, larger costs less per tick (pipelines/sources.py).
+    # The least one Bytewax round hands out per worker when that many messages wait (a
+    # round hands out half of what waits; pipelines/sources.py, docs/pipeline.md).
     pipeline_round_size: int = Field(default=16, ge=1, alias="AETHERIS_PIPELINE_ROUND_SIZE")
 
     recovery_dir: Path | None = Field(default=None, alias="AETHERIS_RECOVERY_DIR")

@@ -288,8 +288,8 @@ def bus_flow(
     round_size: int = ROUND_SIZE,
 ) -> Dataflow:
     """The dataflow over a bus (Kafka or in-process): the events topic in, breach and
-    dead-letter topics out; ``round_size`` messages at most per Bytewax round
-    (:class:`pipelines.sources.SharedFeed`)."""
+    dead-letter topics out; ``round_size``: the least a Bytewax round hands out when that
+    many messages wait (:class:`pipelines.sources.SharedFeed`)."""
 
     publisher = SharedPublisher(bus)
 
