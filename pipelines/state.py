@@ -131,7 +131,8 @@ def _decode(how: str, payload: Any) -> object:
     raise ValueError(f"recovery snapshot holds an unknown field encoding {how!r}")
 
 
-def _encode(value: object) -> tuple[str, object]:
+def encode(value: object) -> tuple[str, object]:
+    """``(how, payload)``: one field's value as a snapshot holds it (see the letters above)."""
     encoder = _ENCODERS.get(type(value))
     return ("=", value) if encoder is None else encoder(value)
 
@@ -141,7 +142,7 @@ def freeze_generic(state: AccountState) -> StateSnapshot:
     hows: list[str] = []
     values: list[object] = []
     for name in _FIELDS:
-        how, payload = _encode(getattr(state, name))
+        how, payload = encode(getattr(state, name))
         hows.append(how)
         values.append(payload)
     return LAYOUT, "".join(hows), tuple(values)
@@ -203,23 +204,25 @@ def _field_code(number: int, name: str, hint: object) -> tuple[list[str], str, s
                 read,
                 f"{v} = {convert}",
                 f"if x and len({v}) == len(x): {h} = '{letter}'",
-                f"else: {h}, {v} = _encode(x)",
+                f"else: {h}, {v} = encode(x)",
             ],
             f"{{{h}}}",
             v,
         )
     if origin in (list, set, dict):  # of immutable items (str, int): copied as they are
         return [], "c", f"state.{name}.copy()"
-    return [f"{h}, {v} = _encode(state.{name})"], f"{{{h}}}", v
+    return [f"{h}, {v} = encode(state.{name})"], f"{{{h}}}", v
 
 
-def _compile_freeze() -> Callable[[AccountState], StateSnapshot]:
-    """One function reading each field once, with the encoding chosen per annotation."""
-    hints = typing.get_type_hints(AccountState)
+def compile_freeze(cls: type[Any], layout: str) -> Callable[[Any], StateSnapshot]:
+    """A function freezing an instance of the dataclass ``cls`` as ``freeze_generic`` does
+    (with ``layout``): each field read once, its encoding chosen by its annotation, the
+    generic encoders for annotations it does not know."""
+    hints = typing.get_type_hints(cls)
     body: list[str] = []
     hows: list[str] = []
     values: list[str] = []
-    for number, name in enumerate(_FIELDS):
+    for number, name in enumerate(f.name for f in dataclasses.fields(cls)):
         statements, how, value = _field_code(number, name, hints[name])
         body += statements
         hows.append(how)
@@ -232,7 +235,7 @@ def _compile_freeze() -> Callable[[AccountState], StateSnapshot]:
         ]
     )
     scope: dict[str, Any] = {
-        "LAYOUT": LAYOUT,
+        "LAYOUT": layout,
         "UTC": UTC,
         "TradingDay": TradingDay,
         "datetime": datetime,
@@ -240,14 +243,14 @@ def _compile_freeze() -> Callable[[AccountState], StateSnapshot]:
         "_EPOCH": _EPOCH,
         "_MICROSECOND": _MICROSECOND,
         "_ruleset_text": _ruleset_text,
-        "_encode": _encode,
+        "encode": encode,
     }
     exec(compile(source, "<pipelines.state.freeze>", "exec"), scope)  # noqa: S102 - our own code
-    compiled: Callable[[AccountState], StateSnapshot] = scope["freeze"]
+    compiled: Callable[[Any], StateSnapshot] = scope["freeze"]
     return compiled
 
 
-_freeze = _compile_freeze()
+_freeze = compile_freeze(AccountState, LAYOUT)
 
 
 def freeze(state: AccountState) -> StateSnapshot:
