@@ -5,6 +5,7 @@ round trip (probe messages from the same producer, read by the same kind of cons
 the report says what the pipeline adds on top of the broker.
 
     python bench/pipeline_latency.py [--rates 1000,10000] [--accounts 1000] [--seconds 30]
+                                     [--repeat 3] [--pipeline-setting NAME=VALUE]
 
 Needs a Kafka-protocol broker at KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092;
 ``make bench`` starts Tansu). About 100 ticks a second cause exactly one breach each
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import multiprocessing as mp
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,10 +213,10 @@ def run_rate(
         AETHERIS_TOPIC_DEADLETTER=topics.deadletter,
     )
     env.update(pipeline_settings or {})
-    log = (workdir / f"pipeline-{rate}.log").open("wb")
+    log = (workdir / f"pipeline-{rate}-{suffix}.log").open("wb")
     run = [sys.executable, "-m", "aetheris.cli", "pipeline", "run"]
     if recovery:
-        run += ["--recovery-dir", str(workdir / f"recovery-{rate}")]
+        run += ["--recovery-dir", str(workdir / f"recovery-{rate}-{suffix}")]
     pipeline = subprocess.Popen(  # noqa: S603 - our own CLI
         run, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -377,6 +380,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per rate")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds not measured")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per rate (rates interleaved): this machine's noise between runs is as "
+        "large as most changes, so compare the median of several",
+    )
+    parser.add_argument(
         "--feed-linger-ms",
         type=float,
         default=5.0,
@@ -401,11 +411,17 @@ def main() -> None:
         help="skip the dataflow-alone runs (in-process bus, no broker)",
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
     bootstrap = get_settings().kafka_bootstrap_servers or "127.0.0.1:9092"
     results: list[RunResult] = []
     with tempfile.TemporaryDirectory(prefix="aetheris-bench-") as tmp:
-        for rate in (int(r) for r in args.rates.split(",")):
-            print(f"== {rate:,} ticks/s for {args.seconds:g} s (+{args.warmup:g} s warm-up)")
+        rates = [int(r) for r in args.rates.split(",")]
+        for repeat, rate in itertools.product(range(args.repeat), rates):
+            print(
+                f"== {rate:,} ticks/s for {args.seconds:g} s (+{args.warmup:g} s warm-up), "
+                f"run {repeat + 1} of {args.repeat}"
+            )
             result = run_rate(
                 bootstrap,
                 accounts=args.accounts,
@@ -452,12 +468,19 @@ def main() -> None:
             f"| {added['p50']:.1f} / {added['p99']:.1f} "
             f"| {r.breaches_expected - r.breaches_received} | {r.load_average:.1f} |"
         )
-    print(
-        "\nThe dataflow alone (in-process bus, no broker; feed on another thread), "
-        "inside-pipeline ms:\n\n| ticks/s | p50 / p99 / max ms |\n|---|---|"
-    )
+    if alone:
+        print(
+            "\nThe dataflow alone (in-process bus, no broker; feed on another thread), "
+            "inside-pipeline ms:\n\n| ticks/s | p50 / p99 / max ms |\n|---|---|"
+        )
     for rate, inside in alone.items():
         print(f"| {rate:,} | {fmt(inside)} |")
+    if args.repeat > 1:
+        print("\nInside-pipeline p99 over the repeated runs (in run order; median of runs):\n")
+        for rate in rates:
+            p99s = [r.inside_pipeline_ms["p99"] for r in results if r.rate == rate]
+            runs = ", ".join(f"{p99:.1f}" for p99 in p99s)
+            print(f"- {rate:,} ticks/s: {runs} ms; median {statistics.median(p99s):.1f} ms")
     write_result(
         "pipeline_latency",
         {
