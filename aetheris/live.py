@@ -71,6 +71,7 @@ class LiveStack:
                 lambda _part: HubWriter(self.hub),
             ],
             snapshot_interval_seconds=1.0,
+            round_size=self.settings.pipeline_round_size,
         )
         self._threads: list[threading.Thread] = []
 

@@ -15,6 +15,7 @@ from infra.bus import Bus, InProcessBus, Topics
 from pipelines.armor import bus_flow
 from pipelines.runner import RecoveryConfig, ensure_recovery_store, run_main
 from pipelines.sinks import WriterFactory
+from pipelines.sources import ROUND_SIZE
 from risk_engine import RulesetResolver
 from schemas import BreachEvent
 
@@ -31,6 +32,7 @@ class InProcessPipeline:
         breach_stores: Sequence[WriterFactory[BreachEvent]] = (),
         snapshot_interval_seconds: float = 5.0,
         recovery_dir: Path | None = None,
+        round_size: int = ROUND_SIZE,
     ) -> None:
         self._bus = bus
         self._topics = topics
@@ -38,6 +40,7 @@ class InProcessPipeline:
         self._breach_stores = breach_stores
         self._epoch = timedelta(seconds=snapshot_interval_seconds)
         self._recovery_dir = recovery_dir
+        self._round_size = round_size
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -89,6 +92,7 @@ class InProcessPipeline:
             breach_stores=self._breach_stores,
             # The in-process bus's end offsets are exact: no grace needed at the end.
             end_grace_seconds=0.0 if isinstance(self._bus, InProcessBus) else 0.5,
+            round_size=self._round_size,
         )
         recovery = None
         if self._recovery_dir is not None:

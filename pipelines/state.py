@@ -250,12 +250,8 @@ def compile_freeze(cls: type[Any], layout: str) -> Callable[[Any], StateSnapshot
     return compiled
 
 
-_freeze = compile_freeze(AccountState, LAYOUT)
-
-
-def freeze(state: AccountState) -> StateSnapshot:
-    """An immutable, cheaply pickled copy of ``state``."""
-    return _freeze(state)
+freeze: Callable[[AccountState], StateSnapshot] = compile_freeze(AccountState, LAYOUT)
+"""An immutable, cheaply pickled copy of an account's state (compiled: no wrapper call)."""
 
 
 def check_layout(layout: str) -> None:

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from infra.bus import InProcessBus, partition_for
+from infra.bus import Bus, InProcessBus, Topics, partition_for
 from infra.settings import Settings
 from pipelines import sources
+from pipelines.inprocess import InProcessPipeline
 from pipelines.sources import BusPartition, BusSource
 
 
@@ -137,3 +138,42 @@ def test_what_waits_is_bounded_and_every_partition_gets_its_turn(
 
 def test_the_default_round_size_is_the_settings_default() -> None:
     assert Settings().pipeline_round_size == sources.ROUND_SIZE
+
+
+def test_each_round_takes_what_has_arrived_even_while_partitions_have_enough_waiting() -> None:
+    keys = two_keys_in_two_partitions()
+    bus = bus_with(10, keys)
+    source = BusSource(bus, "t", round_size=2)
+    first = source.build_part("in", "0", None)
+    second = source.build_part("in", "1", None)
+    handed = first.next_batch() + second.next_batch()  # 5 each; 5 each still wait
+    publisher = bus.publisher()
+    for key in keys:
+        publisher.publish("t", key, b"late")
+    handed += first.next_batch() + second.next_batch()
+    taken_by = time.time_ns()  # the late ones were taken off the reader in that round
+    while got := first.next_batch() + second.next_batch():
+        time.sleep(0.002)
+        handed += got
+    late = [m for m in handed if m.value == b"late"]
+    assert len(late) == 2
+    assert all(m.received_ns <= taken_by for m in late)
+    assert len(handed) == 22
+
+
+def test_the_round_size_given_to_the_pipeline_reaches_its_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[int] = []
+
+    class RecordingFeed(sources.SharedFeed):
+        def __init__(self, bus: Bus, topic: str, round_size: int) -> None:
+            built.append(round_size)
+            super().__init__(bus, topic, round_size)
+
+    monkeypatch.setattr(sources, "SharedFeed", RecordingFeed)
+    bus = InProcessBus()
+    topics = Topics("events", "breaches", "deadletter", 2)
+    bus.create_topics(topics.all(), topics.partitions)
+    InProcessPipeline(bus, topics, round_size=5).run_until_end()
+    assert built == [5]
