@@ -275,7 +275,6 @@ def run_rate(
     measured_from = first_sent + int(warmup * 1e9)
     end_to_end: list[int] = []
     tick_in: list[int] = []
-    inside: list[int] = []
     breach_out: list[int] = []
     timeline: list[tuple[int, int]] = []  # (when the pipeline read the tick, inside ns)
     received = set()
@@ -292,7 +291,6 @@ def run_rate(
         emitted_ns = int(message.header(EMITTED_HEADER) or 0)
         end_to_end.append(consumed_ns - produced_ns)
         tick_in.append(picked_ns - produced_ns)
-        inside.append(emitted_ns - picked_ns)
         breach_out.append(consumed_ns - emitted_ns)
         timeline.append((picked_ns, emitted_ns - picked_ns))
     broker = [
@@ -312,7 +310,7 @@ def run_rate(
         end_to_end_ms=e2e,
         broker_round_trip_ms=trip,
         tick_in_ms=percentiles(tick_in),
-        inside_pipeline_ms=percentiles(inside),
+        inside_pipeline_ms=percentiles([inside_ns for _read_ns, inside_ns in timeline]),
         breach_out_ms=percentiles(breach_out),
         added_over_two_broker_trips_ms={k: e2e[k] - 2 * trip[k] for k in ("p50", "p99")},
         slowest_inside=[
@@ -413,6 +411,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    if malformed := [item for item in args.pipeline_setting if "=" not in item]:
+        parser.error(f"--pipeline-setting takes NAME=VALUE, got {malformed[0]!r}")
+    pipeline_settings = dict(item.split("=", 1) for item in args.pipeline_setting)
     bootstrap = get_settings().kafka_bootstrap_servers or "127.0.0.1:9092"
     results: list[RunResult] = []
     with tempfile.TemporaryDirectory(prefix="aetheris-bench-") as tmp:
@@ -430,7 +431,7 @@ def main() -> None:
                 warmup=args.warmup,
                 workdir=Path(tmp),
                 recovery=not args.no_recovery,
-                pipeline_settings=dict(item.split("=", 1) for item in args.pipeline_setting),
+                pipeline_settings=pipeline_settings,
                 linger=args.feed_linger_ms,
             )
             results.append(result)
