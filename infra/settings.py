@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # The least one Bytewax round hands out per worker when that many messages wait (a
     # round hands out half of what waits; pipelines/sources.py, docs/pipeline.md).
     pipeline_round_size: int = Field(default=16, ge=1, alias="AETHERIS_PIPELINE_ROUND_SIZE")
+    # The pipeline process's nice value (-20 highest priority … 19 lowest); unset: inherited.
+    # On a host it shares with the broker or other services, a negative value keeps its
+    # latency from waiting on their CPU time (needs CAP_SYS_NICE; docs/pipeline.md).
+    pipeline_nice: int | None = Field(default=None, ge=-20, le=19, alias="AETHERIS_PIPELINE_NICE")
 
     recovery_dir: Path | None = Field(default=None, alias="AETHERIS_RECOVERY_DIR")
     snapshot_interval_seconds: float = Field(

@@ -26,6 +26,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
+from pydantic import ValidationError
 
 from infra.bus import Bus, BusMessage, DeadLetter, Publisher, Topics, open_bus
 from infra.rulesets import RulesetCatalog
@@ -41,14 +42,8 @@ from pipelines.sinks import (
 from pipelines.sources import ROUND_SIZE, BusSource, StopSignal
 from pipelines.state import LAYOUT, check_layout, freeze, thaw
 from risk_engine import AccountState, RulesetResolver, UnknownAccountError, apply
-from schemas import (
-    AccountEvent,
-    BalanceEvent,
-    BreachEvent,
-    EventError,
-    TradeEvent,
-    parse_event,
-)
+from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
+from schemas.parsing import event_error_reason, validate_event_json
 from schemas.rulesets import RulesetError
 
 log = logging.getLogger(__name__)
@@ -82,10 +77,9 @@ def reject(message: BusMessage, reason: str) -> DeadLetter:
 def decode(message: BusMessage) -> InputEvent | DeadLetter:
     """Parse one message into an input event, or reject it with the reason (never raises)."""
     try:
-        # ``where`` is only needed in an error: named afterwards, off the hot path.
-        event = parse_event(message.value or b"", "")
-    except EventError as exc:
-        return reject(message, exc.reason)
+        event = validate_event_json(message.value or b"")
+    except ValidationError as exc:
+        return reject(message, event_error_reason(exc))
     if message.key == event.account_id.encode():
         return event
     key = None if message.key is None else message.key.decode("utf-8", errors="replace")
@@ -106,10 +100,12 @@ def shard_batches(shards: int) -> Callable[[list[BusMessage]], list[tuple[str, l
     """Group what the source read into one item per state shard, in read order: Bytewax's
     per-item routing and calls then cost once per shard and read, not once per tick."""
 
+    names = [str(shard) for shard in range(shards)]
+
     def group(messages: list[BusMessage]) -> list[tuple[str, list[BusMessage]]]:
         groups: dict[str, list[BusMessage]] = {}
         for message in messages:
-            shard = str(crc32(message.key or b"") % shards)
+            shard = names[crc32(message.key or b"") % shards]
             found = groups.get(shard)
             if found is None:
                 groups[shard] = [message]
@@ -187,8 +183,11 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
                     out.append(event)
                     continue
                 account_id = event.account_id
+                state = states.get(account_id)
                 try:
-                    state, breaches = apply(self._state(account_id), event, resolve)
+                    state, breaches = apply(
+                        self._state(account_id) if state is None else state, event, resolve
+                    )
                 except (UnknownAccountError, RulesetError) as exc:
                     out.append(reject(message, str(exc)))
                     continue

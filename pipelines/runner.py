@@ -9,6 +9,7 @@ replays at most one epoch, so outputs are at-least-once with identical breach id
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -70,6 +71,33 @@ def ensure_recovery_store(db_dir: Path, partitions: int) -> bool:
     db_dir.mkdir(parents=True, exist_ok=True)
     init_db_dir(db_dir, partitions)
     return True
+
+
+def set_priority(nice: int) -> str | None:
+    """Give this process's threads, and the threads they start, the nice value ``nice``.
+
+    Linux keeps a nice value per thread and a new thread inherits its creator's, so this
+    sets every thread running now; call it before the dataflow starts its consumer's and
+    producer's threads. Returns ``None``, or why it could not (a negative value needs
+    CAP_SYS_NICE, or root, or an RLIMIT_NICE that allows it).
+    """
+    try:
+        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        threads = [0]  # no procfs: this thread, which the dataflow's threads inherit from
+    try:
+        for tid in threads:
+            try:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+            except ProcessLookupError:
+                continue  # the thread ended meanwhile
+    except PermissionError as exc:
+        return (
+            f"cannot set nice {nice} ({exc.strerror}): run as a user with CAP_SYS_NICE "
+            "(systemd: AmbientCapabilities=CAP_SYS_NICE or Nice=; a container: --cap-add "
+            "SYS_NICE), or leave AETHERIS_PIPELINE_NICE unset"
+        )
+    return None
 
 
 def run_dataflow(flow: Dataflow, options: RunOptions) -> None:

@@ -84,11 +84,14 @@ class SharedFeed:
         wanted = BUFFER_LIMIT - self._buffered
         if wanted <= 0:
             return
+        queues = self._waiting
+        taken = 0
         for message in self._reader.read(wanted, 0.0):
-            waiting = self._waiting.get(message.partition)
+            waiting = queues.get(message.partition)
             if waiting is not None:  # else its partition ended this run: read it next run
                 waiting.append(message)
-                self._buffered += 1
+                taken += 1
+        self._buffered += taken
 
     def take(self, partition: int) -> list[BusMessage]:
         """This partition's part of a round, oldest first."""
@@ -147,6 +150,7 @@ class BusSource(FixedPartitionedSource[BusMessage, int]):
         feed: SharedFeed | None = getattr(self._feeds, "feed", None)
         if feed is None:
             feed = self._feeds.feed = SharedFeed(self._bus, self._topic, self._round_size)
+            log.info("reading %s in rounds of at least %d messages", self._topic, self._round_size)
         feed.add(partition, BEGINNING if resume_state is None else resume_state)
         log.info(
             "reading %s[%d] from %s",

@@ -28,6 +28,16 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def _nice_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not -20 <= value <= 19:
+        raise argparse.ArgumentTypeError(f"{value} is outside -20..19")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     # Bytewax and librdkafka are imported here, not at parse time, to keep `aetheris` quick.
     from infra.bus import BusError, Topics, open_bus  # noqa: PLC0415
@@ -37,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         ensure_recovery_store,
         recovery_partitions,
         run_dataflow,
+        set_priority,
     )
 
     settings = kafka_settings(
@@ -67,6 +78,15 @@ def run(args: argparse.Namespace) -> int:
             "cluster: aetheris pipeline init-recovery DIR --partitions N"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    nice = args.nice if args.nice is not None else settings.pipeline_nice
+    if nice is not None:
+        # Before the bus and the dataflow start their threads: they inherit it.
+        log = logging.getLogger("aetheris.pipeline")
+        problem = set_priority(nice)
+        if problem is None:
+            log.info("running at nice %d", nice)
+        else:
+            log.warning("%s; running at the inherited priority", problem)
     topics = Topics.from_settings(settings)
     bus = open_bus(settings)
     with ExitStack() as resources:
@@ -158,6 +178,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--until-end",
         action="store_true",
         help="stop at the end of what the topic holds at start (replays and tests)",
+    )
+    run_parser.add_argument(
+        "--nice",
+        type=_nice_value,
+        default=None,
+        help=(
+            "this process's nice value, -20 (highest priority) to 19 (default "
+            "AETHERIS_PIPELINE_NICE; unset: inherited); below 0 needs CAP_SYS_NICE"
+        ),
     )
     run_parser.add_argument(
         "--no-database",

@@ -294,25 +294,31 @@ class KafkaReader:
         except KafkaException as exc:
             raise BusError(f"cannot read {self._topic!r}: {exc}") from None
         received = time.time_ns()
+        topic = self._topic
         batch: list[BusMessage] = []
+        append = batch.append
+        make = tuple.__new__  # BusMessage(...) without its Python-level __new__: per message
         for message in messages:
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF or error.retriable():
-                    log.debug("kafka reader %s: %s", self._topic, error.str())
+                    log.debug("kafka reader %s: %s", topic, error.str())
                     continue
-                raise BusError(f"cannot read {self._topic!r}: {error.str()}")
+                raise BusError(f"cannot read {topic!r}: {error.str()}")
             kind, stamp = message.timestamp()
-            batch.append(
-                BusMessage(
-                    self._topic,
-                    message.partition() or 0,
-                    message.offset() or 0,
-                    message.key(),
-                    message.value(),
-                    None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
-                    _headers(message),
-                    received,
+            append(
+                make(
+                    BusMessage,
+                    (
+                        topic,
+                        message.partition() or 0,
+                        message.offset() or 0,
+                        message.key(),
+                        message.value(),
+                        None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
+                        _headers(message) if message.headers() else (),
+                        received,
+                    ),
                 )
             )
         return batch

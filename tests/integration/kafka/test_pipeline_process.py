@@ -1,0 +1,46 @@
+"""`aetheris pipeline run` takes its process settings from the environment: the nice value
+reaches every thread (the consumer's and producer's included), the round size the source."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from infra.bus import Topics
+from infra.bus.kafka import KafkaBus
+from schemas import BreachEvent
+from tests.unit.pipelines.streams import START, account, balance
+
+from .support import aetheris, publish, read_topic
+
+
+def test_pipeline_run_applies_its_nice_value_and_round_size(
+    kafka: KafkaBus, topics: Topics, kafka_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A higher nice value than this process's needs no privilege.
+    nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 4)
+    env = {**kafka_env, "AETHERIS_PIPELINE_NICE": str(nice), "AETHERIS_PIPELINE_ROUND_SIZE": "7"}
+    log = tmp_path / "pipeline.log"
+    process = aetheris(["pipeline", "run"], env, log)
+    try:
+        publish(
+            kafka.publisher(),
+            topics.events,
+            [account("N1", ruleset="ftmo-2step"), balance("N1", START, 94_000.0)],
+        )
+        # A breach out: the consumer and the producer (and their threads) are running.
+        out = read_topic(kafka, topics.breaches, at_least=1, quiet=0.2)
+        assert [BreachEvent.model_validate_json(m.value or b"").account_id for m in out][:1] == [
+            "N1"
+        ]
+        threads = [int(tid) for tid in os.listdir(f"/proc/{process.pid}/task")]
+        niceness = {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in threads}
+        assert process.poll() is None, log.read_text()
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert len(threads) > 3  # the worker and librdkafka's threads
+    assert set(niceness.values()) == {nice}, niceness
+    text = log.read_text()
+    assert f"running at nice {nice}" in text
+    assert f"reading {topics.events} in rounds of at least 7 messages" in text
