@@ -1,7 +1,8 @@
 """``aetheris demo``: the whole pipeline on embedded defaults, with the API and dashboard.
 
 Simulated brokers publish to the in-process bus, the Armor dataflow runs in this process,
-results land in PostgreSQL (embedded under ``.aetheris/`` unless ``DATABASE_URL`` is set),
+results land in PostgreSQL (embedded under ``.aetheris/`` unless ``DATABASE_URL`` is set;
+the demo stops an embedded server it started when it exits, unless ``--keep-database``),
 and the API serves the dashboard on http://127.0.0.1:8000. ``--replay FILE`` instead runs
 a JSONL file through the engine and prints what it caught.
 """
@@ -12,10 +13,15 @@ import argparse
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infra.rulesets import RulesetCatalog
 from risk_engine import Armor, snapshot
 from schemas import parse_event
+
+if TYPE_CHECKING:
+    from infra.db.database import Database
+    from infra.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-week.jsonl"
 LEVEL_NAMES = {1: "WARNING", 2: "DANGER ", 3: "BREACH "}
@@ -28,18 +34,39 @@ def run(args: argparse.Namespace) -> int:
 
 
 def live(args: argparse.Namespace) -> int:
+    from infra.db.database import open_database  # noqa: PLC0415
+    from infra.db.embedded import running_embedded, stop_embedded  # noqa: PLC0415
+    from infra.settings import get_settings  # noqa: PLC0415
+
+    settings = get_settings()
+    where = "DATABASE_URL" if settings.database_url else f"embedded, under {settings.data_dir}/"
+    # The demo stops an embedded server it started; one already running (`aetheris db
+    # start`, another demo) is someone else's and keeps running.
+    starts_server = settings.database_url is None and running_embedded(settings.data_dir) is None
+    print(f"AETHERIS demo: starting PostgreSQL ({where})...", flush=True)
+    try:
+        _serve(args, settings, open_database(settings))
+    finally:
+        if starts_server and not args.keep_database:
+            if stop_embedded(settings.data_dir):
+                print("AETHERIS demo: stopped the embedded PostgreSQL.", flush=True)
+        elif starts_server:
+            print(
+                f"AETHERIS demo: the embedded PostgreSQL keeps running under "
+                f"{settings.data_dir}/ (`aetheris db stop` stops it).",
+                flush=True,
+            )
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> None:
     import uvicorn  # noqa: PLC0415
 
     from aetheris.live import LiveStack  # noqa: PLC0415
     from api.app import create_app  # noqa: PLC0415
     from api.history import DatabaseHistory  # noqa: PLC0415
-    from infra.db.database import open_database  # noqa: PLC0415
-    from infra.settings import get_settings  # noqa: PLC0415
 
-    settings = get_settings()
-    where = "DATABASE_URL" if settings.database_url else f"embedded, under {settings.data_dir}/"
-    print(f"AETHERIS demo: starting PostgreSQL ({where})...", flush=True)
-    with open_database(settings) as database:
+    with database:
         stack = LiveStack(settings, database, accounts=args.accounts, rate=args.rate)
         stack.start()
         app = create_app(stack.board, DatabaseHistory(database.pool), stack.hub)
@@ -62,7 +89,6 @@ def live(args: argparse.Namespace) -> int:
                 f"AETHERIS demo: stopped; {len(stack.hub.recent())} recent breaches shown.",
                 flush=True,
             )
-    return 0
 
 
 def replay(path: Path) -> int:
@@ -112,6 +138,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--host", default="127.0.0.1", help="API address (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="API port (8000)")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="leave the embedded PostgreSQL running at exit when the demo started it",
+    )
     parser.add_argument(
         "--replay",
         metavar="FILE",

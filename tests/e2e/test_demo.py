@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
+from infra.db.embedded import running_embedded, stop_embedded
 from infra.db.scratch import scratch_database
 
 pytestmark = pytest.mark.integration
@@ -99,3 +101,53 @@ def test_the_demo_serves_live_accounts_alerts_and_a_breach_feed(
     assert "dashboard on http://" in output
     # Everything the API showed came from the database the pipeline wrote.
     assert stored
+
+
+def _run_demo(data_dir: Path, *extra: str) -> str:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AETHERIS_", "KAFKA_", "DATABASE_URL"))
+    }
+    env["AETHERIS_DATA_DIR"] = str(data_dir)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aetheris.cli",
+            "demo",
+            "--port",
+            str(_free_port()),
+            "--accounts",
+            "4",
+            "--duration",
+            "2",
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_demo_stops_the_embedded_server_it_started_and_only_that(tmp_path: Path) -> None:
+    data_dir = tmp_path / ".aetheris"
+    try:
+        output = _run_demo(data_dir)
+        assert "stopped the embedded PostgreSQL" in output
+        assert running_embedded(data_dir) is None
+
+        output = _run_demo(data_dir, "--keep-database")
+        assert "keeps running" in output
+        assert running_embedded(data_dir) is not None
+
+        # Already running when the demo starts: someone else's, left running.
+        output = _run_demo(data_dir)
+        assert "stopped the embedded PostgreSQL" not in output
+        assert running_embedded(data_dir) is not None
+    finally:
+        stop_embedded(data_dir)
