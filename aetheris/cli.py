@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
+from infra.settings import SettingsError
+
 # Each module exposes ``register(subparsers) -> None`` and sets ``func`` on its parsers.
 # Modules are imported lazily so that `aetheris replay` never pays for Kafka or
 # great-expectations imports.
@@ -47,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except SettingsError as exc:
+        print(f"aetheris: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

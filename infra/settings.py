@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,7 +62,29 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, alias="AETHERIS_API_PORT")
 
 
+class SettingsError(ValueError):
+    """An environment variable holds a value AETHERIS cannot use; the message names each."""
+
+
+# Never echoed in an error: they may hold credentials.
+_SECRET_WORDS = ("URL", "SECRET", "PASSWORD", "TOKEN", "KEY")
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """``NAME: what is wrong (got 'value')`` for each bad variable, secrets not shown."""
+    parts: list[str] = []
+    for item in error.errors(include_url=False):
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        secret = any(word in name.upper() for word in _SECRET_WORDS)
+        shown = "" if secret else f" (got {item['input']!r})"
+        parts.append(f"{name}: {item['msg']}{shown}")
+    return "invalid setting: " + "; ".join(parts)
+
+
 @cache
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return Settings()
+    """The process's settings, read once; :class:`SettingsError` names a bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from None

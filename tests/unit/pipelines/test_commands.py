@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from aetheris.cli import main
 from aetheris.commands.publish import publish_lines
 from infra.bus import EventPublisher, partition_for
-from infra.settings import get_settings
+from infra.settings import describe_settings_error, get_settings
 
 from .streams import START, account, balance, make_bus
 
@@ -69,3 +70,50 @@ def test_init_recovery_creates_the_store(
     assert "created 3 recovery partitions" in capsys.readouterr().out
     assert main(["pipeline", "init-recovery", str(tmp_path / "r")]) == 0
     assert "already holds 3 recovery partitions" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "AETHERIS_PIPELINE_NICE",
+            "abc",
+            "AETHERIS_PIPELINE_NICE: Input should be a valid integer",
+        ),
+        ("AETHERIS_PIPELINE_NICE", "-30", "greater than or equal to -20 (got '-30')"),
+        ("AETHERIS_PIPELINE_ROUND_SIZE", "0", "AETHERIS_PIPELINE_ROUND_SIZE: Input should be"),
+    ],
+)
+def test_a_bad_setting_is_named_without_a_traceback(
+    name: str,
+    value: str,
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        assert main(["pipeline", "run"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("aetheris: invalid setting: ")
+    assert expected in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_setting_error_does_not_show_secret_values() -> None:
+    class Probe(BaseModel):
+        DATABASE_URL: int
+        AETHERIS_SECRET_KEY: int
+
+    with pytest.raises(ValidationError) as caught:
+        Probe.model_validate(
+            {"DATABASE_URL": "postgresql://u:hunter2@h/db", "AETHERIS_SECRET_KEY": "s3"}
+        )
+    text = describe_settings_error(caught.value)
+    assert "DATABASE_URL: Input should be a valid integer" in text
+    assert "hunter2" not in text
+    assert "s3" not in text
