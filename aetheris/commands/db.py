@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -123,6 +123,42 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.success else 1
 
 
+def _prune(args: argparse.Namespace) -> int:
+    import psycopg  # noqa: PLC0415
+
+    from infra.db.errors import StorageError  # noqa: PLC0415
+    from infra.db.pool import connect  # noqa: PLC0415
+    from infra.db.retention import prune_ticks  # noqa: PLC0415
+
+    if args.before is not None:
+        try:
+            cutoff = datetime.fromisoformat(args.before)
+        except ValueError:
+            return _fail(f"--before {args.before!r} is not an ISO-8601 timestamp")
+        if cutoff.tzinfo is None:
+            return _fail("--before needs an offset or Z, e.g. 2025-01-01T00:00:00Z")
+    elif args.older_than_days is not None:
+        if args.older_than_days < 1:
+            return _fail(f"--older-than-days must be at least 1, got {args.older_than_days}")
+        cutoff = datetime.now(UTC) - timedelta(days=args.older_than_days)
+    else:
+        return _fail("say which ticks: --older-than-days N or --before TIMESTAMP")
+    if args.batch_size < 1:
+        return _fail(f"--batch-size must be at least 1, got {args.batch_size}")
+    try:
+        url = _url(args)
+        with connect(url, application_name="aetheris-prune") as conn:
+            report = prune_ticks(conn, cutoff, batch_size=args.batch_size)
+    except (StorageError, psycopg.Error) as exc:
+        return _fail(str(exc))
+    print(
+        f"deleted {report.ticks:,} balance ticks before {cutoff.isoformat()} of "
+        f"{report.accounts:,} accounts in {report.batches:,} transactions; the daily "
+        "roll-up keeps their days"
+    )
+    return 0
+
+
 def _start(args: argparse.Namespace) -> int:
     from pathlib import Path  # noqa: PLC0415
 
@@ -194,6 +230,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--chunk-rows", type=int, default=250_000, help="rows validated at a time (memory)"
     )
     check.set_defaults(func=_check)
+
+    prune = actions.add_parser(
+        "prune",
+        help="delete old raw balance ticks, keeping the daily roll-up (plain PostgreSQL)",
+        description=(
+            "Raw tick retention on plain PostgreSQL (TimescaleDB has a retention policy): "
+            "deletes balance ticks older than the cutoff in short transactions, account "
+            "by account; the daily roll-up keeps their days. Run it from cron or a timer."
+        ),
+    )
+    prune.add_argument("--url", help=url_help)
+    which = prune.add_mutually_exclusive_group()
+    which.add_argument("--older-than-days", type=int, help="ticks older than this many days")
+    which.add_argument("--before", help="ticks before this ISO-8601 time (with an offset)")
+    prune.add_argument(
+        "--batch-size", type=int, default=50_000, help="ticks deleted per transaction (50,000)"
+    )
+    prune.set_defaults(func=_prune)
 
     start = actions.add_parser(
         "start", help="start the embedded PostgreSQL, migrate it, print its URL"

@@ -18,6 +18,7 @@ import pytest
 
 from infra.db.database import open_database, resolve_database_url
 from infra.db.embedded import running_embedded, start_embedded, stop_embedded
+from infra.db.migrate import migrations_for
 from infra.db.repositories import daily_pnl
 from infra.db.sinks import PostgresSink
 from infra.settings import Settings
@@ -130,4 +131,5 @@ def test_the_embedded_server_runs_for_a_normal_user() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["postgresql", "2", "True"]
+    migrations = len(migrations_for("postgresql"))
+    assert result.stdout.split() == ["postgresql", str(migrations), "True"]
