@@ -38,6 +38,17 @@ def _timescale(args: argparse.Namespace) -> TimescaleMode:
     return modes[chosen]
 
 
+def _aware_time(option: str, text: str) -> datetime:
+    """An option's ISO-8601 timestamp, which must carry an offset (ValueError says why)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} {text!r} is not an ISO-8601 timestamp") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{option} needs an offset or Z, e.g. 2026-03-01T00:00:00Z")
+    return value
+
+
 def _fail(message: str) -> int:
     print(f"aetheris db: error: {message}", file=sys.stderr)
     return 2
@@ -103,11 +114,9 @@ def _check(args: argparse.Namespace) -> int:
     since: datetime | None = None
     if args.since:
         try:
-            since = datetime.fromisoformat(args.since)
-        except ValueError:
-            return _fail(f"--since {args.since!r} is not an ISO-8601 timestamp")
-        if since.tzinfo is None:
-            return _fail("--since needs an offset or Z, e.g. 2026-03-01T00:00:00Z")
+            since = _aware_time("--since", args.since)
+        except ValueError as exc:
+            return _fail(str(exc))
     try:
         url = _url(args)
         with connect(url, application_name="aetheris-check") as conn:
@@ -132,11 +141,9 @@ def _prune(args: argparse.Namespace) -> int:
 
     if args.before is not None:
         try:
-            cutoff = datetime.fromisoformat(args.before)
-        except ValueError:
-            return _fail(f"--before {args.before!r} is not an ISO-8601 timestamp")
-        if cutoff.tzinfo is None:
-            return _fail("--before needs an offset or Z, e.g. 2025-01-01T00:00:00Z")
+            cutoff = _aware_time("--before", args.before)
+        except ValueError as exc:
+            return _fail(str(exc))
     elif args.older_than_days is not None:
         if args.older_than_days < 1:
             return _fail(f"--older-than-days must be at least 1, got {args.older_than_days}")
