@@ -4,6 +4,9 @@ reaches every thread (the consumer's and producer's included), the round size th
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from infra.bus import Topics
@@ -11,7 +14,7 @@ from infra.bus.kafka import KafkaBus
 from schemas import BreachEvent
 from tests.unit.pipelines.streams import START, account, balance
 
-from .support import aetheris, publish, read_topic
+from .support import REPO, aetheris, publish, read_topic
 
 
 def test_pipeline_run_applies_its_nice_value_and_round_size(
@@ -44,3 +47,44 @@ def test_pipeline_run_applies_its_nice_value_and_round_size(
     text = log.read_text()
     assert f"running at nice {nice}" in text
     assert f"reading {topics.events} in rounds of at least 7 messages" in text
+
+
+def test_without_the_privilege_a_lower_nice_value_is_a_warning_not_a_failure(
+    kafka: KafkaBus, topics: Topics, kafka_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Root holds CAP_SYS_NICE; setpriv drops it, so this process is refused like any user.
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv is not None, "setpriv (util-linux) is needed to drop CAP_SYS_NICE"
+        prefix = [setpriv, "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]
+    start = os.getpriority(os.PRIO_PROCESS, 0)
+    log = tmp_path / "pipeline.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "aetheris.cli", "pipeline", "run", "--nice", "-20"],
+            cwd=REPO,
+            env=kafka_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        publish(
+            kafka.publisher(),
+            topics.events,
+            [account("W1", ruleset="ftmo-2step"), balance("W1", START, 94_000.0)],
+        )
+        out_messages = read_topic(kafka, topics.breaches, at_least=1, quiet=0.2)
+        assert out_messages, log.read_text()
+        niceness = {
+            os.getpriority(os.PRIO_PROCESS, int(tid))
+            for tid in os.listdir(f"/proc/{process.pid}/task")
+        }
+        assert process.poll() is None, log.read_text()
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert niceness == {start}
+    text = log.read_text()
+    assert "cannot set nice -20" in text
+    assert "running at the inherited priority" in text
