@@ -17,6 +17,24 @@ from tests.unit.pipelines.streams import START, account, balance
 from .support import REPO, aetheris, publish, read_topic
 
 
+def _first_breach(kafka: KafkaBus, topics: Topics, account_id: str) -> str | None:
+    """Register ``account_id`` and send it a breaching tick; the first breach's account.
+    A breach out means the consumer and the producer (and their threads) are running."""
+    publish(
+        kafka.publisher(),
+        topics.events,
+        [account(account_id, ruleset="ftmo-2step"), balance(account_id, START, 94_000.0)],
+    )
+    out = read_topic(kafka, topics.breaches, at_least=1, quiet=0.2)
+    return BreachEvent.model_validate_json(out[0].value or b"").account_id if out else None
+
+
+def _thread_niceness(pid: int) -> dict[int, int]:
+    """Each thread of process ``pid`` and its nice value."""
+    tids = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    return {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in tids}
+
+
 def test_pipeline_run_applies_its_nice_value_and_round_size(
     kafka: KafkaBus, topics: Topics, kafka_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -26,18 +44,9 @@ def test_pipeline_run_applies_its_nice_value_and_round_size(
     log = tmp_path / "pipeline.log"
     process = aetheris(["pipeline", "run"], env, log)
     try:
-        publish(
-            kafka.publisher(),
-            topics.events,
-            [account("N1", ruleset="ftmo-2step"), balance("N1", START, 94_000.0)],
-        )
-        # A breach out: the consumer and the producer (and their threads) are running.
-        out = read_topic(kafka, topics.breaches, at_least=1, quiet=0.2)
-        assert [BreachEvent.model_validate_json(m.value or b"").account_id for m in out][:1] == [
-            "N1"
-        ]
-        threads = [int(tid) for tid in os.listdir(f"/proc/{process.pid}/task")]
-        niceness = {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in threads}
+        assert _first_breach(kafka, topics, "N1") == "N1", log.read_text()
+        niceness = _thread_niceness(process.pid)
+        threads = list(niceness)
         assert process.poll() is None, log.read_text()
     finally:
         process.terminate()
@@ -69,17 +78,8 @@ def test_without_the_privilege_a_lower_nice_value_is_a_warning_not_a_failure(
             stderr=subprocess.STDOUT,
         )
     try:
-        publish(
-            kafka.publisher(),
-            topics.events,
-            [account("W1", ruleset="ftmo-2step"), balance("W1", START, 94_000.0)],
-        )
-        out_messages = read_topic(kafka, topics.breaches, at_least=1, quiet=0.2)
-        assert out_messages, log.read_text()
-        niceness = {
-            os.getpriority(os.PRIO_PROCESS, int(tid))
-            for tid in os.listdir(f"/proc/{process.pid}/task")
-        }
+        assert _first_breach(kafka, topics, "W1") == "W1", log.read_text()
+        niceness = set(_thread_niceness(process.pid).values())
         assert process.poll() is None, log.read_text()
     finally:
         process.terminate()
