@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+NICE_RANGE = (-20, 19)
+"""Linux nice values, highest priority first (``AETHERIS_PIPELINE_NICE``, ``--nice``)."""
+
 
 class Settings(BaseSettings):
     """Every knob of an AETHERIS process. Unset values fall back to the embedded defaults."""
@@ -51,7 +54,9 @@ class Settings(BaseSettings):
     # The pipeline process's nice value (-20 highest priority … 19 lowest); unset: inherited.
     # On a host it shares with the broker or other services, a negative value keeps its
     # latency from waiting on their CPU time (needs CAP_SYS_NICE; docs/pipeline.md).
-    pipeline_nice: int | None = Field(default=None, ge=-20, le=19, alias="AETHERIS_PIPELINE_NICE")
+    pipeline_nice: int | None = Field(
+        default=None, ge=NICE_RANGE[0], le=NICE_RANGE[1], alias="AETHERIS_PIPELINE_NICE"
+    )
 
     recovery_dir: Path | None = Field(default=None, alias="AETHERIS_RECOVERY_DIR")
     snapshot_interval_seconds: float = Field(

@@ -183,11 +183,8 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
                     out.append(event)
                     continue
                 account_id = event.account_id
-                state = states.get(account_id)
                 try:
-                    state, breaches = apply(
-                        self._state(account_id) if state is None else state, event, resolve
-                    )
+                    state, breaches = apply(self._state(account_id), event, resolve)
                 except (UnknownAccountError, RulesetError) as exc:
                     out.append(reject(message, str(exc)))
                     continue

@@ -64,7 +64,6 @@ class SharedFeed:
         self._waiting: dict[int, deque[BusMessage]] = {}
         self._first = 0  # the partition whose turn starts a round
         self._share = round_size
-        self._buffered = 0
 
     def add(self, partition: int, offset: int) -> None:
         if self._reader is None:
@@ -81,17 +80,19 @@ class SharedFeed:
 
     def _top_up(self) -> None:
         assert self._reader is not None
-        wanted = BUFFER_LIMIT - self._buffered
+        wanted = BUFFER_LIMIT - self.buffered
         if wanted <= 0:
             return
         queues = self._waiting
-        taken = 0
         for message in self._reader.read(wanted, 0.0):
             waiting = queues.get(message.partition)
             if waiting is not None:  # else its partition ended this run: read it next run
                 waiting.append(message)
-                taken += 1
-        self._buffered += taken
+
+    @property
+    def buffered(self) -> int:
+        """Messages taken off the reader and not handed out yet, over all partitions."""
+        return sum(len(waiting) for waiting in self._waiting.values())
 
     def take(self, partition: int) -> list[BusMessage]:
         """This partition's part of a round, oldest first."""
@@ -99,12 +100,10 @@ class SharedFeed:
         if partition == self._first or len(waiting) < self._share:
             self._top_up()
         count = min(max(self._share, len(waiting) // 2), len(waiting))
-        self._buffered -= count
         return [waiting.popleft() for _ in range(count)]
 
     def remove(self, partition: int) -> None:
-        dropped = self._waiting.pop(partition, None)
-        self._buffered -= len(dropped or ())
+        self._waiting.pop(partition, None)
         self._settle()
         if not self._waiting and self._reader is not None:
             self._reader.close()

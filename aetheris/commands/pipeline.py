@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from aetheris.commands.kafka_settings import kafka_settings
-from infra.settings import get_settings
+from infra.settings import NICE_RANGE, get_settings
 
 EXIT_USAGE = 2
 
@@ -33,8 +33,9 @@ def _nice_value(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not -20 <= value <= 19:
-        raise argparse.ArgumentTypeError(f"{value} is outside -20..19")
+    low, high = NICE_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
     return value
 
 

@@ -306,6 +306,7 @@ class KafkaReader:
                     continue
                 raise BusError(f"cannot read {topic!r}: {error.str()}")
             kind, stamp = message.timestamp()
+            headers = message.headers()
             append(
                 make(
                     BusMessage,
@@ -316,7 +317,7 @@ class KafkaReader:
                         message.key(),
                         message.value(),
                         None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
-                        _headers(message) if message.headers() else (),
+                        _headers(headers) if headers else (),
                         received,
                     ),
                 )
@@ -330,10 +331,8 @@ class KafkaReader:
         self._consumer.close()
 
 
-def _headers(message: Message) -> Headers:
-    found = message.headers()
-    if not found:
-        return ()
+def _headers(found: Any) -> Headers:
+    """A message's ``headers()`` (a list of pairs, or a dict) as ``Headers``; non-empty."""
     pairs = found.items() if isinstance(found, dict) else found
     return tuple(
         (name, value.encode("utf-8") if isinstance(value, str) else value or b"")

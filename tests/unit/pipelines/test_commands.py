@@ -117,3 +117,15 @@ def test_a_bad_setting_error_does_not_show_secret_values() -> None:
     assert "DATABASE_URL: Input should be a valid integer" in text
     assert "hunter2" not in text
     assert "s3" not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("40", "40 is outside -20..19"), ("x", "not a whole number")]
+)
+def test_pipeline_run_refuses_a_nice_value_linux_does_not_have(
+    value: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["pipeline", "run", "--nice", value])
+    assert exit_.value.code == 2
+    assert expected in capsys.readouterr().err

@@ -130,7 +130,7 @@ def test_what_waits_is_bounded_and_every_partition_gets_its_turn(
     for _round in range(200):
         for part in (first, second):
             seen += [m.value for m in part.next_batch()]
-            assert 0 <= part._feed._buffered <= 16
+            assert 0 <= part._feed.buffered <= 16
     assert sorted(seen, key=str) == sorted(
         (f"{key}-{n}".encode() for key in keys for n in range(100)), key=str
     )
