@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         default=5.0, gt=0, alias="AETHERIS_SNAPSHOT_INTERVAL_SECONDS"
     )
 
+    # Live broker connectors (`aetheris connect fix|rest`): credentials are never logged.
+    fix_password: SecretStr | None = Field(default=None, alias="AETHERIS_FIX_PASSWORD")
+    oanda_api_token: SecretStr | None = Field(default=None, alias="AETHERIS_OANDA_API_TOKEN")
+    oanda_api_url: str = Field(
+        default="https://api-fxpractice.oanda.com", alias="AETHERIS_OANDA_API_URL"
+    )
+
     api_host: str = Field(default="127.0.0.1", alias="AETHERIS_API_HOST")
     api_port: int = Field(default=8000, alias="AETHERIS_API_PORT")
 
