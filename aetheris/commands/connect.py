@@ -155,6 +155,74 @@ def fix_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def rest_command(args: argparse.Namespace) -> int:
+    from connectors.oanda.client import OandaClient  # noqa: PLC0415
+    from connectors.oanda.connector import Backoff, OandaPoller  # noqa: PLC0415
+    from connectors.oanda.parse import OandaBook  # noqa: PLC0415
+    from connectors.statefile import JsonStateFile, StateFileError  # noqa: PLC0415
+    from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
+
+    settings = kafka_settings(
+        "aetheris connect rest", "a live connector publishes to the pipeline's Kafka topic"
+    )
+    if settings is None:
+        return EXIT_USAGE
+    _configure_logging()
+    try:
+        token = _read_secret_file(args.token_file, "API token")
+        if token is None and settings.oanda_api_token is not None:
+            token = settings.oanda_api_token.get_secret_value()
+        if token is None:
+            raise ValueError("no API token: give --token-file or set AETHERIS_OANDA_API_TOKEN")
+        if args.ruleset is not None and args.initial_balance is None:
+            raise ValueError("--ruleset needs --initial-balance to register the account")
+        client = OandaClient(
+            args.api_url or settings.oanda_api_url,
+            args.broker_account,
+            token,
+            timeout=args.timeout,
+        )
+        account = _account_event(args)
+    except ValueError as exc:
+        print(f"aetheris connect rest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    data_dir = args.data_dir or settings.data_dir
+    state = JsonStateFile(data_dir / "oanda" / f"{args.broker_account}-{args.account}.json")
+    topics = Topics.from_settings(settings)
+    bus = open_bus(settings)
+    sync_log, database = _sync_log_writer(settings, args.sync_log)
+    stop = threading.Event()
+    _stop_on_signals(stop, args.duration)
+    try:
+        bus.partition_count(topics.events)
+        poller = OandaPoller(
+            client,
+            OandaBook(args.account),
+            EventPublisher(bus.publisher(), topics),
+            state,
+            sync_log,
+            source=f"rest:oanda:{args.broker_account}",
+            since_transaction_id=args.since_transaction_id,
+        )
+        report = poller.run(
+            interval=args.interval,
+            backoff=Backoff(first=1.0, cap=args.backoff_cap, max_attempts=args.max_attempts),
+            wait=stop.wait,
+            account=account,
+        )
+    except (BusError, StateFileError, ValueError) as exc:
+        print(f"aetheris connect rest: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        client.close()
+        if database is not None:
+            database.close()
+    if report.gave_up is not None:
+        print(f"aetheris connect rest: gave up: {report.gave_up}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -229,3 +297,55 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _add_account_options(fix)
     fix.set_defaults(func=fix_command)
+
+    rest = commands.add_parser(
+        "rest",
+        help="poll a broker's REST API: balance and equity, fills → trades",
+        description=(
+            "Poll a broker's REST API (OANDA v20): the account summary's balance and NAV "
+            "every --interval seconds, and the transactions since the last one seen "
+            "(ORDER_FILL → trades, TRANSFER_FUNDS → balance). The API token comes from "
+            "--token-file or AETHERIS_OANDA_API_TOKEN and is never logged."
+        ),
+    )
+    rest.add_argument("--broker", choices=["oanda"], required=True, help="the broker's API")
+    rest.add_argument("--broker-account", required=True, help="the broker's account id (101-004-…)")
+    rest.add_argument(
+        "--api-url",
+        default=None,
+        help="the API's base URL (default: AETHERIS_OANDA_API_URL, the practice server)",
+    )
+    rest.add_argument("--token-file", type=Path, default=None, help="a file holding the token")
+    rest.add_argument(
+        "--initial-balance",
+        type=_positive_float,
+        default=None,
+        help="with --ruleset: the initial balance of the account registered",
+    )
+    rest.add_argument(
+        "--interval", type=_positive_float, default=5.0, help="seconds between polls (5)"
+    )
+    rest.add_argument(
+        "--timeout", type=_positive_float, default=10.0, help="seconds per request (10)"
+    )
+    rest.add_argument(
+        "--max-attempts",
+        type=int,
+        default=8,
+        help="failed requests in a row before giving up (8)",
+    )
+    rest.add_argument(
+        "--backoff-cap",
+        type=_positive_float,
+        default=60.0,
+        help="the longest wait between retries, in seconds (60)",
+    )
+    rest.add_argument(
+        "--since-transaction-id",
+        type=int,
+        default=None,
+        help="on the first start, read the transactions after this id "
+        "(default: only new ones); later starts resume from the saved id",
+    )
+    _add_account_options(rest)
+    rest.set_defaults(func=rest_command)
