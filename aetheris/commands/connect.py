@@ -144,6 +144,7 @@ def fix_command(args: argparse.Namespace) -> int:
             JsonStateFile(config.session_dir / f"book-{args.account}.json"),
             sync_log,
             source=f"fix:{args.sender_comp_id}-{args.target_comp_id}",
+            fix_account=args.fix_account,
         )
         run_drop_copy(config, handler, stop, account=account)
     except (BusError, StateFileError, ValueError) as exc:
@@ -284,6 +285,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fix.add_argument("--username", default=None, help="Username (553) sent in the Logon")
     fix.add_argument(
         "--password-file", type=Path, default=None, help="a file holding the Password (554)"
+    )
+    fix.add_argument(
+        "--fix-account",
+        default=None,
+        help="take only ExecutionReports whose Account (tag 1) is this (default: all)",
     )
     fix.add_argument("--heartbeat", type=int, default=30, help="HeartBtInt in seconds (30)")
     fix.add_argument(

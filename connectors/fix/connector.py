@@ -110,7 +110,9 @@ def fields_of(raw: str) -> dict[int, str]:
 class DropCopyHandler:
     """Applies drop-copy messages to the book, publishes, persists and counts runs.
 
-    Called on QuickFIX's thread; a lock keeps its calls in order."""
+    With ``fix_account``, only reports whose Account (tag 1) is that value are taken (a
+    drop-copy session often carries several accounts). Called on QuickFIX's thread; a
+    lock keeps its calls in order."""
 
     def __init__(
         self,
@@ -120,9 +122,11 @@ class DropCopyHandler:
         sync_log: SyncLogWriter,
         *,
         source: str,
+        fix_account: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.book = book
+        self.fix_account = fix_account
         self.publisher = publisher
         self.state = state
         self.sync_log = sync_log
@@ -159,8 +163,13 @@ class DropCopyHandler:
         with self._lock:
             run = self.run or SyncRun(self.source, self.book.account_id, self.clock())
             self.run = run
-            if fields.get(wire.TAG_MSG_TYPE) != wire.MSG_EXECUTION_REPORT or not is_relevant(
-                fields
+            if (
+                fields.get(wire.TAG_MSG_TYPE) != wire.MSG_EXECUTION_REPORT
+                or not is_relevant(fields)
+                or (
+                    self.fix_account is not None
+                    and fields.get(wire.TAG_ACCOUNT) != self.fix_account
+                )
             ):
                 run.count("ignored")
                 return

@@ -22,6 +22,8 @@ M = TypeVar("M", bound=BaseModel)
 
 # The longest Retry-After honoured; a server asking for more is waited on this long.
 MAX_RETRY_AFTER = 900.0
+# The largest answer read; a bigger one is refused before it fills the memory.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 class OandaError(RuntimeError):
@@ -54,9 +56,9 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return min(max(when.timestamp() - now, 0.0), MAX_RETRY_AFTER)
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(response: httpx.Response, content: bytes) -> str:
     try:
-        body = response.json()
+        body = json.loads(content)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return response.reason_phrase
     if isinstance(body, dict) and isinstance(body.get("errorMessage"), str):
@@ -98,7 +100,15 @@ class OandaClient:
     def _get(self, path: str, model: type[M], params: dict[str, str] | None = None) -> M:
         what = f"GET {path}"
         try:
-            response = self._client.get(path, params=params)
+            with self._client.stream("GET", path, params=params) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise FatalError(
+                            f"{what}: the answer is larger than {MAX_BODY_BYTES} bytes"
+                        )
+                content = bytes(body)
         except httpx.TimeoutException:
             raise RetryableError(f"{what}: timed out") from None
         except httpx.TransportError as exc:
@@ -106,17 +116,21 @@ class OandaClient:
         status = response.status_code
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
-            raise RetryableError(f"{what}: 429 rate limited ({_reason(response)})", retry_after)
+            raise RetryableError(
+                f"{what}: 429 rate limited ({_reason(response, content)})", retry_after
+            )
         if status >= 500:
-            raise RetryableError(f"{what}: {status} {_reason(response)}")
+            raise RetryableError(f"{what}: {status} {_reason(response, content)}")
         if status in (401, 403):
-            raise FatalError(f"{what}: {status}: the API token was refused ({_reason(response)})")
+            raise FatalError(
+                f"{what}: {status}: the API token was refused ({_reason(response, content)})"
+            )
         if status == 404:
-            raise FatalError(f"{what}: 404: not found ({_reason(response)})")
-        if status >= 300:
-            raise FatalError(f"{what}: {status} {_reason(response)}")
+            raise FatalError(f"{what}: 404: not found ({_reason(response, content)})")
+        if status >= 300:  # redirects are not followed: the token stays with this host
+            raise FatalError(f"{what}: {status} {_reason(response, content)}")
         try:
-            return model.model_validate_json(response.content)
+            return model.model_validate_json(content)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"

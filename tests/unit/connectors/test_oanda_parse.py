@@ -184,3 +184,25 @@ def test_client_refuses_bad_urls_and_account_ids() -> None:
         OandaClient("http://broker.test", "../../admin", "tok")
     with pytest.raises(FatalError, match="is not a number"):
         client_answering(200).trade("../x")
+
+
+def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": "http://attacker.test/steal"})
+
+    client = OandaClient(
+        "http://broker.test", "101-1", "secret-tok", transport=httpx.MockTransport(answer)
+    )
+    with pytest.raises(FatalError, match="302") as caught:
+        client.summary()
+    assert [r.url.host for r in seen] == ["broker.test"]
+    assert "secret-tok" not in str(caught.value)
+
+
+def test_an_oversized_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("connectors.oanda.client.MAX_BODY_BYTES", 1000)
+    with pytest.raises(FatalError, match="larger than 1000 bytes"):
+        client_answering(200, b"x" * 5000).summary()
