@@ -216,7 +216,11 @@ class _Application(fix.Application):  # type: ignore[misc]
                 message.setField(TAG_PASSWORD, self.config.password)
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        header = message.getHeader()
+        if header.isSetField(35) and header.getField(35) in ("5", "3"):  # Logout, Reject
+            kind = "logged us out" if header.getField(35) == "5" else "rejected a message"
+            text = message.getField(58) if message.isSetField(58) else "no reason given"
+            _log.warning("drop-copy %s: the broker %s: %s", self.handler.source, kind, text)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass

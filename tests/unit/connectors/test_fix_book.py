@@ -313,3 +313,20 @@ def test_instrument_table_file_errors_name_the_file_and_field(tmp_path: Path) ->
     bad.write_text("{")
     with pytest.raises(InstrumentError, match="is not JSON"):
         load_instruments(bad)
+
+
+def test_a_close_stamped_before_its_entry_closes_at_the_entry_time() -> None:
+    """A broker clock off by a second must not lose the close: exit_time ≥ entry_time."""
+    b = book()
+    b.handle(report("E1", "buy", 1, 5000, minute=5))
+    [close] = trades(b.handle(report("E2", "sell", 1, 5001, minute=4)).events)
+    assert close.exit_time == close.entry_time == datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+
+
+def test_ids_and_symbols_the_contract_cannot_hold_are_refused() -> None:
+    with pytest.raises(FixMessageError, match=r"tag 17 \(ExecID\) is longer than 128"):
+        parse_execution_report({**BASE, 17: "X" * 129})
+    with pytest.raises(FixMessageError, match=r"tag 55 \(Symbol\) is longer than 64"):
+        parse_execution_report({**BASE, 55: "S" * 65})
+    with pytest.raises(FixMessageError, match="not a UTCTimestamp"):
+        parse_execution_report({**BASE, 60: "20261340-10:00:00"})  # month 13

@@ -206,3 +206,11 @@ def test_an_oversized_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr("connectors.oanda.client.MAX_BODY_BYTES", 1000)
     with pytest.raises(FatalError, match="larger than 1000 bytes"):
         client_answering(200, b"x" * 5000).summary()
+
+
+def test_a_fill_the_contract_refuses_is_a_data_error_not_a_crash() -> None:
+    book = OandaBook("A1", last_transaction_id=0)
+    with pytest.raises(OandaDataError, match="transaction 1: entry_price"):
+        book.apply(order_fill("1", tradeOpened={"tradeID": "1", "units": "10", "price": "0"}))
+    assert book.open_trades == {}
+    assert book.last_transaction_id == 1
