@@ -1,4 +1,4 @@
-"""The event contract (shared/contracts/events.md) as frozen, strict pydantic models.
+"""The event contract (docs/events.md) as frozen, strict pydantic models.
 
 Input events (account, balance, trade) come from connectors; breach events are
 what the risk engine emits. Timestamps must carry an offset and are converted
