@@ -21,6 +21,8 @@ COMMAND_MODULES: dict[str, str] = {
     "topics": "aetheris.commands.topics",
     "feed": "aetheris.commands.feed",
     "publish": "aetheris.commands.publish",
+    "api": "aetheris.commands.api",
+    "secrets": "aetheris.commands.secrets",
 }
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from api.hub import BreachHub
 from api.live import LiveBoard
 from connectors.simulator import SimulatedDesk, run_feed
+from connectors.simulator.parse import to_event
 from infra.bus import EventPublisher, InProcessBus, Topics
 from infra.db.database import Database
 from infra.db.sinks import PostgresSink
@@ -23,7 +24,7 @@ from infra.rulesets import RulesetCatalog
 from infra.settings import Settings
 from pipelines.inprocess import InProcessPipeline
 from pipelines.sinks import database_breach_store
-from schemas import BreachEvent, EventError, parse_event
+from schemas import AccountEvent, BreachEvent, EventError, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,14 @@ class LiveStack:
             round_size=self.settings.pipeline_round_size,
         )
         self._threads: list[threading.Thread] = []
+
+    def account_events(self) -> list[AccountEvent]:
+        """The simulated accounts' registrations (what the feed publishes first)."""
+        desk = SimulatedDesk(
+            self.accounts, seed=self.seed, start=datetime.now(UTC), tick_interval=timedelta(1)
+        )
+        events = [to_event(account) for account in desk.accounts()]
+        return [event for event in events if isinstance(event, AccountEvent)]
 
     def start(self) -> None:
         self.pipeline.start()

@@ -66,6 +66,35 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", alias="AETHERIS_API_HOST")
     api_port: int = Field(default=8000, alias="AETHERIS_API_PORT")
 
+    # Production API, users and sessions (issue 11: api serve, auth, rate limits).
+    # Fernet keys for secrets at rest (TOTP secrets, later broker credentials), newest
+    # first, comma-separated; `aetheris secrets new-key` makes one, `secrets rotate`
+    # re-encrypts everything with the first.
+    encryption_keys: SecretStr | None = Field(default=None, alias="AETHERIS_ENCRYPTION_KEYS")
+    redis_prefix: str = Field(
+        default="aetheris", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", alias="AETHERIS_REDIS_PREFIX"
+    )
+    jwt_issuer: str = Field(default="aetheris", min_length=1, alias="AETHERIS_JWT_ISSUER")
+    jwt_audience: str = Field(default="aetheris-api", min_length=1, alias="AETHERIS_JWT_AUDIENCE")
+    access_token_minutes: float = Field(
+        default=15.0, gt=0, le=60, alias="AETHERIS_ACCESS_TOKEN_MINUTES"
+    )
+    refresh_token_days: float = Field(
+        default=30.0, gt=0, le=365, alias="AETHERIS_REFRESH_TOKEN_DAYS"
+    )
+    # Rate limits in the `limits` notation ("10/minute", "100/hour"), kept in Redis.
+    rate_limit_login: str = Field(default="10/minute", alias="AETHERIS_RATE_LIMIT_LOGIN")
+    rate_limit_register: str = Field(default="5/minute", alias="AETHERIS_RATE_LIMIT_REGISTER")
+    rate_limit_totp: str = Field(default="10/minute", alias="AETHERIS_RATE_LIMIT_TOTP")
+    # Browser origins allowed to call the API (CORS) and open its WebSockets, comma-separated;
+    # the page the API serves itself is always allowed.
+    allowed_origins: str = Field(default="", alias="AETHERIS_ALLOWED_ORIGINS")
+    api_max_body_bytes: int = Field(
+        default=65_536, ge=1_024, le=16_777_216, alias="AETHERIS_API_MAX_BODY_BYTES"
+    )
+    # Interactive API docs at /docs (served without any CDN asset); off unless asked for.
+    api_docs: bool = Field(default=False, alias="AETHERIS_API_DOCS")
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value AETHERIS cannot use; the message names each."""

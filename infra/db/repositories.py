@@ -102,6 +102,24 @@ def list_breaches(
     return [StoredBreach(*row) for row in rows]
 
 
+def list_breaches_of(
+    conn: Connection, account_ids: Sequence[str], *, limit: int = 100
+) -> list[StoredBreach]:
+    """The breaches of any of ``account_ids``, newest first (the API's per-owner list)."""
+    rows = conn.execute(
+        """
+        SELECT breach_id, account_id, rule, level, ts, value, limit_value, threshold, message,
+               dismissed_at
+        FROM breaches
+        WHERE account_id = ANY(%s)
+        ORDER BY ts DESC, breach_id
+        LIMIT %s
+        """,
+        (list(account_ids), limit),
+    ).fetchall()
+    return [StoredBreach(*row) for row in rows]
+
+
 def dismiss_breach(
     conn: Connection, breach_id: str, *, at: datetime, by: UUID | None = None
 ) -> bool:
