@@ -1,8 +1,11 @@
 """The live-standing port on Redis (redis-py): one pipelined round trip per batch.
 
-A standing is numbered, stored and published by one Lua script, so its ``seq`` comes
+Standings are numbered, stored and published by a Lua script, so their ``seq`` comes
 from Redis itself (``INCR``): it keeps rising across pipeline restarts and whichever
-worker owns the account. Every call is bounded by the socket timeouts.
+worker owns the account. One script call handles up to ``STANDINGS_PER_CALL``
+consecutive standings: a reply and a command per chunk rather than per standing is what
+makes the client side cheap (bench/live_standing.py), and the chunk bounds how long one
+call holds the server. Every call is bounded by the socket timeouts.
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ from infra.live.messages import (
 from infra.live.port import LiveError
 from schemas.state import AccountSnapshot
 
-# KEYS: standing key, sequence key. ARGV: the standing's JSON without seq, the channel.
-_PUBLISH_STANDING = """
-local seq = redis.call('INCR', KEYS[2])
-local state = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. seq .. '}'
-redis.call('SET', KEYS[1], state)
-redis.call('PUBLISH', ARGV[2], '{"kind":"state","seq":' .. seq .. ',"state":' .. state .. '}')
-return seq
+# For standing i (1-based): KEYS[2i-1] its key, KEYS[2i] its sequence key; ARGV[2i-1] its
+# JSON without seq (ending with "}"), ARGV[2i] its account's channel.
+_PUBLISH_STANDINGS = """
+for i = 1, #KEYS / 2 do
+  local seq = redis.call('INCR', KEYS[2 * i])
+  local state = string.sub(ARGV[2 * i - 1], 1, -2) .. ',"seq":' .. seq .. '}'
+  redis.call('SET', KEYS[2 * i - 1], state)
+  redis.call('PUBLISH', ARGV[2 * i], '{"kind":"state","seq":' .. seq .. ',"state":' .. state .. '}')
+end
+return #KEYS / 2
 """
+
+STANDINGS_PER_CALL = 256
+"""Standings per script call (one call runs on the server without interruption)."""
 
 
 def redis_client(url: str, timeout_seconds: float) -> redis.Redis[bytes]:
@@ -57,7 +66,7 @@ class RedisLive:
     def __init__(self, client: redis.Redis[bytes], prefix: str) -> None:
         self._client = client
         self._prefix = prefix
-        self._script = client.register_script(_PUBLISH_STANDING)
+        self._script = client.register_script(_PUBLISH_STANDINGS)
 
     @classmethod
     def from_url(cls, url: str, prefix: str, timeout_seconds: float) -> RedisLive:
@@ -68,19 +77,27 @@ class RedisLive:
             return
         prefix = self._prefix
         pipe = self._client.pipeline(transaction=False)
+        keys: list[str] = []
+        args: list[str] = []
+
+        def flush_standings() -> None:
+            if keys:
+                self._script(keys=keys.copy(), args=args.copy(), client=pipe)
+                keys.clear()
+                args.clear()
+
         for item in items:
-            channel = account_channel(prefix, item.account_id)
+            account_id = item.account_id
+            channel = account_channel(prefix, account_id)
             if isinstance(item, AccountSnapshot):
-                self._script(
-                    keys=[
-                        standing_key(prefix, item.account_id),
-                        sequence_key(prefix, item.account_id),
-                    ],
-                    args=[standing_body(item), channel],
-                    client=pipe,
-                )
+                keys += (standing_key(prefix, account_id), sequence_key(prefix, account_id))
+                args += (standing_body(item), channel)
+                if len(keys) >= 2 * STANDINGS_PER_CALL:
+                    flush_standings()
             else:
+                flush_standings()  # keep the order of the account's messages
                 pipe.publish(channel, event_message(item))
+        flush_standings()
         try:
             pipe.execute()
         except (redis.RedisError, OSError) as exc:
