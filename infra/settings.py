@@ -63,6 +63,25 @@ class Settings(BaseSettings):
         default=5.0, gt=0, alias="AETHERIS_SNAPSHOT_INTERVAL_SECONDS"
     )
 
+    # Live standing (issue 12: account status and live standing): status events go to their
+    # own topic; each changed account's standing, breaches and status changes go to Redis
+    # (REDIS_URL; the in-process twin without it) under this key prefix, an account's
+    # standing at most once per interval (docs/live-standing.md).
+    topic_status: str = Field(default="aetheris.status", alias="AETHERIS_TOPIC_STATUS")
+    redis_prefix: str = Field(
+        default="aetheris",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        alias="AETHERIS_REDIS_PREFIX",
+    )
+    standing_interval_ms: float = Field(
+        default=100.0, ge=0, le=60_000, alias="AETHERIS_STANDING_INTERVAL_MS"
+    )
+    redis_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=60, alias="AETHERIS_REDIS_TIMEOUT_SECONDS"
+    )
+
     api_host: str = Field(default="127.0.0.1", alias="AETHERIS_API_HOST")
     api_port: int = Field(default=8000, alias="AETHERIS_API_PORT")
 
