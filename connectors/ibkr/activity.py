@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.ibkr.wire import ActivityCash, ActivityTrade
 from connectors.statements.accounts import choose_account
-from connectors.statements.headers import Columns, HeaderError, find_columns
+from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import (
     CashMovement,
     ParseContext,
@@ -47,7 +47,7 @@ from connectors.statements.tables import (
     invalid_trade,
     merge_aliases,
     parse_wall_time,
-    read_lines,
+    read_or_report,
 )
 from connectors.statements.text import decode
 from schemas.events import TradeEvent
@@ -282,11 +282,10 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
     """The Activity Statement's closed trades and deposits/withdrawals (module doc)."""
     parsed = ParsedStatement()
     tz = ctx.timezone or EASTERN
-    try:
-        read = _read(read_lines(decode(data)), parsed)
-    except HeaderError as exc:  # pragma: no cover - _read checks required columns itself
-        parsed.error(None, "header", str(exc))
+    lines = read_or_report(decode(data), parsed)
+    if lines is None:
         return parsed
+    read = _read(lines, parsed)
     parsed.meta = StatementMeta(
         broker=read.info.get("BrokerName", "Interactive Brokers"),
         account_number=read.info.get("Account"),

@@ -38,10 +38,12 @@ from connectors.statements.numbers import parse_amount, parse_optional_amount
 from connectors.statements.roundtrips import Fill, Side, pair_fifo
 from connectors.statements.tables import (
     Line,
+    TableError,
     invalid_trade,
     merge_aliases,
     parse_wall_time,
     read_lines,
+    read_or_report,
 )
 from connectors.statements.text import decode
 from schemas.events import TradeEvent
@@ -193,7 +195,10 @@ def sniff(text: str) -> bool:
     first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
     if not first:
         return False
-    lines = read_lines(first, _delimiter(first))
+    try:
+        lines = read_lines(first, _delimiter(first))
+    except TableError:
+        return False
     return bool(lines) and read_grid(lines[0].cells) is not None
 
 
@@ -231,7 +236,9 @@ def parse_ninjatrader(data: bytes, ctx: ParseContext) -> ParsedStatement:
     parsed = ParsedStatement()
     text = decode(data)
     first = text.split("\n", 1)[0]
-    lines = read_lines(text, _delimiter(first))
+    lines = read_or_report(text, parsed, _delimiter(first))
+    if lines is None:
+        return parsed
     if not lines:
         parsed.error(None, "file", "the file is empty")
         return parsed

@@ -14,6 +14,7 @@ from datetime import datetime, tzinfo
 
 from pydantic import ValidationError
 
+from connectors.statements.model import ParsedStatement
 from connectors.statements.timezones import to_utc
 from schemas.parsing import describe_validation_error
 
@@ -30,19 +31,51 @@ class Line:
     raw: str
 
 
+class TableError(ValueError):
+    """A file the CSV reader cannot go on reading (a cell over the size limit)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+MAX_CELL = 128 * 1024
+"""The longest cell a statement has any reason to hold (Python's csv limit)."""
+
+
 def read_lines(text: str, delimiter: str = ",") -> list[Line]:
-    """Every non-empty record of ``text``; ``number`` is the line the record starts on."""
+    """Every non-empty record of ``text``; ``number`` is the line the record starts on.
+
+    :class:`TableError` when a cell is longer than :data:`MAX_CELL` (a broken quote or a
+    hostile file): the rest of the file cannot be split into records reliably.
+    """
     physical = text.splitlines()
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     lines: list[Line] = []
     start = 1
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise TableError(start, f"unreadable CSV ({exc}); is a quote left open?") from None
         end = reader.line_num
         raw = "\n".join(physical[start - 1 : end])
         if any(cell.strip() for cell in cells):
             lines.append(Line(start, cells, raw))
         start = end + 1
     return lines
+
+
+def read_or_report(text: str, parsed: ParsedStatement, delimiter: str = ",") -> list[Line] | None:
+    """:func:`read_lines`, or ``None`` with the file error recorded in ``parsed``."""
+    try:
+        return read_lines(text, delimiter)
+    except TableError as exc:
+        parsed.error(exc.line, "file", exc.reason)
+        return None
 
 
 def merge_aliases(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, tzinfo
 from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
 from connectors.statements.numbers import parse_amount, parse_optional_amount, parse_quantity
-from connectors.statements.tables import Line, invalid_trade, merge_aliases, read_lines
+from connectors.statements.tables import Line, invalid_trade, merge_aliases, read_or_report
 from connectors.statements.text import decode
 from connectors.statements.timezones import to_utc
 from connectors.topstepx.wire import TopstepTrade
@@ -172,7 +172,9 @@ def _trade(row: TopstepTrade, ctx: ParseContext) -> TradeEvent:
 def parse_topstepx(data: bytes, ctx: ParseContext) -> ParsedStatement:
     """The export's closed trades (module doc)."""
     parsed = ParsedStatement()
-    lines = read_lines(decode(data))
+    lines = read_or_report(decode(data), parsed)
+    if lines is None:
+        return parsed
     if not lines:
         parsed.error(None, "file", "the file is empty")
         return parsed

@@ -28,7 +28,7 @@ from connectors.statements.tables import (
     invalid_trade,
     merge_aliases,
     parse_wall_time,
-    read_lines,
+    read_or_report,
 )
 from connectors.statements.text import decode
 from connectors.tradovate.wire import TradovatePair
@@ -160,7 +160,9 @@ def _trade(pair: TradovatePair, ctx: ParseContext, tz: tzinfo) -> TradeEvent:
 def parse_tradovate(data: bytes, ctx: ParseContext) -> ParsedStatement:
     """The export's closed trades (module doc)."""
     parsed = ParsedStatement()
-    lines = read_lines(decode(data))
+    lines = read_or_report(decode(data), parsed)
+    if lines is None:
+        return parsed
     if not lines:
         parsed.error(None, "file", "the file is empty")
         return parsed
