@@ -10,15 +10,15 @@
 - ``Trades`` ``Order`` lines are the fills. The ``Trade`` lines under an order are that
   order's executions again (their sum is the order): they are skipped, so an order is
   never counted twice; a ``Trade`` line with no ``Order`` above it is a fill.
-  ``ClosedLot`` lines repeat the opening lots and are skipped.
+  ``ClosedLot`` lines repeat the opening lots an order closed; they are read only for
+  an order whose opening is not in the file (below).
 - Opening and closing orders are paired first in first out per account and symbol
   (:mod:`connectors.statements.roundtrips`): one closed trade per closing order, its
   ``pnl`` IBKR's ``Realized P/L`` (which is net of both orders' commissions), its
   ``commission`` the closing order's ``Comm/Fee`` plus the opening orders' share, each
   counted once (so no contract multiplier is needed: IBKR did the sums). A closing
-  order whose opening is not in the file is reported; orders still open at the end are
-  not imported (the statement that closes them does not carry their opening either;
-  use the Flex Query for long-held positions).
+  order whose opening predates the file is built from its ``ClosedLot`` lines, and
+  reported when it has none; orders still open at the end are not imported.
 - The trade id is built from what identifies the closing order in every statement
   that shows it (account, symbol, time, quantity, price), so a later statement that
   overlaps this one gives the same ids.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from connectors.ibkr.wire import ActivityCash, ActivityTrade
@@ -198,16 +199,24 @@ def _read(lines: list[Line], parsed: ParsedStatement) -> _Read:
     return read
 
 
-def _fills(trades: list[ActivityTrade]) -> tuple[list[ActivityTrade], int]:
-    """The lines that are fills, and how many execution/lot lines were skipped."""
-    fills: list[ActivityTrade] = []
-    skipped = 0
+@dataclass(slots=True)
+class _Fills:
+    """The order lines that are fills, the closed-lot lines under each (by the order's
+    line number), and how many execution/lot lines are not fills."""
+
+    orders: list[ActivityTrade] = field(default_factory=list)
+    lots: dict[int, list[ActivityTrade]] = field(default_factory=dict)
+    skipped: int = 0
+
+
+def _fills(trades: list[ActivityTrade]) -> _Fills:
+    found = _Fills()
     previous: ActivityTrade | None = None
     under_order = False
     for trade in trades:
         kind = trade.discriminator.strip() or "Order"
         if kind == "Order":
-            fills.append(trade)
+            found.orders.append(trade)
             under_order = True
         elif kind == "Trade":
             same_order = (
@@ -216,15 +225,18 @@ def _fills(trades: list[ActivityTrade]) -> tuple[list[ActivityTrade], int]:
                 and (previous.account, previous.symbol) == (trade.account, trade.symbol)
             )
             if same_order:
-                skipped += 1  # an execution of the order above: already counted
+                found.skipped += 1  # an execution of the order above: already counted
             else:
-                fills.append(trade)
+                found.orders.append(trade)
                 under_order = False
         else:
-            skipped += 1  # ClosedLot and other breakdowns
+            found.skipped += 1  # ClosedLot and other breakdowns
+            owner = found.orders[-1] if found.orders else None
+            if kind == "ClosedLot" and owner is not None and owner.symbol == trade.symbol:
+                found.lots.setdefault(owner.row, []).append(trade)
         if kind != "ClosedLot":
             previous = trade
-    return fills, skipped
+    return found
 
 
 def _fill(trade: ActivityTrade, tz: tzinfo) -> Fill:
@@ -299,9 +311,10 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
         parsed.error(None, "Account", choice.error)
         return parsed
 
-    order_lines, parsed.skipped = _fills(read.trades)
+    found = _fills(read.trades)
+    parsed.skipped = found.skipped
     fills: list[Fill] = []
-    for trade in order_lines:
+    for trade in found.orders:
         if not choice.takes(trade.account):
             parsed.skipped += 1
             continue
@@ -310,7 +323,7 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
         except ValueError as exc:
             column, _, reason = str(exc).partition(": ")
             parsed.error(trade.row, f"Trades/{column}", reason, trade.raw)
-    _add_trades(parsed, fills, ctx)
+    _add_trades(parsed, fills, found.lots, ctx, tz)
 
     for cash in read.cash:
         if not choice.takes(cash.account):
@@ -320,7 +333,13 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
     return parsed
 
 
-def _add_trades(parsed: ParsedStatement, fills: list[Fill], ctx: ParseContext) -> None:
+def _add_trades(
+    parsed: ParsedStatement,
+    fills: list[Fill],
+    lots: dict[int, list[ActivityTrade]],
+    ctx: ParseContext,
+    tz: tzinfo,
+) -> None:
     pairing = pair_fifo(fills)
     seen_ids: dict[str, int] = {}
     for trip in pairing.trips:
@@ -349,13 +368,71 @@ def _add_trades(parsed: ParsedStatement, fills: list[Fill], ctx: ParseContext) -
             continue
         parsed.add_trade(event, closing.row)
     for fill, quantity in pairing.unmatched:
+        closed_lots = lots.get(fill.row or 0)
+        if closed_lots and quantity >= fill.quantity - 1e-9:
+            _add_from_lots(parsed, fill, closed_lots, ctx, tz)
+            continue
         parsed.error(
             fill.row,
             "Trades",
             f"closes {quantity:g} {fill.symbol} opened before this statement begins; "
-            "its opening is not in the file, so the round trip cannot be built",
+            "its opening is not in the file and no ClosedLot lines say it, so the round "
+            "trip cannot be built",
         )
     parsed.skipped += len(pairing.still_open)
+
+
+def _add_from_lots(
+    parsed: ParsedStatement,
+    closing: Fill,
+    lots: list[ActivityTrade],
+    ctx: ParseContext,
+    tz: tzinfo,
+) -> None:
+    """A closing order whose opening predates the statement, from its ``ClosedLot`` lines:
+    entry at the lots' quantity-weighted price (IBKR's cost basis per unit, the opening
+    commission included in it), entry time the oldest lot's; commission the closing
+    order's own (the opening one is inside the basis); ``pnl`` IBKR's Realized P/L."""
+    quantities: list[tuple[float, float]] = []
+    opened = []
+    for lot in lots:
+        try:
+            quantity = abs(parse_amount(lot.quantity))
+            price = parse_amount(lot.trade_price)
+            opened.append(parse_wall_time(lot.date_time, TIME_LAYOUTS, tz))
+        except ValueError as exc:
+            parsed.error(lot.row, "Trades/ClosedLot", str(exc), lot.raw)
+            return
+        quantities.append((quantity, price))
+    lot_total = sum(quantity for quantity, _ in quantities)
+    if abs(lot_total - closing.quantity) > 1e-9:
+        parsed.error(
+            closing.row,
+            "Trades/ClosedLot",
+            f"the closed lots add up to {lot_total:g}, the order closes {closing.quantity:g}",
+        )
+        return
+    entry_price = sum(quantity * price for quantity, price in quantities) / lot_total
+    side: Literal["long", "short"] = "long" if closing.side == "sell" else "short"
+    try:
+        event = TradeEvent(
+            account_id=ctx.account_id,
+            broker_trade_id=closing.fill_id,
+            status="closed",
+            symbol=closing.symbol,
+            side=side,
+            quantity=closing.quantity,
+            entry_price=round(entry_price, 8),
+            entry_time=min(opened),
+            exit_price=closing.price,
+            exit_time=closing.ts,
+            pnl=round(closing.realized or 0.0, 2),
+            commission=round(closing.commission, 2),
+        )
+    except ValueError as exc:
+        parsed.error(closing.row, "Trades", invalid_trade(exc))
+        return
+    parsed.add_trade(event, closing.row)
 
 
 def _add_cash(parsed: ParsedStatement, cash: ActivityCash, tz: tzinfo) -> None:

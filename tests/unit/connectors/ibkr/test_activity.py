@@ -177,3 +177,29 @@ def test_sniff_accepts_activity_statements_only() -> None:
     assert IBKR_ACTIVITY_CSV.sniff(head, "U7654321.csv")
     assert not IBKR_ACTIVITY_CSV.sniff(b"Id,ContractName,EnteredAt\n", "x.csv")
     assert not IBKR_ACTIVITY_CSV.sniff(sample("ibkr-flex-xml", "flex_two_accounts.xml"), "f.xml")
+
+
+def test_position_opened_before_the_statement_is_built_from_its_closed_lots() -> None:
+    parsed = parse("activity_closed_lots.csv")
+    # April statement: sold 100 MSFT at 410.00 on 2 April 10:30 New York (EDT → 14:30Z),
+    # bought in March in two lots the ClosedLot lines give: 60 at 400.01 (9 March) and
+    # 40 at 405.01 (20 March), IBKR's cost per share with the purchase commission in it.
+    # Entry (60 × 400.01 + 40 × 405.01) / 100 = 402.01, at the oldest lot (9 March,
+    # midnight EDT = 04:00Z); P&L IBKR's 798.00 = (410 − 402.01) × 100 − 1.00.
+    assert [row(t) for t in parsed.trades] == [
+        (
+            "IB:MSFT:20260402T143000Z:-100@410",
+            "MSFT",
+            "long",
+            100.0,
+            402.01,
+            utc("2026-03-09 04:00:00"),
+            410.0,
+            utc("2026-04-02 14:30:00"),
+            798.0,
+            -1.0,
+        )
+    ]
+    # AMZN: the lots say 5 shares, the order sold 10: reported, not guessed
+    assert errors(parsed) == [(12, "Trades/ClosedLot")]
+    assert "add up to 5" in parsed.errors[0].reason
