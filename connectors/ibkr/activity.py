@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from connectors.ibkr.wire import ActivityCash, ActivityTrade
@@ -42,7 +41,14 @@ from connectors.statements.model import (
     cash_kind,
 )
 from connectors.statements.numbers import parse_amount, parse_optional_amount
-from connectors.statements.roundtrips import Fill, Side, pair_fifo
+from connectors.statements.roundtrips import (
+    Fill,
+    Lot,
+    Side,
+    closed_trade,
+    pair_fifo,
+    trip_from_lots,
+)
 from connectors.statements.tables import (
     Line,
     invalid_trade,
@@ -51,7 +57,6 @@ from connectors.statements.tables import (
     read_or_report,
 )
 from connectors.statements.text import decode
-from schemas.events import TradeEvent
 
 EASTERN = ZoneInfo("America/New_York")
 TIME_LAYOUTS = ("%Y-%m-%d, %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y%m%d;%H%M%S", "%Y-%m-%d")
@@ -341,36 +346,14 @@ def _add_trades(
     tz: tzinfo,
 ) -> None:
     pairing = pair_fifo(fills)
-    seen_ids: dict[str, int] = {}
-    for trip in pairing.trips:
-        closing = trip.closing
-        base = closing.fill_id
-        seen_ids[base] = seen_ids.get(base, 0) + 1
-        trade_id = base if seen_ids[base] == 1 else f"{base}#{seen_ids[base]}"
-        pnl = closing.realized if closing.realized is not None else 0.0
-        try:
-            event = TradeEvent(
-                account_id=ctx.account_id,
-                broker_trade_id=trade_id,
-                status="closed",
-                symbol=closing.symbol,
-                side=trip.side,
-                quantity=trip.quantity,
-                entry_price=round(trip.entry_price, 8),
-                entry_time=trip.entry_time,
-                exit_price=closing.price,
-                exit_time=closing.ts,
-                pnl=round(pnl, 2),
-                commission=trip.commission,
-            )
-        except ValueError as exc:
-            parsed.error(closing.row, "Trades", invalid_trade(exc))
-            continue
-        parsed.add_trade(event, closing.row)
+    trips = list(pairing.trips)
     for fill, quantity in pairing.unmatched:
         closed_lots = lots.get(fill.row or 0)
         if closed_lots and quantity >= fill.quantity - 1e-9:
-            _add_from_lots(parsed, fill, closed_lots, ctx, tz)
+            try:
+                trips.append(trip_from_lots(fill, _lots(closed_lots, tz)))
+            except ValueError as exc:
+                parsed.error(fill.row, "Trades/ClosedLot", str(exc))
             continue
         parsed.error(
             fill.row,
@@ -379,60 +362,38 @@ def _add_trades(
             "its opening is not in the file and no ClosedLot lines say it, so the round "
             "trip cannot be built",
         )
+    seen_ids: dict[str, int] = {}
+    for trip in trips:
+        closing = trip.closing
+        base = closing.fill_id
+        seen_ids[base] = seen_ids.get(base, 0) + 1
+        trade_id = base if seen_ids[base] == 1 else f"{base}#{seen_ids[base]}"
+        pnl = closing.realized if closing.realized is not None else 0.0
+        try:
+            event = closed_trade(trip, account_id=ctx.account_id, trade_id=trade_id, pnl=pnl)
+        except ValueError as exc:
+            parsed.error(closing.row, "Trades", invalid_trade(exc))
+            continue
+        parsed.add_trade(event, closing.row)
     parsed.skipped += len(pairing.still_open)
 
 
-def _add_from_lots(
-    parsed: ParsedStatement,
-    closing: Fill,
-    lots: list[ActivityTrade],
-    ctx: ParseContext,
-    tz: tzinfo,
-) -> None:
-    """A closing order whose opening predates the statement, from its ``ClosedLot`` lines:
-    entry at the lots' quantity-weighted price (IBKR's cost basis per unit, the opening
-    commission included in it), entry time the oldest lot's; commission the closing
-    order's own (the opening one is inside the basis); ``pnl`` IBKR's Realized P/L."""
-    quantities: list[tuple[float, float]] = []
-    opened = []
-    for lot in lots:
+def _lots(lines: list[ActivityTrade], tz: tzinfo) -> list[Lot]:
+    """``ClosedLot`` lines: quantity, IBKR's cost per unit (the opening commission in
+    it) and the date opened (``ValueError`` naming the line on bad text)."""
+    lots: list[Lot] = []
+    for line in lines:
         try:
-            quantity = abs(parse_amount(lot.quantity))
-            price = parse_amount(lot.trade_price)
-            opened.append(parse_wall_time(lot.date_time, TIME_LAYOUTS, tz))
+            lots.append(
+                Lot(
+                    quantity=abs(parse_amount(line.quantity)),
+                    price=parse_amount(line.trade_price),
+                    opened=parse_wall_time(line.date_time, TIME_LAYOUTS, tz),
+                )
+            )
         except ValueError as exc:
-            parsed.error(lot.row, "Trades/ClosedLot", str(exc), lot.raw)
-            return
-        quantities.append((quantity, price))
-    lot_total = sum(quantity for quantity, _ in quantities)
-    if abs(lot_total - closing.quantity) > 1e-9:
-        parsed.error(
-            closing.row,
-            "Trades/ClosedLot",
-            f"the closed lots add up to {lot_total:g}, the order closes {closing.quantity:g}",
-        )
-        return
-    entry_price = sum(quantity * price for quantity, price in quantities) / lot_total
-    side: Literal["long", "short"] = "long" if closing.side == "sell" else "short"
-    try:
-        event = TradeEvent(
-            account_id=ctx.account_id,
-            broker_trade_id=closing.fill_id,
-            status="closed",
-            symbol=closing.symbol,
-            side=side,
-            quantity=closing.quantity,
-            entry_price=round(entry_price, 8),
-            entry_time=min(opened),
-            exit_price=closing.price,
-            exit_time=closing.ts,
-            pnl=round(closing.realized or 0.0, 2),
-            commission=round(closing.commission, 2),
-        )
-    except ValueError as exc:
-        parsed.error(closing.row, "Trades", invalid_trade(exc))
-        return
-    parsed.add_trade(event, closing.row)
+            raise ValueError(f"line {line.row}: {exc}") from None
+    return lots
 
 
 def _add_cash(parsed: ParsedStatement, cash: ActivityCash, tz: tzinfo) -> None:

@@ -26,7 +26,7 @@ from datetime import datetime, tzinfo
 from xml.parsers import expat
 
 from connectors.ibkr.activity import EASTERN
-from connectors.ibkr.wire import FlexCash, FlexTrade
+from connectors.ibkr.wire import FlexCash, FlexLot, FlexTrade
 from connectors.statements.accounts import choose_account
 from connectors.statements.model import (
     CashKind,
@@ -36,9 +36,15 @@ from connectors.statements.model import (
     StatementMeta,
 )
 from connectors.statements.numbers import parse_amount, parse_optional_amount
-from connectors.statements.roundtrips import Fill, Side, pair_fifo
+from connectors.statements.roundtrips import (
+    Fill,
+    Lot,
+    Side,
+    closed_trade,
+    pair_fifo,
+    trip_from_lots,
+)
 from connectors.statements.tables import invalid_trade, parse_wall_time
-from schemas.events import TradeEvent
 
 TIME_LAYOUTS = ("%Y%m%d;%H%M%S", "%Y%m%d %H%M%S", "%Y-%m-%d;%H:%M:%S", "%Y%m%d", "%Y-%m-%d")
 MAX_BYTES = 256 * 1024 * 1024
@@ -134,9 +140,31 @@ def _cash(element: Element) -> FlexCash:
     )
 
 
+def _detail(element: Element) -> str:
+    return element.attributes.get("levelOfDetail", "").strip().upper()
+
+
+def _is_execution(element: Element) -> bool:
+    return _detail(element) in ("", "EXECUTION")
+
+
+def _lot(element: Element) -> FlexLot:
+    get = element.attributes.get
+    return FlexLot(
+        row=element.line,
+        raw=_raw(element),
+        accountId=get("accountId", ""),
+        symbol=get("symbol", ""),
+        quantity=get("quantity", ""),
+        tradePrice=get("tradePrice", ""),
+        openDateTime=get("openDateTime", ""),
+    )
+
+
 @dataclass(slots=True)
 class _Read:
     trades: list[FlexTrade] = field(default_factory=list)
+    lots: dict[int, list[FlexLot]] = field(default_factory=dict)
     cash: list[FlexCash] = field(default_factory=list)
     statements: list[dict[str, str]] = field(default_factory=list)
     currency: str | None = None
@@ -150,13 +178,15 @@ def _read(elements: list[Element]) -> _Read:
             read.statements.append(element.attributes)
         elif element.tag == "AccountInformation":
             read.currency = element.attributes.get("currency") or read.currency
-        elif element.tag == "Trade":
-            trade = _trade(element)
-            if trade.levelOfDetail.upper() in ("", "EXECUTION"):
-                read.trades.append(trade)
-            else:
-                read.skipped += 1
-        elif element.tag in ("Order", "Lot"):
+        elif element.tag == "Trade" and _is_execution(element):
+            read.trades.append(_trade(element))
+        elif element.tag in ("Lot", "Trade") and _detail(element) == "CLOSED_LOT":
+            read.skipped += 1
+            lot = _lot(element)
+            last = read.trades[-1] if read.trades else None
+            if last is not None and (last.accountId, last.symbol) == (lot.accountId, lot.symbol):
+                read.lots.setdefault(last.row, []).append(lot)
+        elif element.tag in ("Order", "Lot", "Trade"):
             read.skipped += 1
         elif element.tag == "CashTransaction":
             read.cash.append(_cash(element))
@@ -268,7 +298,7 @@ def parse_flex(data: bytes, ctx: ParseContext) -> ParsedStatement:
         except ValueError as exc:
             column, _, reason = str(exc).partition(": ")
             parsed.error(trade.row, f"Trade/{column}", reason, trade.raw)
-    _add_trades(parsed, fills, ctx)
+    _add_trades(parsed, fills, read.lots, ctx, tz)
     for cash in read.cash:
         parsed.rows_seen += 1
         if not choice.takes(cash.accountId):
@@ -285,37 +315,64 @@ def _date(text: str, tz: tzinfo) -> datetime | None:
         return None
 
 
-def _add_trades(parsed: ParsedStatement, fills: list[Fill], ctx: ParseContext) -> None:
+def _add_trades(
+    parsed: ParsedStatement,
+    fills: list[Fill],
+    lots: dict[int, list[FlexLot]],
+    ctx: ParseContext,
+    tz: tzinfo,
+) -> None:
     pairing = pair_fifo(fills)
-    for trip in pairing.trips:
+    trips = list(pairing.trips)
+    for fill, quantity in pairing.unmatched:
+        closed_lots = lots.get(fill.row or 0)
+        if closed_lots and quantity >= fill.quantity - 1e-9:
+            try:
+                trips.append(trip_from_lots(fill, _lots(closed_lots, tz)))
+            except ValueError as exc:
+                parsed.error(fill.row, "Lot", str(exc))
+            continue
+        parsed.error(
+            fill.row,
+            "Trade",
+            f"closes {quantity:g} {fill.symbol} opened before this report begins; "
+            "its opening is not in the file and no Lot element says it, so the round "
+            "trip cannot be built",
+        )
+    for trip in trips:
         closing = trip.closing
         try:
-            event = TradeEvent(
+            event = closed_trade(
+                trip,
                 account_id=ctx.account_id,
-                broker_trade_id=closing.fill_id,
-                status="closed",
-                symbol=closing.symbol,
-                side=trip.side,
-                quantity=trip.quantity,
-                entry_price=round(trip.entry_price, 8),
-                entry_time=trip.entry_time,
-                exit_price=closing.price,
-                exit_time=closing.ts,
-                pnl=round(closing.realized or 0.0, 2),
-                commission=trip.commission,
+                trade_id=closing.fill_id,
+                pnl=closing.realized or 0.0,
             )
         except ValueError as exc:
             parsed.error(closing.row, "Trade", invalid_trade(exc))
             continue
         parsed.add_trade(event, closing.row)
-    for fill, quantity in pairing.unmatched:
-        parsed.error(
-            fill.row,
-            "Trade",
-            f"closes {quantity:g} {fill.symbol} opened before this report begins; "
-            "its opening is not in the file, so the round trip cannot be built",
-        )
     parsed.skipped += len(pairing.still_open)
+
+
+def _lots(elements: list[FlexLot], tz: tzinfo) -> list[Lot]:
+    """``Lot`` elements: quantity, cost per unit and when opened (``ValueError`` naming
+    the line on bad text)."""
+    lots: list[Lot] = []
+    for element in elements:
+        if not element.openDateTime.strip() or element.openDateTime.strip() == "--":
+            raise ValueError(f"line {element.row}: the Lot has no openDateTime")
+        try:
+            lots.append(
+                Lot(
+                    quantity=abs(parse_amount(element.quantity)),
+                    price=parse_amount(element.tradePrice),
+                    opened=parse_wall_time(element.openDateTime, TIME_LAYOUTS, tz),
+                )
+            )
+        except ValueError as exc:
+            raise ValueError(f"line {element.row}: {exc}") from None
+    return lots
 
 
 def _add_cash(parsed: ParsedStatement, cash: FlexCash, tz: tzinfo) -> None:

@@ -79,6 +79,20 @@ class FlexTrade:
 
 
 @dataclass(frozen=True, slots=True)
+class FlexLot:
+    """A ``Lot`` element (``levelOfDetail="CLOSED_LOT"``): one opening lot the execution
+    above it closed, ``tradePrice`` its cost per unit, ``openDateTime`` when it opened."""
+
+    row: int
+    raw: str
+    accountId: str  # IBKR's attribute names, as they are
+    symbol: str
+    quantity: str
+    tradePrice: str
+    openDateTime: str
+
+
+@dataclass(frozen=True, slots=True)
 class FlexCash:
     """A ``CashTransaction`` element of a Flex Query."""
 

@@ -35,7 +35,7 @@ from connectors.statements.accounts import choose_account
 from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
 from connectors.statements.numbers import parse_amount, parse_optional_amount
-from connectors.statements.roundtrips import Fill, Side, pair_fifo
+from connectors.statements.roundtrips import Fill, Side, closed_trade, pair_fifo
 from connectors.statements.tables import (
     Line,
     TableError,
@@ -356,22 +356,9 @@ def _executions(
                 raws.get(closing.row or 0, ""),
             )
             continue
-        pnl = round(trip.gross(multiplier) + trip.commission, 2)
+        pnl = trip.gross(multiplier) + trip.commission
         try:
-            event = TradeEvent(
-                account_id=ctx.account_id,
-                broker_trade_id=closing.fill_id,
-                status="closed",
-                symbol=closing.symbol,
-                side=trip.side,
-                quantity=trip.quantity,
-                entry_price=round(trip.entry_price, 8),
-                entry_time=trip.entry_time,
-                exit_price=closing.price,
-                exit_time=closing.ts,
-                pnl=pnl,
-                commission=trip.commission,
-            )
+            event = closed_trade(trip, account_id=ctx.account_id, trade_id=closing.fill_id, pnl=pnl)
         except ValueError as exc:
             parsed.error(closing.row, "row", invalid_trade(exc))
             continue

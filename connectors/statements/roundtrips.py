@@ -18,10 +18,12 @@ such format shares:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+
+from schemas.events import TradeEvent
 
 Side = Literal["buy", "sell"]
 
@@ -159,3 +161,62 @@ def pair_fifo(fills: Iterable[Fill]) -> Pairing:
     for book in books.values():
         result.still_open.extend((lot.fill, lot.remaining) for lot in book)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """An opening lot the broker itself says a closing fill closed (IBKR's closed lots):
+    used when the opening fill is not in the file."""
+
+    quantity: float
+    price: float
+    opened: datetime
+
+
+def trip_from_lots(closing: Fill, lots: Sequence[Lot]) -> ClosedTrip:
+    """The trip of ``closing`` over the broker's ``lots`` (oldest first); their
+    commission is not known apart from their price, so only the closing fill's counts.
+
+    ``ValueError`` when the lots do not add up to the closing fill's quantity.
+    """
+    total = sum(lot.quantity for lot in lots)
+    if not lots or abs(total - closing.quantity) > _EPSILON:
+        raise ValueError(
+            f"the closed lots add up to {total:g}, the fill closes {closing.quantity:g}"
+        )
+    opening_side: Side = "buy" if closing.side == "sell" else "sell"
+    pieces = tuple(
+        Piece(
+            Fill(
+                key=closing.key,
+                symbol=closing.symbol,
+                side=opening_side,
+                quantity=lot.quantity,
+                price=lot.price,
+                ts=lot.opened,
+                fill_id=f"{closing.fill_id}/lot{number}",
+            ),
+            lot.quantity,
+            0.0,
+        )
+        for number, lot in enumerate(sorted(lots, key=lambda lot: lot.opened), start=1)
+    )
+    return ClosedTrip(closing, pieces, total, closing.commission)
+
+
+def closed_trade(trip: ClosedTrip, *, account_id: str, trade_id: str, pnl: float) -> TradeEvent:
+    """The contract trade of a trip (``ValueError`` from the contract when it refuses)."""
+    return TradeEvent(
+        account_id=account_id,
+        broker_trade_id=trade_id,
+        status="closed",
+        symbol=trip.closing.symbol,
+        side=trip.side,
+        quantity=trip.quantity,
+        entry_price=round(trip.entry_price, 8),
+        entry_time=trip.entry_time,
+        exit_price=trip.closing.price,
+        exit_time=trip.closing.ts,
+        pnl=round(pnl, 2),
+        commission=trip.commission,
+    )

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.statements.accounts import choose_account
-from connectors.statements.roundtrips import Fill, Side, pair_fifo
+from connectors.statements.roundtrips import (
+    Fill,
+    Lot,
+    Side,
+    closed_trade,
+    pair_fifo,
+    trip_from_lots,
+)
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
@@ -156,3 +164,25 @@ def test_choose_account() -> None:
     assert two.takes("U2") and not two.takes("U1")
     none = choose_account(["U1", "U2"], "x")
     assert none.error is not None and not none.takes("U1")
+
+
+def test_trip_from_the_brokers_lots() -> None:
+    # sold 3 @ 110 (comm 1.50) closing lots of 1 @ 100 (day −2) and 2 @ 106 (day −1)
+    closing = fill("s", "sell", 3, 110.0, 0, -1.5, closes=True)
+    lots = [
+        Lot(2, 106.0, T0 - timedelta(days=1)),
+        Lot(1, 100.0, T0 - timedelta(days=2)),
+    ]
+    trip = trip_from_lots(closing, lots)
+    assert trip.entry_time == T0 - timedelta(days=2)  # the oldest lot
+    assert trip.entry_price == (100 + 2 * 106) / 3  # 104.0
+    assert trip.gross(1.0) == 18.0  # 10 + 2 × 4
+    assert trip.commission == -1.5  # the closing fill's only
+    event = closed_trade(trip, account_id="A", trade_id="s", pnl=16.5)
+    assert (event.side, event.quantity, event.entry_price, event.pnl) == ("long", 3, 104.0, 16.5)
+
+
+def test_lots_that_do_not_add_up_are_refused() -> None:
+    closing = fill("s", "sell", 3, 110.0, 0, closes=True)
+    with pytest.raises(ValueError, match="add up to 2"):
+        trip_from_lots(closing, [Lot(2, 100.0, T0)])

@@ -59,11 +59,11 @@ def test_scale_out_gives_one_trade_per_exit_with_commission_counted_once() -> No
     assert total_cash(parsed) == 9990.0  # balance moves by 9,990 − 23.72 = 9,966.28
 
 
-def test_second_account_short_and_a_close_without_its_opening() -> None:
+def test_second_account_short_a_close_from_its_lot_and_one_without() -> None:
     parsed = parse("U2222222")
-    # Sold short 100 AAPL at 210 on 9 March 10:00 New York (EDT → 14:00Z), bought back at
-    # 207.50 at 15:30 (19:30Z): 2.50 × 100 = 250.00 − 2.00 = 248.00.
     assert [row(t) for t in parsed.trades] == [
+        # Sold short 100 AAPL at 210 on 9 March 10:00 New York (EDT → 14:00Z), bought
+        # back at 207.50 at 15:30 (19:30Z): 2.50 × 100 = 250.00 − 2.00 = 248.00.
         (
             "9102",
             "AAPL",
@@ -75,11 +75,27 @@ def test_second_account_short_and_a_close_without_its_opening() -> None:
             utc("2026-03-09 19:30:00"),
             248.0,
             -2.0,
-        )
+        ),
+        # Sold 10 MSFT at 400 (11:00 EDT → 15:00Z), bought before the report: its Lot
+        # says 10 at 390.35 (cost per share, commission in it) opened 27 February 10:00
+        # EST (15:00Z). IBKR's P&L: 4,000 − 1.00 − 3,903.50 = 95.50; commission: the
+        # sale's own 1.00 (the purchase's is inside the cost).
+        (
+            "9103",
+            "MSFT",
+            "long",
+            10.0,
+            390.35,
+            utc("2026-02-27 15:00:00"),
+            400.0,
+            utc("2026-03-09 15:00:00"),
+            95.5,
+            -1.0,
+        ),
     ]
-    # the MSFT sale closes shares bought before the report: reported at its line
-    assert errors(parsed) == [(23, "Trade")]
-    assert "MSFT" in parsed.errors[0].reason
+    # the NVDA cover closes a short opened before the report, and no Lot says it
+    assert errors(parsed) == [(25, "Trade")]
+    assert "NVDA" in parsed.errors[0].reason
     assert [(c.amount, c.kind) for c in parsed.cash] == [(-2500.0, "withdrawal")]
 
 
