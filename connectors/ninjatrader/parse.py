@@ -6,7 +6,7 @@
 - Executions: paired first in first out per account and instrument
   (:mod:`connectors.statements.roundtrips`): one closed trade per exit execution, id =
   its execution ``ID``, P&L = price move × quantity × the contract's point value
-  (:mod:`connectors.ninjatrader.contracts`) + commissions, each execution's
+  (:mod:`connectors.statements.contracts`) + commissions, each execution's
   ``Commission`` counted once (split by quantity between the trades it is part of).
   An exit whose entry is not in the file is reported, as is an instrument without a
   known point value; entries still open at the end are not imported.
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from connectors.ninjatrader.contracts import point_value
 from connectors.ninjatrader.wire import NinjaExecution, NinjaTrade
 from connectors.statements.accounts import choose_account
+from connectors.statements.contracts import point_value
 from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
 from connectors.statements.numbers import parse_amount, parse_optional_amount
@@ -352,7 +352,7 @@ def _executions(
                 closing.row,
                 "Instrument",
                 f"no point value for {closing.symbol!r} (root {exc.args[0]}); add it to "
-                "connectors/ninjatrader/contracts.py",
+                "connectors/statements/contracts.py",
                 raws.get(closing.row or 0, ""),
             )
             continue

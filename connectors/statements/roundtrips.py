@@ -53,11 +53,19 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """The part of an opening fill one closing fill closed."""
+    """The part of an opening fill one closing fill closed: ``commission`` is the
+    opening fill's share, ``closing_commission`` the closing fill's share for it."""
 
     opening: Fill
     quantity: float
     commission: float
+    closing_commission: float = 0.0
+
+    def pnl(self, closing: Fill, multiplier: float) -> float:
+        """This pair's price move × quantity × multiplier, less both commission shares."""
+        sign = 1.0 if closing.side == "sell" else -1.0
+        moved = (closing.price - self.opening.price) * self.quantity * sign * multiplier
+        return moved + self.commission + self.closing_commission
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +150,7 @@ def pair_fifo(fills: Iterable[Fill]) -> Pairing:
                 lot.commission, take, lot.remaining, lot.fill.commission, lot.fill.quantity
             )
             closing_share = _share(left_commission, take, left, fill.commission, fill.quantity)
-            pieces.append(Piece(lot.fill, take, opening_share))
+            pieces.append(Piece(lot.fill, take, opening_share, closing_share))
             lot.remaining -= take
             lot.commission = round(lot.commission - opening_share, 6)
             left -= take

@@ -1,4 +1,5 @@
-"""Tradovate Performance / Position History CSV → closed trades (pure).
+"""Tradovate Performance / Position History CSV → closed trades (pure); the Fills
+export is read by :mod:`connectors.tradovate.fills`.
 
 - One closed trade per buy/sell pair, as Tradovate pairs its fills: a scale-out (one
   entry fill, several exits) or a scale-in gives one trade per pair, each with a
@@ -31,6 +32,7 @@ from connectors.statements.tables import (
     read_or_report,
 )
 from connectors.statements.text import decode
+from connectors.tradovate.fills import fills_header, parse_fills
 from connectors.tradovate.wire import TradovatePair
 from schemas.events import TradeEvent
 
@@ -76,10 +78,12 @@ def _header(cells: list[str]) -> Columns:
 
 
 def sniff(text: str) -> bool:
-    """Whether the first line is a Performance or Position History header."""
+    """Whether the first line is a Performance, Position History or Fills header."""
     first = text.lstrip("\ufeff").split("\n", 1)[0].lower()
-    return ("buyfillid" in first and "sellfillid" in first) or (
-        "buy fill id" in first and "sell fill id" in first and "paired qty" in first
+    return (
+        ("buyfillid" in first and "sellfillid" in first)
+        or ("buy fill id" in first and "sell fill id" in first and "paired qty" in first)
+        or ("_action" in first and "fill id" in first and "b/s" in first)
     )
 
 
@@ -166,12 +170,15 @@ def parse_tradovate(data: bytes, ctx: ParseContext) -> ParsedStatement:
     if not lines:
         parsed.error(None, "file", "the file is empty")
         return parsed
+    tz = ctx.timezone or CENTRAL
+    fill_columns = fills_header(lines[0].cells)
+    if fill_columns is not None:
+        return parse_fills(lines[1:], fill_columns, ctx, tz)
     columns = _header(lines[0].cells)
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         parsed.error(1, "header", f"missing column(s) {', '.join(missing)}", lines[0].raw)
         return parsed
-    tz = ctx.timezone or CENTRAL
     pairs = [_pair(line, columns) for line in lines[1:]]
     parsed.rows_seen = len(pairs)
     choice = choose_account((p.account for p in pairs), ctx.account_id)

@@ -8,7 +8,9 @@ a pair whose sell came first.
   boughtTimestamp,soldTimestamp,duration``): ``pnl`` like ``$22.50`` or ``$(42.50)``;
 - Position History (``Position ID,...,Account,Contract,...,Pair ID,Buy Fill ID,
   Sell Fill ID,Paired Qty,Buy Price,Sell Price,P/L,Currency,Bought Timestamp,
-  Sold Timestamp``): the same pairs with the account and the position they belong to.
+  Sold Timestamp``): the same pairs with the account and the position they belong to;
+- Fills (``_id,...,Fill ID,...,B/S,Quantity,Price,...,commission``): the fills
+  themselves, which AETHERIS pairs as Tradovate does (first in, first out).
 """
 
 from __future__ import annotations
@@ -33,3 +35,24 @@ class TradovatePair:
     bought_at: str
     sold_at: str
     currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradovateFill:
+    """A row of the Fills export (``_id,...,_timestamp,...,Fill ID,Order ID,Timestamp,
+    Date,Account,B/S,Quantity,Price,...,Contract,Product,...,commission``): one fill,
+    ``_timestamp`` in UTC, ``Timestamp`` in the platform's zone, ``B/S`` with a leading
+    space, ``commission`` the fill's own."""
+
+    row: int
+    raw: str
+    fill_id: str
+    account: str
+    contract: str
+    product: str
+    side: str
+    quantity: str
+    price: str
+    utc_time: str
+    local_time: str
+    commission: str

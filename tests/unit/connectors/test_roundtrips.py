@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.statements.accounts import choose_account
+from connectors.statements.contracts import point_value, root_symbol
 from connectors.statements.roundtrips import (
     Fill,
     Lot,
@@ -186,3 +187,13 @@ def test_lots_that_do_not_add_up_are_refused() -> None:
     closing = fill("s", "sell", 3, 110.0, 0, closes=True)
     with pytest.raises(ValueError, match="add up to 2"):
         trip_from_lots(closing, [Lot(2, 100.0, T0)])
+
+
+def test_point_values_by_contract_name() -> None:
+    assert point_value("MES 06-26") == 5.0  # NinjaTrader
+    assert point_value("MESM6") == 5.0  # CME month code
+    assert point_value("MNQZ26") == 2.0
+    assert point_value("ES") == 50.0
+    assert root_symbol("6EM6") == "6E"
+    with pytest.raises(KeyError, match="XYZ"):
+        point_value("XYZM6")

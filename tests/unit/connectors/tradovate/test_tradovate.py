@@ -176,3 +176,128 @@ def test_sniff() -> None:
     assert TRADOVATE_CSV.sniff(sample(FORMAT, "performance.csv"), "Performance.csv")
     assert TRADOVATE_CSV.sniff(sample(FORMAT, "position_history.csv"), "Position History.csv")
     assert not TRADOVATE_CSV.sniff(sample("ibkr-activity-csv", "activity_single_account.csv"), "")
+
+
+def test_fills_export_paired_into_the_same_round_trips() -> None:
+    parsed = parse("fills.csv")
+    assert parsed.errors == []
+    ms = utc("2026-03-02 14:31:05").replace(microsecond=120000)
+    # _timestamp is UTC (the local Timestamp column is not needed); commission per fill.
+    assert [row(t) for t in parsed.trades] == [
+        # (5014.50 − 5010.00) × 1 × $5 = 22.50 − (0.62 + 0.62) = 21.26
+        (
+            "2101-2102",
+            "MESM6",
+            "long",
+            1.0,
+            5010.0,
+            ms,
+            5014.5,
+            utc("2026-03-02 14:40:12").replace(microsecond=4000),
+            21.26,
+            -1.24,
+        ),
+        # −4.25 × 2 × $5 = −42.50 − 2.48 = −44.98
+        (
+            "2103-2104",
+            "MESM6",
+            "long",
+            2.0,
+            5020.25,
+            utc("2026-03-02 15:05:00").replace(microsecond=310000),
+            5016.0,
+            utc("2026-03-02 15:12:30").replace(microsecond=770000),
+            -44.98,
+            -2.48,
+        ),
+        # short NQ: 15.25 × $20 = 305.00 − 4.10 = 300.90; id buy-sell as Tradovate writes it
+        (
+            "2106-2105",
+            "NQM6",
+            "short",
+            1.0,
+            18025.75,
+            utc("2026-03-02 16:02:10").replace(microsecond=501000),
+            18010.5,
+            utc("2026-03-02 16:20:00").replace(microsecond=50000),
+            300.9,
+            -4.1,
+        ),
+        # scale-out of buy 2107 (3 MNQ, commission 1.86 → 0.62 per contract):
+        # 10 × $2 = 20.00 − (0.62 + 0.62) = 18.76; −4.5 × 2 × $2 = −18.00 − (1.24 + 1.24)
+        (
+            "2107-2108",
+            "MNQM6",
+            "long",
+            1.0,
+            18000.0,
+            utc("2026-03-02 17:00:00"),
+            18010.0,
+            utc("2026-03-02 17:05:00"),
+            18.76,
+            -1.24,
+        ),
+        (
+            "2107-2109",
+            "MNQM6",
+            "long",
+            2.0,
+            18000.0,
+            utc("2026-03-02 17:00:00"),
+            17995.5,
+            utc("2026-03-02 17:15:30"),
+            -20.48,
+            -2.48,
+        ),
+        # 12.5 × 2 × $50 = 1,250.00 − 8.20 = 1,241.80
+        (
+            "2110-2111",
+            "ESM6",
+            "long",
+            2.0,
+            5000.0,
+            utc("2026-03-02 18:00:00"),
+            5012.5,
+            utc("2026-03-02 18:30:00"),
+            1241.8,
+            -8.2,
+        ),
+        # scale-in: buys 2112 (5030) and 2113 (5032), one sell 2114 of 2 at 5035: one
+        # trade per pair as Tradovate pairs them; the sale's 1.24 split 0.62 + 0.62.
+        # 5 × $5 = 25.00 − 1.24 = 23.76; 3 × $5 = 15.00 − 1.24 = 13.76
+        (
+            "2112-2114",
+            "MESM6",
+            "long",
+            1.0,
+            5030.0,
+            utc("2026-03-02 19:00:00"),
+            5035.0,
+            utc("2026-03-02 19:10:00"),
+            23.76,
+            -1.24,
+        ),
+        (
+            "2113-2114",
+            "MESM6",
+            "long",
+            1.0,
+            5032.0,
+            utc("2026-03-02 19:01:00"),
+            5035.0,
+            utc("2026-03-02 19:10:00"),
+            13.76,
+            -1.24,
+        ),
+    ]
+    # 2115 (bought 1 MES at 13:30) is still open at the end: skipped, not imported
+    assert (parsed.rows_seen, parsed.skipped) == (15, 1)
+    # commission counted once: the fills but the open 2115, 0.62 + 0.62 + 1.24 + 1.24 +
+    # 2.05 + 2.05 + 1.86 + 0.62 + 1.24 + 4.10 + 4.10 + 0.62 + 0.62 + 1.24 = 22.22
+    assert round(sum(t.commission for t in parsed.trades), 2) == -22.22
+
+
+def test_fills_and_performance_exports_share_ids() -> None:
+    fills = {t.broker_trade_id for t in parse("fills.csv").trades}
+    performance = {t.broker_trade_id for t in parse("performance.csv").trades}
+    assert performance <= fills
