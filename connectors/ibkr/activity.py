@@ -130,6 +130,7 @@ def _read(lines: list[Line], parsed: ParsedStatement) -> _Read:
     """The file's lines → wire records, by section (errors for unreadable headers)."""
     read = _Read()
     headers: dict[str, Columns] = {}
+    broken: dict[str, int] = {}
     for line in lines:
         section = line.cells[0].strip().lstrip("\ufeff")
         kind = line.cells[1].strip() if len(line.cells) > 1 else ""
@@ -150,8 +151,10 @@ def _read(lines: list[Line], parsed: ParsedStatement) -> _Read:
                         line.raw,
                     )
                     headers.pop(section, None)
+                    broken[section] = line.number
                     continue
                 headers[section] = columns
+                broken.pop(section, None)
             continue
         if kind != "Data":
             continue  # SubTotal, Total, Notes
@@ -163,7 +166,12 @@ def _read(lines: list[Line], parsed: ParsedStatement) -> _Read:
         if columns_or_none is None:
             if section in ("Trades", "Deposits & Withdrawals"):
                 parsed.rows_seen += 1
-                parsed.error(line.number, section, "data line before its header", line.raw)
+                reason = (
+                    f"its header (line {broken[section]}) lacks required columns"
+                    if section in broken
+                    else "data line before its header"
+                )
+                parsed.error(line.number, section, reason, line.raw)
             continue
         columns = columns_or_none
         if section == "Trades":

@@ -170,6 +170,7 @@ def test_missing_required_column_names_it() -> None:
     parsed = IBKR_ACTIVITY_CSV.parse(text.encode(), ParseContext("a"))
     assert errors(parsed) == [(1, "Trades header"), (2, "Trades")]
     assert "price" in parsed.errors[0].reason and "profit" in parsed.errors[0].reason
+    assert "header (line 1) lacks required columns" in parsed.errors[1].reason
 
 
 def test_sniff_accepts_activity_statements_only() -> None:
