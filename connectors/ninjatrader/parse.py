@@ -2,7 +2,9 @@
 
 - The grid is recognised by its header: Executions (one row per execution) or Trades
   (one row per round trip). The header's language picks the words (``Buy``/``Kaufen``),
-  the decimal mark and the date layout; a ``;``-separated file is read as such.
+  the decimal mark and the date layout; a ``;``-separated file is read as such. English
+  headers come with month-first (en-US) or day-first (en-GB) dates: a day over 12
+  anywhere in the file decides, and month-first is assumed when none tells.
 - Executions: paired first in first out per account and instrument
   (:mod:`connectors.statements.roundtrips`): one closed trade per exit execution, id =
   its execution ``ID``, P&L = price move × quantity × the contract's point value
@@ -131,6 +133,37 @@ CULTURES: dict[str, Culture] = {
     ),
     "de": Culture(",", ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M")),
 }
+DAY_FIRST = Culture(
+    None,
+    (
+        "%d/%m/%Y %H:%M:%S",
+        "%d/%m/%Y %I:%M:%S %p",
+        "%d/%m/%Y %H:%M",
+        "%d/%m/%Y %I:%M %p",
+        "%Y-%m-%d %H:%M:%S",
+    ),
+)
+"""English headers with day/month/year dates (en-GB, en-AU, … cultures)."""
+_SLASH_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/\d{4}")
+
+
+def culture_of(language: str, times: Sequence[str]) -> Culture:
+    """The culture of a file in ``language``: for English, day-first when a date's first
+    number is over 12, month-first (en-US) when a second number is, or when no date
+    tells (every day of the file is ≤ 12)."""
+    if language != "en":
+        return CULTURES[language]
+    for text in times:
+        match = _SLASH_DATE.match(text)
+        if match is None:
+            continue
+        first, second = int(match[1]), int(match[2])
+        if first > 12:
+            return DAY_FIRST
+        if second > 12:
+            return CULTURES["en"]
+    return CULTURES["en"]
+
 
 EXECUTIONS = ("instrument", "action", "quantity", "price", "time", "execution_id", "entry_exit")
 TRADES = (
@@ -293,8 +326,7 @@ def _execution(line: Line, columns: Columns) -> NinjaExecution:
     )
 
 
-def _fill(execution: NinjaExecution, language: str, tz: tzinfo) -> Fill:
-    culture = CULTURES[language]
+def _fill(execution: NinjaExecution, language: str, culture: Culture, tz: tzinfo) -> Fill:
     action = _word(execution.action, language, "buy", "sell")
     if action is None:
         raise ValueError(f"Action: {execution.action!r} is neither buy nor sell")
@@ -334,11 +366,12 @@ def _time(text: str, column: str, culture: Culture, tz: tzinfo) -> datetime:
 def _executions(
     parsed: ParsedStatement, rows: list[Line], grid: Grid, ctx: ParseContext, tz: tzinfo
 ) -> None:
+    culture = culture_of(grid.language, [grid.columns.get(r.cells, "time") for r in rows])
     fills: list[Fill] = []
     for line in rows:
         execution = _execution(line, grid.columns)
         try:
-            fills.append(_fill(execution, grid.language, tz))
+            fills.append(_fill(execution, grid.language, culture, tz))
         except ValueError as exc:
             _report(parsed, line.number, line.raw, exc)
     pairing = pair_fifo(fills)
@@ -393,8 +426,9 @@ def _trade_row(line: Line, columns: Columns) -> NinjaTrade:
     )
 
 
-def _closed(row: NinjaTrade, language: str, ctx: ParseContext, tz: tzinfo) -> TradeEvent:
-    culture = CULTURES[language]
+def _closed(
+    row: NinjaTrade, language: str, culture: Culture, ctx: ParseContext, tz: tzinfo
+) -> TradeEvent:
     position = _word(row.market_position, language, "long", "short")
     if position is None:
         raise ValueError(f"Market pos.: {row.market_position!r} is neither long nor short")
@@ -432,10 +466,12 @@ def _closed(row: NinjaTrade, language: str, ctx: ParseContext, tz: tzinfo) -> Tr
 def _trades(
     parsed: ParsedStatement, rows: list[Line], grid: Grid, ctx: ParseContext, tz: tzinfo
 ) -> None:
+    times = [grid.columns.get(r.cells, name) for r in rows for name in ("entry_time", "exit_time")]
+    culture = culture_of(grid.language, times)
     seen: dict[str, int] = {}
     for line in rows:
         try:
-            event = _closed(_trade_row(line, grid.columns), grid.language, ctx, tz)
+            event = _closed(_trade_row(line, grid.columns), grid.language, culture, ctx, tz)
         except ValueError as exc:
             _report(parsed, line.number, line.raw, exc)
             continue

@@ -162,3 +162,21 @@ def test_sniff() -> None:
     assert NINJATRADER_CSV.sniff(sample(FORMAT, "trades.csv"), "x.csv")
     assert NINJATRADER_CSV.sniff(sample(FORMAT, "executions_de.csv"), "x.csv")
     assert not NINJATRADER_CSV.sniff(sample("tradovate-csv", "performance.csv"), "x.csv")
+
+
+def test_day_first_english_dates_are_read_as_such() -> None:
+    # en-GB export: "13/03/2026" can only be 13 March, so "02/03/2026" is 2 March, not
+    # 3 February. Chicago: 2 March is CST (UTC-6), 13 March is CDT (UTC-5, after the
+    # 8 March change). MES: 1 × $5 − 1.00 = 4.00, then −1 × $5 − 1.00 = −6.00.
+    parsed = parse("executions_en_gb.csv", "Sim101")
+    assert parsed.errors == []
+    assert [(t.broker_trade_id, t.entry_time, t.pnl) for t in parsed.trades] == [
+        ("gb02", utc("2026-03-02 14:31:05"), 4.0),
+        ("gb04", utc("2026-03-13 13:31:05"), -6.0),
+    ]
+
+
+def test_month_first_when_no_date_tells() -> None:
+    # executions.csv has only 3/2/2026: read as the US export it is (2 March)
+    parsed = parse("executions.csv", "Sim101")
+    assert parsed.trades[0].entry_time.month == 3
