@@ -20,8 +20,8 @@
   order whose opening predates the file is built from its ``ClosedLot`` lines, and
   reported when it has none; orders still open at the end are not imported.
 - The trade id is built from what identifies the closing order in every statement
-  that shows it (account, symbol, time, quantity, price), so a later statement that
-  overlaps this one gives the same ids.
+  that shows it (account number, symbol, time, quantity, price), so a later statement
+  that overlaps this one, or a consolidated statement, gives the same ids.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from connectors.statements.tables import (
     invalid_trade,
     merge_aliases,
     parse_wall_time,
+    plain,
     read_or_report,
 )
 from connectors.statements.text import decode
@@ -252,8 +253,9 @@ def _fills(trades: list[ActivityTrade]) -> _Fills:
     return found
 
 
-def _fill(trade: ActivityTrade, tz: tzinfo) -> Fill:
-    """One order line as a fill (``ValueError`` naming the column on bad text)."""
+def _fill(trade: ActivityTrade, statement_account: str, tz: tzinfo) -> Fill:
+    """One order line as a fill (``ValueError`` naming the column on bad text);
+    ``statement_account`` is the account of a statement whose lines do not name one."""
     try:
         quantity = parse_amount(trade.quantity)
     except ValueError as exc:
@@ -290,7 +292,7 @@ def _fill(trade: ActivityTrade, tz: tzinfo) -> Fill:
         quantity=abs(quantity),
         price=price,
         ts=ts,
-        fill_id=_order_id(trade, ts, quantity, price),
+        fill_id=_order_id(trade, trade.account or statement_account, ts, quantity, price),
         commission=commission,
         row=trade.row,
         realized=realized,
@@ -298,9 +300,11 @@ def _fill(trade: ActivityTrade, tz: tzinfo) -> Fill:
     )
 
 
-def _order_id(trade: ActivityTrade, ts: datetime, quantity: float, price: float) -> str:
-    account = trade.account or "IB"
-    return f"{account}:{trade.symbol}:{ts:%Y%m%dT%H%M%SZ}:{quantity:+g}@{price:g}"
+def _order_id(
+    trade: ActivityTrade, account: str, ts: datetime, quantity: float, price: float
+) -> str:
+    signed = plain(quantity) if quantity < 0 else f"+{plain(quantity)}"
+    return f"{account}:{trade.symbol}:{ts:%Y%m%dT%H%M%SZ}:{signed}@{plain(price)}"
 
 
 def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
@@ -324,6 +328,10 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
         parsed.error(None, "Account", choice.error)
         return parsed
 
+    # The id names the broker account: the same trade gets the same id from this
+    # account's own statement and from a consolidated one.
+    info_account = read.info.get("Account", "")
+    statement_account = info_account if info_account and "," not in info_account else "IB"
     found = _fills(read.trades)
     parsed.skipped = found.skipped
     fills: list[Fill] = []
@@ -332,7 +340,7 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
             parsed.skipped += 1
             continue
         try:
-            fills.append(_fill(trade, tz))
+            fills.append(_fill(trade, statement_account, tz))
         except ValueError as exc:
             column, _, reason = str(exc).partition(": ")
             parsed.error(trade.row, f"Trades/{column}", reason, trade.raw)

@@ -44,6 +44,7 @@ from connectors.statements.tables import (
     invalid_trade,
     merge_aliases,
     parse_wall_time,
+    plain,
     read_lines,
     read_or_report,
 )
@@ -442,7 +443,7 @@ def _closed(
     account = row.account or "NT"
     trade_id = (
         f"{account}:{row.instrument}:{entry_time:%Y%m%dT%H%M%SZ}:"
-        f"{exit_time:%Y%m%dT%H%M%SZ}:{quantity:g}"
+        f"{exit_time:%Y%m%dT%H%M%SZ}:{plain(quantity)}"
     )
     try:
         return TradeEvent(

@@ -110,3 +110,10 @@ def invalid_trade(exc: ValueError) -> str:
     if isinstance(exc, ValidationError):
         return f"not a valid trade: {describe_validation_error(exc)}"
     return f"not a valid trade: {exc}"
+
+
+def plain(number: float) -> str:
+    """A quantity or price as an id part: every digit kept, no exponent, no trailing
+    zeros (``18025.75``, ``5000``, ``-60``)."""
+    text = f"{number:.8f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text

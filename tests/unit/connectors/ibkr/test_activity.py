@@ -25,7 +25,7 @@ def test_single_account_statement_gives_the_round_trips_the_broker_realised() ->
         # Commission: the sale's 0.60 + 60/100 of the purchase's 1.00 = 1.20, counted once;
         # P&L: 60 × 5.00 = 300.00 − 1.20 = 298.80, IBKR's Realized P/L.
         (
-            "IB:AAPL:20260306T151500Z:-60@205",
+            "U7654321:AAPL:20260306T151500Z:-60@205",
             "AAPL",
             "long",
             60.0,
@@ -39,7 +39,7 @@ def test_single_account_statement_gives_the_round_trips_the_broker_realised() ->
         # Short 2 MESM6 at 5000.00 at 14:00 EST (19:00Z), bought back at 4990.25 at 15:30
         # (20:30Z): 9.75 points × 2 × 5 = 97.50 − 2 × 1.24 = 95.02.
         (
-            "IB:MESM6:20260306T203000Z:+2@4990.25",
+            "U7654321:MESM6:20260306T203000Z:+2@4990.25",
             "MESM6",
             "short",
             2.0,
@@ -54,7 +54,7 @@ def test_single_account_statement_gives_the_round_trips_the_broker_realised() ->
         # (UTC-4 → 15:00Z). The order line and its two execution lines say the same
         # 40 shares: counted once. −1.50 × 40 = −60.00 − (1.00 + 0.40) = −61.40.
         (
-            "IB:AAPL:20260309T150000Z:-40@198.5",
+            "U7654321:AAPL:20260309T150000Z:-40@198.5",
             "AAPL",
             "long",
             40.0,
@@ -189,7 +189,7 @@ def test_position_opened_before_the_statement_is_built_from_its_closed_lots() ->
     # midnight EDT = 04:00Z); P&L IBKR's 798.00 = (410 − 402.01) × 100 − 1.00.
     assert [row(t) for t in parsed.trades] == [
         (
-            "IB:MSFT:20260402T143000Z:-100@410",
+            "U7654321:MSFT:20260402T143000Z:-100@410",
             "MSFT",
             "long",
             100.0,
@@ -204,3 +204,19 @@ def test_position_opened_before_the_statement_is_built_from_its_closed_lots() ->
     # AMZN: the lots say 5 shares, the order sold 10: reported, not guessed
     assert errors(parsed) == [(12, "Trades/ClosedLot")]
     assert "add up to 5" in parsed.errors[0].reason
+
+
+def test_own_statement_and_consolidated_statement_give_the_same_ids() -> None:
+    own = (
+        "Account Information,Header,Field Name,Field Value\n"
+        "Account Information,Data,Account,U1111111\n"
+        "Trades,Header,DataDiscriminator,Asset Category,Currency,Symbol,Date/Time,Quantity,"
+        "T. Price,C. Price,Notional Value,Comm/Fee,Realized P/L,MTM P/L,Code\n"
+        'Trades,Data,Order,Futures,USD,MESM6,"2026-03-06, 09:31:00",1,5010.00,5012.00,'
+        "25050.00,-0.62,0,10.00,O\n"
+        'Trades,Data,Order,Futures,USD,MESM6,"2026-03-06, 09:40:00",-1,5012.50,5012.00,'
+        "-25062.50,-0.62,11.26,2.50,C\n"
+    )
+    alone = IBKR_ACTIVITY_CSV.parse(own.encode(), ParseContext("acct-1"))
+    consolidated = parse("activity_two_accounts.csv", account="U1111111")
+    assert [row(t) for t in alone.trades] == [row(t) for t in consolidated.trades]
