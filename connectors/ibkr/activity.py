@@ -40,7 +40,6 @@ from connectors.statements.model import (
     StatementMeta,
     cash_kind,
 )
-from connectors.statements.numbers import parse_amount, parse_optional_amount
 from connectors.statements.roundtrips import (
     Fill,
     Lot,
@@ -55,6 +54,8 @@ from connectors.statements.tables import (
     merge_aliases,
     parse_wall_time,
     plain,
+    read_amount,
+    read_optional_amount,
     read_or_report,
 )
 from connectors.statements.text import decode
@@ -257,13 +258,13 @@ def _fill(trade: ActivityTrade, statement_account: str, tz: tzinfo) -> Fill:
     """One order line as a fill (``ValueError`` naming the column on bad text);
     ``statement_account`` is the account of a statement whose lines do not name one."""
     try:
-        quantity = parse_amount(trade.quantity)
+        quantity = read_amount(trade.quantity)
     except ValueError as exc:
         raise ValueError(f"Quantity: {exc}") from None
     if quantity == 0:
         raise ValueError("Quantity: an order of 0")
     try:
-        price = parse_amount(trade.trade_price)
+        price = read_amount(trade.trade_price)
     except ValueError as exc:
         raise ValueError(f"T. Price: {exc}") from None
     if price <= 0:
@@ -273,11 +274,11 @@ def _fill(trade: ActivityTrade, statement_account: str, tz: tzinfo) -> Fill:
     except ValueError as exc:
         raise ValueError(f"Date/Time: {exc}") from None
     try:
-        commission = parse_optional_amount(trade.comm_fee)
+        commission = read_optional_amount(trade.comm_fee)
     except ValueError as exc:
         raise ValueError(f"Comm/Fee: {exc}") from None
     try:
-        realized = parse_optional_amount(trade.realized_pl)
+        realized = read_optional_amount(trade.realized_pl)
     except ValueError as exc:
         raise ValueError(f"Realized P/L: {exc}") from None
     codes = {code.strip().upper() for code in trade.code.split(";")}
@@ -402,8 +403,8 @@ def _lots(lines: list[ActivityTrade], tz: tzinfo) -> list[Lot]:
         try:
             lots.append(
                 Lot(
-                    quantity=abs(parse_amount(line.quantity)),
-                    price=parse_amount(line.trade_price),
+                    quantity=abs(read_amount(line.quantity)),
+                    price=read_amount(line.trade_price),
                     opened=parse_wall_time(line.date_time, TIME_LAYOUTS, tz),
                 )
             )
@@ -414,7 +415,7 @@ def _lots(lines: list[ActivityTrade], tz: tzinfo) -> list[Lot]:
 
 def _add_cash(parsed: ParsedStatement, cash: ActivityCash, tz: tzinfo) -> None:
     try:
-        amount = parse_amount(cash.amount)
+        amount = read_amount(cash.amount)
     except ValueError as exc:
         parsed.error(cash.row, "Deposits & Withdrawals/Amount", str(exc), cash.raw)
         return

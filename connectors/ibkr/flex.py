@@ -35,7 +35,6 @@ from connectors.statements.model import (
     ParsedStatement,
     StatementMeta,
 )
-from connectors.statements.numbers import parse_amount, parse_optional_amount
 from connectors.statements.roundtrips import (
     Fill,
     Lot,
@@ -44,7 +43,12 @@ from connectors.statements.roundtrips import (
     pair_fifo,
     trip_from_lots,
 )
-from connectors.statements.tables import invalid_trade, parse_wall_time
+from connectors.statements.tables import (
+    invalid_trade,
+    parse_wall_time,
+    read_amount,
+    read_optional_amount,
+)
 
 TIME_LAYOUTS = ("%Y%m%d;%H%M%S", "%Y%m%d %H%M%S", "%Y-%m-%d;%H:%M:%S", "%Y%m%d", "%Y-%m-%d")
 MAX_BYTES = 256 * 1024 * 1024
@@ -201,18 +205,18 @@ def _fill(trade: FlexTrade, tz: tzinfo) -> Fill:
         ("tradePrice", trade.tradePrice),
     ):
         try:
-            values[name] = parse_amount(text)
+            values[name] = read_amount(text)
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
     for name, text in (("ibCommission", trade.ibCommission),):
         try:
-            values[name] = parse_optional_amount(text)
+            values[name] = read_optional_amount(text)
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
     if not trade.fifoPnlRealized.strip():
         raise ValueError("fifoPnlRealized: missing (add it to the Flex Query's Trades fields)")
     try:
-        realized = parse_amount(trade.fifoPnlRealized)
+        realized = read_amount(trade.fifoPnlRealized)
     except ValueError as exc:
         raise ValueError(f"fifoPnlRealized: {exc}") from None
     quantity, price = values["quantity"], values["tradePrice"]
@@ -365,8 +369,8 @@ def _lots(elements: list[FlexLot], tz: tzinfo) -> list[Lot]:
         try:
             lots.append(
                 Lot(
-                    quantity=abs(parse_amount(element.quantity)),
-                    price=parse_amount(element.tradePrice),
+                    quantity=abs(read_amount(element.quantity)),
+                    price=read_amount(element.tradePrice),
                     opened=parse_wall_time(element.openDateTime, TIME_LAYOUTS, tz),
                 )
             )
@@ -377,7 +381,7 @@ def _lots(elements: list[FlexLot], tz: tzinfo) -> list[Lot]:
 
 def _add_cash(parsed: ParsedStatement, cash: FlexCash, tz: tzinfo) -> None:
     try:
-        amount = parse_amount(cash.amount)
+        amount = read_amount(cash.amount)
     except ValueError as exc:
         parsed.error(cash.row, "CashTransaction/amount", str(exc), cash.raw)
         return

@@ -36,7 +36,6 @@ from connectors.statements.accounts import choose_account
 from connectors.statements.contracts import point_value
 from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
-from connectors.statements.numbers import parse_amount, parse_optional_amount
 from connectors.statements.roundtrips import Fill, Side, closed_trade, pair_fifo
 from connectors.statements.tables import (
     Line,
@@ -45,7 +44,9 @@ from connectors.statements.tables import (
     merge_aliases,
     parse_wall_time,
     plain,
+    read_amount,
     read_lines,
+    read_optional_amount,
     read_or_report,
 )
 from connectors.statements.text import decode
@@ -254,8 +255,8 @@ def _number(text: str, column: str, culture: Culture, *, optional: bool = False)
         text = f"{paren[1]}({paren[2]})"
     try:
         if optional:
-            return parse_optional_amount(text, decimal=culture.decimal)
-        return parse_amount(text, decimal=culture.decimal)
+            return read_optional_amount(text, decimal=culture.decimal)
+        return read_amount(text, decimal=culture.decimal)
     except ValueError as exc:
         raise ValueError(f"{column}: {exc}") from None
 

@@ -16,8 +16,16 @@ from datetime import UTC, datetime, tzinfo
 
 from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
-from connectors.statements.numbers import parse_amount, parse_optional_amount, parse_quantity
-from connectors.statements.tables import Line, invalid_trade, merge_aliases, read_or_report
+from connectors.statements.tables import (
+    Line,
+    invalid_trade,
+    merge_aliases,
+    read_amount,
+    read_optional_amount,
+    read_or_report,
+    read_quantity,
+    strptime,
+)
 from connectors.statements.text import decode
 from connectors.statements.timezones import to_utc
 from connectors.topstepx.wire import TopstepTrade
@@ -108,7 +116,7 @@ def _read_time(text: str, tz: tzinfo | None) -> datetime:
     else:
         for layout in AWARE_LAYOUTS + NAIVE_LAYOUTS:
             try:
-                read = datetime.strptime(text, layout)  # noqa: DTZ007 - offset checked below
+                read = strptime(text, layout)
                 break
             except ValueError:
                 continue
@@ -126,8 +134,8 @@ def _read_time(text: str, tz: tzinfo | None) -> datetime:
 def _number(text: str, column: str, *, positive: bool = False, optional: bool = False) -> float:
     try:
         if positive:
-            return parse_quantity(text)
-        return parse_optional_amount(text) if optional else parse_amount(text)
+            return read_quantity(text)
+        return read_optional_amount(text) if optional else read_amount(text)
     except ValueError as exc:
         raise ValueError(f"{column}: {exc}") from None
 

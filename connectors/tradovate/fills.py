@@ -20,9 +20,16 @@ from connectors.statements.accounts import choose_account
 from connectors.statements.contracts import point_value
 from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
-from connectors.statements.numbers import parse_amount, parse_optional_amount, parse_quantity
 from connectors.statements.roundtrips import Fill, Side, pair_fifo
-from connectors.statements.tables import Line, invalid_trade, merge_aliases, parse_wall_time
+from connectors.statements.tables import (
+    Line,
+    invalid_trade,
+    merge_aliases,
+    parse_wall_time,
+    read_amount,
+    read_optional_amount,
+    read_quantity,
+)
 from connectors.tradovate.wire import TradovateFill
 from schemas.events import TradeEvent
 
@@ -100,17 +107,17 @@ def _fill(row: TradovateFill, tz: tzinfo) -> Fill:
     if not row.fill_id:
         raise ValueError("Fill ID: the fill has no id")
     try:
-        quantity = parse_quantity(row.quantity)
+        quantity = read_quantity(row.quantity)
     except ValueError as exc:
         raise ValueError(f"Quantity: {exc}") from None
     try:
-        price = parse_amount(row.price)
+        price = read_amount(row.price)
     except ValueError as exc:
         raise ValueError(f"Price: {exc}") from None
     if price <= 0:
         raise ValueError(f"Price: {row.price!r} is not a positive price")
     try:
-        commission = -abs(parse_optional_amount(row.commission))
+        commission = -abs(read_optional_amount(row.commission))
     except ValueError as exc:
         raise ValueError(f"commission: {exc}") from None
     return Fill(

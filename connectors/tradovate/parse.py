@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 from connectors.statements.accounts import choose_account
 from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
-from connectors.statements.numbers import parse_amount, parse_quantity
 from connectors.statements.tables import (
     Line,
     invalid_trade,
     merge_aliases,
     parse_wall_time,
+    read_amount,
     read_or_report,
+    read_quantity,
 )
 from connectors.statements.text import decode
 from connectors.tradovate.fills import fills_header, parse_fills
@@ -110,7 +111,7 @@ def _pair(line: Line, columns: Columns) -> TradovatePair:
 
 def _number(text: str, column: str, *, positive: bool = False) -> float:
     try:
-        value = parse_quantity(text) if positive else parse_amount(text)
+        value = read_quantity(text) if positive else read_amount(text)
     except ValueError as exc:
         raise ValueError(f"{column}: {exc}") from None
     return value
