@@ -75,6 +75,12 @@ class _Errors:
         self.by_row.setdefault(row, (where, reason))
 
 
+def frame_headers(data: bytes, delimiter: str) -> set[str]:
+    """The header cells of the first line (for the optional default columns)."""
+    first = _utf8(data[:65536]).split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    return {cell.strip().strip('"') for cell in first.rstrip("\r").split(delimiter)}
+
+
 def _numbers(df: pl.DataFrame, name: str, header: str, decimal: str, errors: _Errors) -> pl.Series:
     text = df[name]
     fast = (
@@ -101,6 +107,11 @@ def parse_generic(data: bytes, mapping: ColumnMapping, ctx: ParseContext) -> Par
     parsed = ParsedStatement(meta=StatementMeta(broker="generic CSV"))
     fmt = mapping.format
     columns = mapping.mapped()
+    # An optional column left at its default name (the contract field) may be absent.
+    for name in [n for n, h in columns.items() if n not in REQUIRED and n == h]:
+        if name not in columns or columns[name] in frame_headers(data, fmt.delimiter):
+            continue
+        del columns[name]
     try:
         frame = pl.read_csv(
             io.BytesIO(_utf8(data)),

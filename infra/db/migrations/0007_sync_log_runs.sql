@@ -18,3 +18,19 @@ CREATE TRIGGER sync_logs_touch BEFORE UPDATE ON sync_logs
     FOR EACH ROW EXECUTE FUNCTION aetheris_touch_updated_at();
 
 CREATE INDEX sync_logs_running_idx ON sync_logs (started_at) WHERE status = 'running';
+
+-- Cash movements (deposits, withdrawals, adjustments) read from broker statements, one
+-- row per (account, key): the broker's id for the row, or a digest of its time, amount
+-- and comment. A re-import finds them here and reports them as duplicates instead of
+-- adding the balance change twice.
+CREATE TABLE statement_cash (
+    account_id text NOT NULL,
+    cash_key text NOT NULL CHECK (cash_key <> ''),
+    ts timestamptz NOT NULL,
+    amount numeric NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('deposit', 'withdrawal', 'adjustment')),
+    comment text NOT NULL DEFAULT '',
+    source text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account_id, cash_key)
+);
