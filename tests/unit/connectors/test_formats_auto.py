@@ -29,3 +29,17 @@ def test_sample_is_detected_as_its_format(format_name: str, filename: str) -> No
 
 def test_every_format_has_samples() -> None:
     assert {name for name, _ in SAMPLES} == set(OURS)
+
+
+def test_our_formats_do_not_claim_the_other_formats_samples() -> None:
+    others = [
+        path
+        for folder in DATA.iterdir()
+        if folder.is_dir() and folder.name not in OURS
+        for path in folder.iterdir()
+    ]
+    assert others, "the other formats' samples are missing"
+    for path in others:
+        head = path.read_bytes()[:65536]
+        claimed = [name for name in OURS if FORMATS[name].sniff(head, path.name)]
+        assert claimed == [], f"{path.name} claimed by {claimed}"
