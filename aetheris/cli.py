@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "publish": "aetheris.commands.publish",
     "api": "aetheris.commands.api",
     "secrets": "aetheris.commands.secrets",
+    "import": "aetheris.commands.import_",
 }
 
 
