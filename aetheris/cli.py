@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "api": "aetheris.commands.api",
     "secrets": "aetheris.commands.secrets",
     "import": "aetheris.commands.import_",
+    "connect": "aetheris.commands.connect",
 }
 
 

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, alias="AETHERIS_REDIS_TIMEOUT_SECONDS"
     )
 
+    # Live broker connectors (`aetheris connect fix|rest`): credentials are never logged.
+    fix_password: SecretStr | None = Field(default=None, alias="AETHERIS_FIX_PASSWORD")
+    oanda_api_token: SecretStr | None = Field(default=None, alias="AETHERIS_OANDA_API_TOKEN")
+    oanda_api_url: str = Field(
+        default="https://api-fxpractice.oanda.com", alias="AETHERIS_OANDA_API_URL"
+    )
+
     api_host: str = Field(default="127.0.0.1", alias="AETHERIS_API_HOST")
     api_port: int = Field(default=8000, alias="AETHERIS_API_PORT")
 
@@ -90,9 +97,6 @@ class Settings(BaseSettings):
     # first, comma-separated; `aetheris secrets new-key` makes one, `secrets rotate`
     # re-encrypts everything with the first.
     encryption_keys: SecretStr | None = Field(default=None, alias="AETHERIS_ENCRYPTION_KEYS")
-    redis_prefix: str = Field(
-        default="aetheris", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", alias="AETHERIS_REDIS_PREFIX"
-    )
     jwt_issuer: str = Field(default="aetheris", min_length=1, alias="AETHERIS_JWT_ISSUER")
     jwt_audience: str = Field(default="aetheris-api", min_length=1, alias="AETHERIS_JWT_AUDIENCE")
     access_token_minutes: float = Field(

@@ -1,0 +1,94 @@
+"""The drop-copy handler around its ports: the in-process bus, a state file, a memory sync log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.fix.book import DropCopyBook
+from connectors.fix.connector import SOH, DropCopyHandler, FixSessionConfig, fields_of
+from connectors.instruments import load_instruments
+from connectors.statefile import JsonStateFile, StateFileError
+from connectors.synclog import MemorySyncLogWriter
+from infra.bus import EventPublisher, InProcessBus, Topics
+
+NOW = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
+
+
+def raw(**tags: str) -> str:
+    body = {"35": "8", "150": "F", "55": "ES", "54": "1", "32": "1", "31": "5000",
+            "60": "20260302-14:00:00"}  # fmt: skip
+    body.update({k.lstrip("t"): v for k, v in tags.items()})
+    return SOH.join(f"{k}={v}" for k, v in body.items()) + SOH
+
+
+def handler(tmp_path: Path, fix_account: str | None = None) -> tuple[DropCopyHandler, InProcessBus]:
+    bus = InProcessBus()
+    bus.create_topics(["e", "b", "d"], 1)
+    book = DropCopyBook(
+        "A1", currency="USD", initial_balance=1000.0, instruments=load_instruments()
+    )
+    return (
+        DropCopyHandler(
+            book,
+            EventPublisher(bus.publisher(), Topics("e", "b", "d", 1)),
+            JsonStateFile(tmp_path / "book.json"),
+            MemorySyncLogWriter(),
+            source="fix:test",
+            fix_account=fix_account,
+            clock=lambda: NOW,
+        ),
+        bus,
+    )
+
+
+def test_fields_of_a_message() -> None:
+    assert fields_of(f"8=FIX.4.4{SOH}35=8{SOH}17=E1{SOH}58=a=b{SOH}") == {
+        8: "FIX.4.4",
+        35: "8",
+        17: "E1",
+        58: "a=b",
+    }
+
+
+def test_a_run_counts_new_ignored_errors_and_other_accounts(tmp_path: Path) -> None:
+    h, bus = handler(tmp_path, fix_account="ACC-7")
+    h.on_logon()
+    h.on_message(raw(t17="E1", t1="ACC-7"))  # new
+    h.on_message(raw(t17="E2", t1="OTHER"))  # another account on the same session
+    h.on_message(raw(t17="E3", t1="ACC-7", t150="0"))  # a new order: moves nothing
+    h.on_message(raw(t17="E4", t1="ACC-7", t55="ZZZ"))  # not in the instrument table
+    h.on_message(raw(t17="E5", t1="ACC-7", t32="-2"))  # a bad quantity
+    h.on_message(f"35=0{SOH}")  # not an ExecutionReport
+    h.on_logout()
+    [log] = h.sync_log.logs  # type: ignore[attr-defined]
+    assert (log.trades_new, log.trades_error, log.status) == (1, 2, "partial")
+    assert log.errors[0]["where"].startswith("ExecID E4")
+    assert "'ZZZ' is not in the instrument table" in log.errors[0]["reason"]
+    assert "tag 32 (LastQty)" in log.errors[1]["reason"]
+    assert len(bus.reader("e").read(100, 0.0)) == 2  # the open trade and its balance
+    assert JsonStateFile(tmp_path / "book.json").load() is not None
+
+
+def test_state_is_reloaded_by_a_new_handler(tmp_path: Path) -> None:
+    first, _ = handler(tmp_path)
+    first.on_message(raw(t17="E1"))
+    second, bus = handler(tmp_path)
+    second.on_message(raw(t17="E1", t43="Y"))
+    assert second.run is not None and second.run.duplicate == 1
+    assert bus.reader("e").read(100, 0.0) == []
+
+
+def test_a_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "book.json").write_text("[1, 2")
+    with pytest.raises(StateFileError, match="is not JSON"):
+        handler(tmp_path)
+
+
+@pytest.mark.parametrize("bad", ["", "AETH\nERIS", "A]B", " X"])
+def test_comp_ids_that_would_break_the_settings_are_refused(bad: str, tmp_path: Path) -> None:
+    config = FixSessionConfig("127.0.0.1", 1, bad, "BROKER", tmp_path)
+    with pytest.raises(ValueError, match="sender comp id"):
+        config.quickfix_settings()
