@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, str] = {
     "topics": "aetheris.commands.topics",
     "feed": "aetheris.commands.feed",
     "publish": "aetheris.commands.publish",
+    "worker": "aetheris.commands.worker",
 }
 
 
