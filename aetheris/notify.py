@@ -41,7 +41,10 @@ def notify_worker(settings: Settings, pool: Pool, bus: Bus | None) -> NotifyWork
             max_attempts=settings.notify_max_attempts,
         ),
         allowed_networks=parse_allowed_networks(settings.webhook_allowed_networks),
-        lease_seconds=max(30.0, settings.webhook_timeout_seconds * 3),
+        # Longer than one attempt can take: an HTTP connect plus the whole answer, or an
+        # SMTP session's steps (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA), each bounded.
+        lease_seconds=max(settings.webhook_timeout_seconds * 2, settings.smtp_timeout_seconds * 7)
+        + 5.0,
         poll_seconds=settings.notify_poll_seconds,
         concurrency=settings.notify_concurrency,
     )

@@ -30,6 +30,7 @@ class WebhookHttpClient:
         max_response_bytes: int = 65_536,
     ) -> None:
         self._max_response_bytes = max_response_bytes
+        self._total_seconds = timeout_seconds
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
             follow_redirects=False,
@@ -62,6 +63,8 @@ class WebhookHttpClient:
                     read += len(chunk)
                     if read > self._max_response_bytes:
                         break  # the answer's body is not needed; stop reading a flood
+                    if time.perf_counter() - started > self._total_seconds:
+                        break  # a slow drip of bytes must not hold the worker either
                 status = response.status_code
                 location = response.headers.get("location")
         except httpx.HTTPError as exc:

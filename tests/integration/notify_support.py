@@ -31,8 +31,9 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A webhook receiver on 127.0.0.1: answers ``fail_first`` requests with 500 (or the
-    ``redirect_to`` 302), then 200, and keeps every request."""
+    """A webhook receiver on 127.0.0.1: answers the first ``fail_first`` requests of each
+    ``webhook-id`` with 500 (or every one with the ``redirect_to`` 302), then 200, and
+    keeps every request."""
 
     fail_first: int = 0
     redirect_to: str | None = None
@@ -44,11 +45,12 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
-    def answer(self) -> int:
+    def answer(self, message_id: str | None) -> int:
         if self.redirect_to is not None:
             return 302
         with self.lock:
-            return 500 if len(self.requests) < self.fail_first else 200
+            seen = sum(1 for r in self.requests if r.headers.get("webhook-id") == message_id)
+            return 500 if seen < self.fail_first else 200
 
     def successes(self) -> list[Received]:
         with self.lock:
@@ -63,7 +65,7 @@ def webhook_receiver(fail_first: int = 0, redirect_to: str | None = None) -> Ite
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
-            status = receiver.answer()
+            status = receiver.answer(self.headers.get("webhook-id"))
             with receiver.lock:
                 receiver.requests.append(
                     Received(
