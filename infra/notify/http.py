@@ -7,6 +7,7 @@ from the environment are ignored: a proxy would reach addresses the guard never 
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Mapping
 
@@ -28,6 +29,7 @@ class WebhookHttpClient:
         timeout_seconds: float = 10.0,
         connect_timeout_seconds: float = 5.0,
         max_response_bytes: int = 65_536,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self._max_response_bytes = max_response_bytes
         self._total_seconds = timeout_seconds
@@ -35,6 +37,7 @@ class WebhookHttpClient:
             timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
             follow_redirects=False,
             trust_env=False,
+            verify=tls_context if tls_context is not None else True,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=0),
         )
 

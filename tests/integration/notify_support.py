@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,7 +59,12 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver(fail_first: int = 0, redirect_to: str | None = None) -> Iterator[Receiver]:
+def webhook_receiver(
+    fail_first: int = 0,
+    redirect_to: str | None = None,
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1; with ``tls`` (certificate, key) it speaks HTTPS."""
     receiver = Receiver(fail_first=fail_first, redirect_to=redirect_to)
 
     class Handler(BaseHTTPRequestHandler):
@@ -83,6 +89,10 @@ def webhook_receiver(fail_first: int = 0, redirect_to: str | None = None) -> Ite
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     receiver.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -136,10 +146,10 @@ def breach_event(account_id: str, level: int = 3, breach_id: str | None = None) 
     }
 
 
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 / localhost and its key, written as PEM files."""
+def self_signed_certificate(folder: Path, host: str = "localhost") -> tuple[Path, Path]:
+    """A certificate for ``host`` and 127.0.0.1, and its key, written as PEM files."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -151,14 +161,14 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
             ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_path, key_path = folder / f"{host}-cert.pem", folder / f"{host}-key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(

@@ -28,7 +28,7 @@ from infra.notify.cipher import FernetCipher, cipher_from_secret_key
 from infra.notify.http import WebhookHttpClient
 from infra.notify.outcome import AttemptOutcome
 from infra.notify.smtp import SmtpConfig, SmtpMailer
-from infra.notify.ssrf import SystemResolver, parse_allowed_networks
+from infra.notify.ssrf import SystemResolver, check_url, parse_allowed_networks
 from infra.notify.worker import Mailer, NotifyConfig, NotifyWorker
 from tests.integration.notify_support import (
     breach_event,
@@ -710,3 +710,49 @@ def test_fernet_cipher_refuses_a_foreign_ciphertext() -> None:
     token = CIPHER.encrypt(b"x")
     with pytest.raises(ValueError, match="does not decrypt"):
         other.decrypt(token)
+
+
+# HTTPS: the checked address, the URL's name -------------------------------------------
+
+
+class OneNameResolver:
+    def __init__(self, name: str, address: str) -> None:
+        self.name, self.address = name, address
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        if host != self.name:
+            raise AssertionError(f"asked to resolve {host!r}")
+        return [self.address]
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_urls_name(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path, host="hooks.test")
+    trust = ssl.create_default_context(cafile=str(cert))
+    client = WebhookHttpClient(timeout_seconds=5.0, tls_context=trust)
+    resolver = OneNameResolver("hooks.test", "127.0.0.1")
+    try:
+        with webhook_receiver(tls=(cert, key)) as receiver:
+            target = check_url(f"https://hooks.test:{receiver.port}/in", resolver, LOCAL)
+            outcome = client.post(target, b"{}", {"webhook-id": "msg_tls"})
+            assert (outcome.succeeded, outcome.status_code) == (True, 200)
+            (request,) = receiver.requests
+            assert request.headers["host"] == f"hooks.test:{receiver.port}"
+            assert request.path == "/in"
+
+        # a certificate for another name: refused, though the address is the same
+        wrong_cert, wrong_key = self_signed_certificate(tmp_path, host="other.test")
+        client_trusting_it = WebhookHttpClient(
+            timeout_seconds=5.0, tls_context=ssl.create_default_context(cafile=str(wrong_cert))
+        )
+        try:
+            with webhook_receiver(tls=(wrong_cert, wrong_key)) as impostor:
+                target = check_url(f"https://hooks.test:{impostor.port}/in", resolver, LOCAL)
+                refused = client_trusting_it.post(target, b"{}", {})
+                assert not refused.succeeded
+                assert refused.error is not None
+                assert "CERTIFICATE_VERIFY_FAILED" in refused.error
+                assert impostor.requests == []
+        finally:
+            client_trusting_it.close()
+    finally:
+        client.close()
