@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.webhooks import WebhookService
 from infra.bus.port import Bus
 from infra.db.pool import Pool
 from infra.notify.backoff import RetryPolicy
@@ -59,4 +60,14 @@ def notify_worker(settings: Settings, pool: Pool, bus: Bus | None) -> NotifyWork
             max_response_bytes=settings.webhook_max_response_bytes,
         ),
         mailer=smtp_mailer(settings),
+    )
+
+
+def webhook_service(settings: Settings, pool: Pool) -> WebhookService:
+    """The webhook use cases the API routes call, with the settings' cipher and allow-list."""
+    return WebhookService(
+        pool,
+        cipher=cipher_from_secret_key(settings.secret_key),
+        resolver=SystemResolver(),
+        allowed_networks=parse_allowed_networks(settings.webhook_allowed_networks),
     )

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -36,13 +38,28 @@ class Resolver(Protocol):
     def resolve(self, host: str, port: int) -> list[str]: ...
 
 
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+
+
 class SystemResolver:
-    """The operating system's resolver (``getaddrinfo``), every address it returns."""
+    """The operating system's resolver (``getaddrinfo``), every address it returns.
+
+    ``getaddrinfo`` has no timeout of its own: the lookup runs on a helper thread and the
+    caller stops waiting after ``timeout_seconds``.
+    """
+
+    def __init__(self, timeout_seconds: float = 5.0) -> None:
+        self._timeout = timeout_seconds
 
     def resolve(self, host: str, port: int) -> list[str]:
+        lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+            infos = lookup.result(timeout=self._timeout)
+        except FutureTimeout:
+            raise UnsafeUrlError(
+                f"host {host!r} did not resolve within {self._timeout:g} s"
+            ) from None
+        except (OSError, UnicodeError) as exc:
             raise UnsafeUrlError(f"host {host!r} does not resolve ({exc})") from None
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 

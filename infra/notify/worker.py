@@ -182,7 +182,9 @@ class NotifyWorker:
             breach = BreachEvent.model_validate_json(message.value or b"")
         except ValidationError as exc:
             report.bad_messages += 1
-            reason = f"not a breach event: {exc.errors(include_url=False)[0]['msg']}"
+            first = exc.errors(include_url=False)[0]
+            field_name = ".".join(str(part) for part in first["loc"]) or "message"
+            reason = f"not a breach event: {field_name}: {first['msg']}"
             where = f"{message.topic}[{message.partition}]@{message.offset}"
             _log.warning("notify: skipped %s: %s", where, reason)
             conn.execute(

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -292,7 +295,7 @@ def test_a_bad_message_on_the_topic_is_dead_lettered_with_its_reason(
     ).fetchone()
     assert row is not None
     assert row[0] == '{"type": "breach", "level": 9}'
-    assert row[1].startswith("not a breach event:")
+    assert row[1].startswith("not a breach event: breach_id: Field required")
 
 
 def test_offsets_survive_a_new_worker_so_nothing_is_read_twice(
@@ -756,3 +759,41 @@ def test_https_goes_to_the_checked_address_and_verifies_the_urls_name(tmp_path: 
             client_trusting_it.close()
     finally:
         client.close()
+
+
+# The command ------------------------------------------------------------------------------
+
+
+def run_worker_command(env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AETHERIS_", "KAFKA_"))}
+    env.pop("DATABASE_URL", None)
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "-m", "aetheris.cli", "worker", "notify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_worker_command_says_what_is_missing(database_url: str) -> None:
+    no_database = run_worker_command({})
+    assert no_database.returncode == 2
+    assert "DATABASE_URL is not set" in no_database.stderr
+
+    no_key = run_worker_command({"DATABASE_URL": database_url})
+    assert no_key.returncode == 2
+    assert "AETHERIS_SECRET_KEY must be set" in no_key.stderr
+
+    bad_networks = run_worker_command(
+        {
+            "DATABASE_URL": database_url,
+            "AETHERIS_SECRET_KEY": "x" * 32,
+            "AETHERIS_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,10.0.0.0/33",
+        }
+    )
+    assert bad_networks.returncode == 2
+    assert "AETHERIS_WEBHOOK_ALLOWED_NETWORKS entry 2 ('10.0.0.0/33')" in bad_networks.stderr
+    assert "x" * 32 not in bad_networks.stderr + bad_networks.stdout
