@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     "secrets": "aetheris.commands.secrets",
     "import": "aetheris.commands.import_",
     "connect": "aetheris.commands.connect",
+    "worker": "aetheris.commands.worker",
 }
 
 

@@ -118,6 +118,39 @@ class Settings(BaseSettings):
     # Interactive API docs at /docs (served without any CDN asset); off unless asked for.
     api_docs: bool = Field(default=False, alias="AETHERIS_API_DOCS")
 
+    # Alerts: signed webhooks and e-mail (issue 12, items 6-7; docs/alerts.md).
+    # Networks webhooks may reach although they are not public (comma-separated CIDRs).
+    webhook_allowed_networks: str = Field(default="", alias="AETHERIS_WEBHOOK_ALLOWED_NETWORKS")
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, alias="AETHERIS_WEBHOOK_TIMEOUT_SECONDS"
+    )
+    webhook_max_response_bytes: int = Field(
+        default=65_536, ge=0, alias="AETHERIS_WEBHOOK_MAX_RESPONSE_BYTES"
+    )
+    notify_max_attempts: int = Field(default=8, ge=1, le=50, alias="AETHERIS_NOTIFY_MAX_ATTEMPTS")
+    notify_retry_base_seconds: float = Field(
+        default=2.0, gt=0, alias="AETHERIS_NOTIFY_RETRY_BASE_SECONDS"
+    )
+    notify_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, alias="AETHERIS_NOTIFY_RETRY_MAX_SECONDS"
+    )
+    notify_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, alias="AETHERIS_NOTIFY_POLL_SECONDS"
+    )
+    notify_concurrency: int = Field(default=4, ge=1, le=64, alias="AETHERIS_NOTIFY_CONCURRENCY")
+    # SMTP for level-3 e-mail alerts; unset host: no e-mail is sent.
+    smtp_host: str | None = Field(default=None, alias="AETHERIS_SMTP_HOST")
+    smtp_port: int = Field(default=587, ge=1, le=65535, alias="AETHERIS_SMTP_PORT")
+    smtp_user: str | None = Field(default=None, alias="AETHERIS_SMTP_USER")
+    smtp_password: SecretStr | None = Field(default=None, alias="AETHERIS_SMTP_PASSWORD")
+    smtp_from: str = Field(default="aetheris@localhost", alias="AETHERIS_SMTP_FROM")
+    smtp_starttls: bool = Field(default=True, alias="AETHERIS_SMTP_STARTTLS")
+    smtp_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, alias="AETHERIS_SMTP_TIMEOUT_SECONDS"
+    )
+    # A CA bundle to verify the SMTP server's certificate with (a private CA); unset: the system's.
+    smtp_ca_file: Path | None = Field(default=None, alias="AETHERIS_SMTP_CA_FILE")
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value AETHERIS cannot use; the message names each."""
