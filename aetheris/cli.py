@@ -21,7 +21,11 @@ COMMAND_MODULES: dict[str, str] = {
     "topics": "aetheris.commands.topics",
     "feed": "aetheris.commands.feed",
     "publish": "aetheris.commands.publish",
+    "api": "aetheris.commands.api",
+    "secrets": "aetheris.commands.secrets",
+    "import": "aetheris.commands.import_",
     "connect": "aetheris.commands.connect",
+    "worker": "aetheris.commands.worker",
 }
 
 

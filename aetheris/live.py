@@ -15,15 +15,17 @@ from datetime import UTC, datetime, timedelta
 from api.hub import BreachHub
 from api.live import LiveBoard
 from connectors.simulator import SimulatedDesk, run_feed
+from connectors.simulator.parse import to_event
 from infra.bus import EventPublisher, InProcessBus, Topics
 from infra.db.database import Database
 from infra.db.sinks import PostgresSink
 from infra.db.writer import DatabaseWriter
+from infra.live import in_process_live
 from infra.rulesets import RulesetCatalog
 from infra.settings import Settings
 from pipelines.inprocess import InProcessPipeline
 from pipelines.sinks import database_breach_store
-from schemas import BreachEvent, EventError, parse_event
+from schemas import AccountEvent, BreachEvent, EventError, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ class LiveStack:
         self.topics = Topics.from_settings(self.settings)
         self.bus.create_topics(self.topics.all(), self.topics.partitions)
         self.board = LiveBoard(self.catalog)
+        # The live standing on the in-process twin of Redis: what the API reads from Redis
+        # in production, it reads here from the same port.
+        self.live = in_process_live(self.settings.redis_prefix)
         self.pipeline = InProcessPipeline(
             self.bus,
             self.topics,
@@ -72,8 +77,18 @@ class LiveStack:
             ],
             snapshot_interval_seconds=1.0,
             round_size=self.settings.pipeline_round_size,
+            live=lambda: self.live,
+            standing_interval_seconds=self.settings.standing_interval_ms / 1000.0,
         )
         self._threads: list[threading.Thread] = []
+
+    def account_events(self) -> list[AccountEvent]:
+        """The simulated accounts' registrations (what the feed publishes first)."""
+        desk = SimulatedDesk(
+            self.accounts, seed=self.seed, start=datetime.now(UTC), tick_interval=timedelta(1)
+        )
+        events = [to_event(account) for account in desk.accounts()]
+        return [event for event in events if isinstance(event, AccountEvent)]
 
     def start(self) -> None:
         self.pipeline.start()
@@ -100,6 +115,7 @@ class LiveStack:
             EventPublisher(self.bus.publisher(), self.topics),
             rate=self.rate,
             stop=self.stop_event,
+            statuses=None if self.topics.status is None else self.bus.reader(self.topics.status),
         )
         log.info(report.line())
 

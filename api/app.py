@@ -1,4 +1,5 @@
-"""The FastAPI app: live account monitoring, stored alerts, daily roll-ups, the dashboard."""
+"""The FastAPI app: identity, accounts, trades, trading sessions, stored alerts, daily
+roll-ups, and the dashboard page; built over ports by :func:`create_app`."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 
-from fastapi import FastAPI, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
-from api.hub import BreachHub
-from api.ports import DailyRow, History, LiveAccounts, StoredAlert
-from schemas.state import AccountSnapshot
+from api.hardening import HardeningMiddleware, install_error_handlers, origin_allowed
+from api.routes import accounts, alerts, auth, sessions, trades
+from api.services import ApiServices
 
 
 def _dashboard_html() -> str:
@@ -24,62 +28,99 @@ def _breach_message(line: str) -> str:
     return f'{{"kind":"breach","breach":{line}}}'
 
 
-def create_app(live: LiveAccounts, history: History | None, hub: BreachHub) -> FastAPI:
+def create_app(services: ApiServices) -> FastAPI:
     """The app, given its adapters (wired in ``aetheris``)."""
+    hub = services.hub
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        hub.bind(asyncio.get_running_loop())
-        yield
+        if hub is not None:
+            hub.bind(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            for close in services.closers:
+                close()
 
-    app = FastAPI(title="AETHERIS", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="AETHERIS",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(services.limits.allowed_origins),
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    app.add_middleware(HardeningMiddleware, max_body_bytes=services.limits.max_body_bytes)
+    for router in (
+        auth.router,
+        auth.totp,
+        accounts.router,
+        trades.router,
+        sessions.router,
+        alerts.router,
+    ):
+        app.include_router(router)
+    if services.limits.docs:
+        _offline_docs(app)
     page = _dashboard_html()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> str:
         return page
 
-    @app.get("/api/v1/health")
+    @app.get("/api/v1/health", tags=["service"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/api/v1/accounts")
-    def accounts() -> list[AccountSnapshot]:
-        return live.snapshots()
+    if hub is not None:
+        live_hub = hub
 
-    @app.get("/api/v1/accounts/{account_id}")
-    def account(account_id: str) -> AccountSnapshot:
-        found = live.snapshot(account_id)
-        if found is None:
-            raise HTTPException(404, f"account {account_id!r} is not monitored")
-        return found
-
-    @app.get("/api/v1/alerts")
-    def alerts(
-        account_id: str | None = None, limit: int = Query(100, ge=1, le=1_000)
-    ) -> list[StoredAlert]:
-        if history is None:
-            raise HTTPException(503, "no database configured")
-        return history.alerts(account_id, limit)
-
-    @app.get("/api/v1/accounts/{account_id}/daily")
-    def daily(account_id: str, days: int = Query(90, ge=1, le=3_660)) -> list[DailyRow]:
-        if history is None:
-            raise HTTPException(503, "no database configured")
-        return history.daily(account_id, days)
-
-    @app.websocket("/ws/realtime")
-    async def realtime(socket: WebSocket) -> None:
-        await socket.accept()
-        queue = hub.subscribe()
-        try:
-            for line in hub.recent():
-                await socket.send_text(_breach_message(line))
-            while True:
-                await socket.send_text(_breach_message(await queue.get()))
-        except WebSocketDisconnect:
-            pass
-        finally:
-            hub.unsubscribe(queue)
+        @app.websocket("/ws/realtime")
+        async def realtime(socket: WebSocket) -> None:
+            """The demo's breach feed (issue 12 adds tickets and per-user streams)."""
+            if not origin_allowed(
+                socket.headers.get("origin"),
+                socket.headers.get("host"),
+                services.limits.allowed_origins,
+            ):
+                await socket.close(code=1008, reason="origin not allowed")
+                return
+            await socket.accept()
+            queue = live_hub.subscribe()
+            try:
+                for line in live_hub.recent():
+                    await socket.send_text(_breach_message(line))
+                while True:
+                    await socket.send_text(_breach_message(await queue.get()))
+            except WebSocketDisconnect:
+                pass
+            finally:
+                live_hub.unsubscribe(queue)
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files of the ``swagger-ui-bundle`` package: no CDN."""
+    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="AETHERIS API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )

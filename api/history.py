@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from psycopg_pool import ConnectionPool
 
 from api.ports import DailyRow, StoredAlert
-from infra.db.repositories import daily_pnl, list_breaches
+from infra.db.repositories import daily_pnl, list_breaches_of
 from schemas import BreachEvent
 
 
@@ -17,9 +18,10 @@ class DatabaseHistory:
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
-    def alerts(self, account_id: str | None, limit: int) -> list[StoredAlert]:
+    def alerts(self, account_ids: Sequence[str], limit: int) -> list[StoredAlert]:
+        """The newest breaches of these accounts."""
         with self._pool.connection() as conn:
-            rows = list_breaches(conn, account_id, limit=limit)
+            rows = list_breaches_of(conn, account_ids, limit=limit)
         return [
             StoredAlert(
                 breach=BreachEvent(

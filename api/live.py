@@ -7,6 +7,7 @@ pipeline holds; the API keeps its own copy and never reaches into the dataflow's
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from risk_engine import AccountState, RulesetResolver, UnknownAccountError, apply, snapshot
 from schemas import AccountEvent, BalanceEvent, TradeEvent
@@ -35,6 +36,15 @@ class LiveBoard:
     def snapshots(self) -> list[AccountSnapshot]:
         with self._lock:
             return [snapshot(state) for _, state in sorted(self._states.items())]
+
+    def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountSnapshot]:
+        """:class:`api.ports.Standings` of the embedded demo."""
+        with self._lock:
+            return {
+                account_id: snapshot(self._states[account_id])
+                for account_id in account_ids
+                if account_id in self._states
+            }
 
     def snapshot(self, account_id: str) -> AccountSnapshot | None:
         with self._lock:

@@ -63,6 +63,25 @@ class Settings(BaseSettings):
         default=5.0, gt=0, alias="AETHERIS_SNAPSHOT_INTERVAL_SECONDS"
     )
 
+    # Live standing (issue 12: account status and live standing): status events go to their
+    # own topic; each changed account's standing, breaches and status changes go to Redis
+    # (REDIS_URL; the in-process twin without it) under this key prefix, an account's
+    # standing at most once per interval (docs/live-standing.md).
+    topic_status: str = Field(default="aetheris.status", alias="AETHERIS_TOPIC_STATUS")
+    redis_prefix: str = Field(
+        default="aetheris",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        alias="AETHERIS_REDIS_PREFIX",
+    )
+    standing_interval_ms: float = Field(
+        default=100.0, ge=0, le=60_000, alias="AETHERIS_STANDING_INTERVAL_MS"
+    )
+    redis_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=60, alias="AETHERIS_REDIS_TIMEOUT_SECONDS"
+    )
+
     # Live broker connectors (`aetheris connect fix|rest`): credentials are never logged.
     fix_password: SecretStr | None = Field(default=None, alias="AETHERIS_FIX_PASSWORD")
     oanda_api_token: SecretStr | None = Field(default=None, alias="AETHERIS_OANDA_API_TOKEN")
@@ -72,6 +91,65 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", alias="AETHERIS_API_HOST")
     api_port: int = Field(default=8000, alias="AETHERIS_API_PORT")
+
+    # Production API, users and sessions (issue 11: api serve, auth, rate limits).
+    # Fernet keys for secrets at rest (TOTP secrets, later broker credentials), newest
+    # first, comma-separated; `aetheris secrets new-key` makes one, `secrets rotate`
+    # re-encrypts everything with the first.
+    encryption_keys: SecretStr | None = Field(default=None, alias="AETHERIS_ENCRYPTION_KEYS")
+    jwt_issuer: str = Field(default="aetheris", min_length=1, alias="AETHERIS_JWT_ISSUER")
+    jwt_audience: str = Field(default="aetheris-api", min_length=1, alias="AETHERIS_JWT_AUDIENCE")
+    access_token_minutes: float = Field(
+        default=15.0, gt=0, le=60, alias="AETHERIS_ACCESS_TOKEN_MINUTES"
+    )
+    refresh_token_days: float = Field(
+        default=30.0, gt=0, le=365, alias="AETHERIS_REFRESH_TOKEN_DAYS"
+    )
+    # Rate limits in the `limits` notation ("10/minute", "100/hour"), kept in Redis.
+    rate_limit_login: str = Field(default="10/minute", alias="AETHERIS_RATE_LIMIT_LOGIN")
+    rate_limit_register: str = Field(default="5/minute", alias="AETHERIS_RATE_LIMIT_REGISTER")
+    rate_limit_totp: str = Field(default="10/minute", alias="AETHERIS_RATE_LIMIT_TOTP")
+    # Browser origins allowed to call the API (CORS) and open its WebSockets, comma-separated;
+    # the page the API serves itself is always allowed.
+    allowed_origins: str = Field(default="", alias="AETHERIS_ALLOWED_ORIGINS")
+    api_max_body_bytes: int = Field(
+        default=65_536, ge=1_024, le=16_777_216, alias="AETHERIS_API_MAX_BODY_BYTES"
+    )
+    # Interactive API docs at /docs (served without any CDN asset); off unless asked for.
+    api_docs: bool = Field(default=False, alias="AETHERIS_API_DOCS")
+
+    # Alerts: signed webhooks and e-mail (issue 12, items 6-7; docs/alerts.md).
+    # Networks webhooks may reach although they are not public (comma-separated CIDRs).
+    webhook_allowed_networks: str = Field(default="", alias="AETHERIS_WEBHOOK_ALLOWED_NETWORKS")
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, alias="AETHERIS_WEBHOOK_TIMEOUT_SECONDS"
+    )
+    webhook_max_response_bytes: int = Field(
+        default=65_536, ge=0, alias="AETHERIS_WEBHOOK_MAX_RESPONSE_BYTES"
+    )
+    notify_max_attempts: int = Field(default=8, ge=1, le=50, alias="AETHERIS_NOTIFY_MAX_ATTEMPTS")
+    notify_retry_base_seconds: float = Field(
+        default=2.0, gt=0, alias="AETHERIS_NOTIFY_RETRY_BASE_SECONDS"
+    )
+    notify_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, alias="AETHERIS_NOTIFY_RETRY_MAX_SECONDS"
+    )
+    notify_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, alias="AETHERIS_NOTIFY_POLL_SECONDS"
+    )
+    notify_concurrency: int = Field(default=4, ge=1, le=64, alias="AETHERIS_NOTIFY_CONCURRENCY")
+    # SMTP for level-3 e-mail alerts; unset host: no e-mail is sent.
+    smtp_host: str | None = Field(default=None, alias="AETHERIS_SMTP_HOST")
+    smtp_port: int = Field(default=587, ge=1, le=65535, alias="AETHERIS_SMTP_PORT")
+    smtp_user: str | None = Field(default=None, alias="AETHERIS_SMTP_USER")
+    smtp_password: SecretStr | None = Field(default=None, alias="AETHERIS_SMTP_PASSWORD")
+    smtp_from: str = Field(default="aetheris@localhost", alias="AETHERIS_SMTP_FROM")
+    smtp_starttls: bool = Field(default=True, alias="AETHERIS_SMTP_STARTTLS")
+    smtp_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, alias="AETHERIS_SMTP_TIMEOUT_SECONDS"
+    )
+    # A CA bundle to verify the SMTP server's certificate with (a private CA); unset: the system's.
+    smtp_ca_file: Path | None = Field(default=None, alias="AETHERIS_SMTP_CA_FILE")
 
 
 class SettingsError(ValueError):

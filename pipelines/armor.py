@@ -5,7 +5,10 @@
       → a stateful step per shard holding each of its accounts' state: decode with
         ``schemas``, ``risk_engine.apply`` (bad message, unknown account or ruleset →
         dead letter with the reason)
-      → breaches to the breach topic (and to any breach stores, e.g. the database)
+      → breaches to the breach topic (and to any breach stores, e.g. the database),
+        status changes to the status topic, and, with a live output, each changed
+        account's standing (at most once per interval), its breaches and status changes
+        to Redis (pipelines/live.py)
 
 Order: the events topic is keyed by account id, so one account's events are in one
 partition, read in offset order by one Bytewax partition; they stay in that order
@@ -15,10 +18,13 @@ whose key is not its ``account_id`` would break that, so it is rejected too.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import pickle
 import threading
+import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TypeGuard, cast
 from zlib import crc32
 
@@ -29,8 +35,10 @@ from bytewax.operators import StatefulBatchLogic
 from pydantic import ValidationError
 
 from infra.bus import Bus, BusMessage, DeadLetter, Publisher, Topics, open_bus
+from infra.live import LiveItem, open_live
 from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
+from pipelines.live import LiveFactory, LiveSink
 from pipelines.sinks import (
     EmittedBreach,
     TopicWriter,
@@ -38,13 +46,15 @@ from pipelines.sinks import (
     WriterSink,
     breach_topic_writer,
     dead_letter_topic_writer,
+    status_topic_writer,
 )
 from pipelines.sources import ROUND_SIZE, BusSource, StopSignal
 from pipelines.state import LAYOUT, check_layout, freeze, thaw
-from risk_engine import AccountState, RulesetResolver, UnknownAccountError, apply
-from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
+from risk_engine import AccountState, RulesetResolver, UnknownAccountError, snapshot, step
+from schemas import AccountEvent, BalanceEvent, BreachEvent, StatusEvent, TradeEvent
 from schemas.parsing import event_error_reason, validate_event_json
 from schemas.rulesets import RulesetError
+from schemas.state import AccountSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +63,12 @@ FLOW_ID = "aetheris-armor"
 InputEvent = AccountEvent | BalanceEvent | TradeEvent
 
 
-ArmorOutput = EmittedBreach | DeadLetter
-"""What the stateful step emits: breaches, and dead letters for events it could not apply."""
+ArmorOutput = EmittedBreach | StatusEvent | AccountSnapshot | DeadLetter
+"""What the stateful step emits: breaches, status changes, standings (with a live
+output), and dead letters for events it could not apply."""
+
+STANDING_INTERVAL_SECONDS = 0.1
+"""The least time between two standings of one account (``AETHERIS_STANDING_INTERVAL_MS``)."""
 
 
 def where(message: BusMessage) -> str:
@@ -120,6 +134,23 @@ def is_breach(item: ArmorOutput) -> TypeGuard[EmittedBreach]:
     return isinstance(item, EmittedBreach)
 
 
+def is_dead_letter(item: ArmorOutput) -> TypeGuard[DeadLetter]:
+    return isinstance(item, DeadLetter)
+
+
+def is_status(item: ArmorOutput) -> TypeGuard[StatusEvent]:
+    return isinstance(item, StatusEvent)
+
+
+def live_item(item: ArmorOutput) -> LiveItem | None:
+    """What of the step's output goes to the live store: all but dead letters."""
+    if isinstance(item, EmittedBreach):
+        return item.breach
+    if isinstance(item, DeadLetter):
+        return None
+    return item
+
+
 ShardSnapshot = tuple[str, int, dict[str, bytes]]
 """``(account state layout, shard count, account id → pickled frozen state)``."""
 
@@ -142,18 +173,36 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
     logged): one poisonous message must not stop every account's monitoring, nor
     crash-loop the dataflow after each restart.
 
+    With ``standing_interval`` set (a live output), each account changed by a batch gets
+    its standing emitted after the batch's outputs, at most once per interval: an
+    account changed sooner is held and emitted when its interval ends (a notification),
+    the latest state winning, or at the end of the input. A batch in which the account
+    had a breach or a status change emits its standing at once, after them.
+
     Snapshots are incremental: an account's :func:`pipelines.state.freeze` copy is pickled
     once after each epoch it changed in, and kept; the shard's snapshot is those bytes
     (copying bytes is all an unchanged account costs). A resumed shard thaws an account
     on its first event.
     """
 
-    def __init__(self, resolve: RulesetResolver, shards: int, resume: ShardSnapshot | None) -> None:
+    def __init__(
+        self,
+        resolve: RulesetResolver,
+        shards: int,
+        resume: ShardSnapshot | None,
+        standing_interval: float | None = None,
+    ) -> None:
         self._resolve = resolve
         self._shards = shards
         self._states: dict[str, AccountState] = {}
         self._changed: set[str] = set()
         self._frozen: dict[str, bytes] = {}
+        self._interval = standing_interval
+        # Standings: when each account's next may go (monotonic seconds), the accounts
+        # waiting for it, and a heap of (due, account) to wake up for them.
+        self._due: dict[str, float] = {}
+        self._waiting: set[str] = set()
+        self._wakeups: list[tuple[float, str]] = []
         if resume is not None:
             layout, written_with, frozen = resume
             check_layout(layout)  # eagerly: accounts are thawed on their first event
@@ -176,6 +225,9 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
     def on_batch(self, values: list[list[BusMessage]]) -> tuple[list[ArmorOutput], bool]:
         out: list[ArmorOutput] = []
         resolve, states, changed = self._resolve, self._states, self._changed
+        live = self._interval is not None
+        touched: set[str] = set()
+        eventful: set[str] = set()
         for messages in values:
             for message in messages:
                 event = decode(message)
@@ -184,7 +236,7 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
                     continue
                 account_id = event.account_id
                 try:
-                    state, breaches = apply(self._state(account_id), event, resolve)
+                    state, outputs = step(self._state(account_id), event, resolve)
                 except (UnknownAccountError, RulesetError) as exc:
                     out.append(reject(message, str(exc)))
                     continue
@@ -194,10 +246,62 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
                     continue
                 states[account_id] = state
                 changed.add(account_id)
-                if breaches:
-                    out.extend(EmittedBreach(b, message.received_ns) for b in breaches)
+                if outputs:
+                    out.extend(
+                        EmittedBreach(item, message.received_ns)
+                        if isinstance(item, BreachEvent)
+                        else item
+                        for item in outputs
+                    )
+                    if live:
+                        eventful.add(account_id)
+                if live:
+                    touched.add(account_id)
+        if touched:
+            self._standings(out, touched, eventful)
         # No account yet (only rejected messages so far): nothing to keep for this shard.
         return out, not states and not self._frozen
+
+    def _standings(self, out: list[ArmorOutput], touched: set[str], eventful: set[str]) -> None:
+        """Emit the standings of the accounts a batch changed that may go now; hold the rest."""
+        assert self._interval is not None
+        now = time.monotonic()
+        due, waiting, states = self._due, self._waiting, self._states
+        for account_id in touched:
+            if account_id in eventful or now >= due.get(account_id, 0.0):
+                out.append(snapshot(states[account_id]))
+                due[account_id] = now + self._interval
+                waiting.discard(account_id)
+            elif account_id not in waiting:
+                waiting.add(account_id)
+                heapq.heappush(self._wakeups, (due[account_id], account_id))
+
+    def notify_at(self) -> datetime | None:
+        if not self._wakeups:
+            return None
+        wait = max(0.0, self._wakeups[0][0] - time.monotonic())
+        return datetime.now(UTC) + timedelta(seconds=wait)
+
+    def on_notify(self) -> tuple[list[ArmorOutput], bool]:
+        """The standings whose interval has ended."""
+        assert self._interval is not None
+        out: list[ArmorOutput] = []
+        now = time.monotonic()
+        wakeups, waiting, due = self._wakeups, self._waiting, self._due
+        while wakeups and wakeups[0][0] <= now:
+            _, account_id = heapq.heappop(wakeups)
+            if account_id in waiting and due[account_id] <= now:
+                waiting.discard(account_id)
+                out.append(snapshot(self._states[account_id]))
+                due[account_id] = now + self._interval
+        return out, False
+
+    def on_eof(self) -> tuple[list[ArmorOutput], bool]:
+        """The end of the input: every held standing goes now (none is lost at the end)."""
+        out: list[ArmorOutput] = [snapshot(self._states[a]) for a in sorted(self._waiting)]
+        self._waiting.clear()
+        self._wakeups.clear()
+        return out, False
 
     def snapshot(self) -> ShardSnapshot:
         for account_id in self._changed:
@@ -209,12 +313,12 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
 
 
 def armor_logic(
-    resolve: RulesetResolver, shards: int = STATE_SHARDS
+    resolve: RulesetResolver, shards: int = STATE_SHARDS, standing_interval: float | None = None
 ) -> Callable[[ShardSnapshot | None], ShardLogic]:
     """The stateful step's builder: a fresh shard, or one resumed from its snapshot."""
 
     def build(resume: ShardSnapshot | None) -> ShardLogic:
-        return ShardLogic(resolve, shards, resume)
+        return ShardLogic(resolve, shards, resume, standing_interval)
 
     return build
 
@@ -226,6 +330,9 @@ def build_armor_flow(
     breach_output: WriterFactory[EmittedBreach],
     deadletter_output: WriterFactory[DeadLetter],
     breach_stores: Sequence[WriterFactory[BreachEvent]] = (),
+    status_output: WriterFactory[StatusEvent] | None = None,
+    live_output: LiveFactory | None = None,
+    standing_interval_seconds: float = STANDING_INTERVAL_SECONDS,
     sink_parts: int = 1,
     shards: int = STATE_SHARDS,
     flow_id: str = FLOW_ID,
@@ -235,14 +342,25 @@ def build_armor_flow(
     ``breach_stores`` is the seam for more breach outputs (the database): each gets every
     breach, keyed by account; what a store has not confirmed when an epoch ends is part
     of the snapshot and is written again after a crash (:class:`pipelines.sinks.Writer`).
+    ``status_output`` gets every status change, keyed by account. ``live_output`` builds
+    each worker's live publisher: standings (at most one per account per
+    ``standing_interval_seconds``), breaches and status changes, in order per account.
     """
     flow = Dataflow(flow_id)
     if shards < 1:
         raise ValueError(f"at least one state shard, got {shards}")
+    if standing_interval_seconds < 0:
+        raise ValueError(f"the standing interval cannot be negative: {standing_interval_seconds}")
+    interval = None if live_output is None else standing_interval_seconds
     read = op.input("events", flow, source)
     keyed = op.flat_map_batch("by-shard", read, shard_batches(shards))
-    outcomes = op.stateful_batch("armor", keyed, armor_logic(resolve, shards))
-    split = op.branch("breaches", op.key_rm("unkey", outcomes), is_breach)
+    outcomes = op.stateful_batch("armor", keyed, armor_logic(resolve, shards, interval))
+    items = op.key_rm("unkey", outcomes)
+    if live_output is not None:
+        live: Stream[LiveItem] = op.filter_map("live-items", items, live_item)
+        sink: LiveSink = LiveSink(live_output)
+        op.output("live-out", live, sink)
+    split = op.branch("breaches", items, is_breach)
 
     breaches = op.key_on("breach-key", split.trues, lambda item: item.breach.account_id)
     op.output("breach-out", breaches, WriterSink(breach_output, sink_parts))
@@ -250,9 +368,17 @@ def build_armor_flow(
         events = op.map_value(f"breach-event-{index}", breaches, lambda item: item.breach)
         op.output(f"breach-store-{index}", events, WriterSink(store, sink_parts))
 
-    rejected = cast(Stream[DeadLetter], split.falses)  # what the type guard turned away
+    others = op.branch("dead-letters", split.falses, is_dead_letter)
+    rejected = others.trues
     letters = op.key_on("deadletter-key", rejected, lambda item: item.key or "")
     op.output("deadletter-out", letters, WriterSink(deadletter_output, sink_parts))
+
+    if status_output is not None:
+        changes = op.filter("statuses", others.falses, is_status)
+        keyed_changes = op.key_on(
+            "status-key", cast(Stream[StatusEvent], changes), lambda item: item.account_id
+        )
+        op.output("status-out", keyed_changes, WriterSink(status_output, sink_parts))
     return flow
 
 
@@ -282,18 +408,26 @@ def bus_flow(
     breach_stores: Sequence[WriterFactory[BreachEvent]] = (),
     end_grace_seconds: float = 0.5,
     round_size: int = ROUND_SIZE,
+    live: LiveFactory | None = None,
+    standing_interval_seconds: float = STANDING_INTERVAL_SECONDS,
 ) -> Dataflow:
-    """The dataflow over a bus (Kafka or in-process): the events topic in, breach and
-    dead-letter topics out; ``round_size``: the least a Bytewax round hands out when that
-    many messages wait (:class:`pipelines.sources.SharedFeed`)."""
+    """The dataflow over a bus (Kafka or in-process): the events topic in, breach,
+    status and dead-letter topics out (no status topic when ``topics.status`` is None);
+    ``round_size``: the least a Bytewax round hands out when that many messages wait
+    (:class:`pipelines.sources.SharedFeed`); ``live``: the live output's publisher."""
 
     publisher = SharedPublisher(bus)
+    status_topic = topics.status
 
     def breach_output(_part: int) -> TopicWriter[EmittedBreach]:
         return breach_topic_writer(publisher.get(), topics.breaches)
 
     def deadletter_output(_part: int) -> TopicWriter[DeadLetter]:
         return dead_letter_topic_writer(publisher.get(), topics.deadletter)
+
+    def status_output(_part: int) -> TopicWriter[StatusEvent]:
+        assert status_topic is not None
+        return status_topic_writer(publisher.get(), status_topic)
 
     return build_armor_flow(
         BusSource(
@@ -308,12 +442,16 @@ def bus_flow(
         breach_output=breach_output,
         deadletter_output=deadletter_output,
         breach_stores=breach_stores,
+        status_output=None if status_topic is None else status_output,
+        live_output=live,
+        standing_interval_seconds=standing_interval_seconds,
         sink_parts=topics.partitions,
     )
 
 
 def kafka_flow(until_end: bool = False) -> Dataflow:
-    """For ``python -m bytewax.run "pipelines.armor:kafka_flow()"``: the flow from settings."""
+    """For ``python -m bytewax.run "pipelines.armor:kafka_flow()"``: the flow from settings
+    (with ``REDIS_URL``, the live standing goes to Redis)."""
     settings = get_settings()
     if not settings.kafka_bootstrap_servers:
         raise SystemExit("KAFKA_BOOTSTRAP_SERVERS is not set: the pipeline reads from Kafka")
@@ -322,4 +460,6 @@ def kafka_flow(until_end: bool = False) -> Dataflow:
         Topics.from_settings(settings),
         until_end=until_end,
         round_size=settings.pipeline_round_size,
+        live=(lambda: open_live(settings)) if settings.redis_url else None,
+        standing_interval_seconds=settings.standing_interval_ms / 1000.0,
     )

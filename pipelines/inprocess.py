@@ -12,7 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from infra.bus import Bus, InProcessBus, Topics
-from pipelines.armor import bus_flow
+from pipelines.armor import STANDING_INTERVAL_SECONDS, bus_flow
+from pipelines.live import LiveFactory
 from pipelines.runner import RecoveryConfig, ensure_recovery_store, run_main
 from pipelines.sinks import WriterFactory
 from pipelines.sources import ROUND_SIZE
@@ -33,6 +34,8 @@ class InProcessPipeline:
         snapshot_interval_seconds: float = 5.0,
         recovery_dir: Path | None = None,
         round_size: int = ROUND_SIZE,
+        live: LiveFactory | None = None,
+        standing_interval_seconds: float = STANDING_INTERVAL_SECONDS,
     ) -> None:
         self._bus = bus
         self._topics = topics
@@ -41,6 +44,8 @@ class InProcessPipeline:
         self._epoch = timedelta(seconds=snapshot_interval_seconds)
         self._recovery_dir = recovery_dir
         self._round_size = round_size
+        self._live = live
+        self._standing_interval = standing_interval_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -93,6 +98,8 @@ class InProcessPipeline:
             # The in-process bus's end offsets are exact: no grace needed at the end.
             end_grace_seconds=0.0 if isinstance(self._bus, InProcessBus) else 0.5,
             round_size=self._round_size,
+            live=self._live,
+            standing_interval_seconds=self._standing_interval,
         )
         recovery = None
         if self._recovery_dir is not None:

@@ -24,7 +24,7 @@ from infra.bus import DeadLetter, DeliveryError, Headers, Publisher, murmur2
 from infra.db.pool import Pool
 from infra.db.sinks import PostgresSink
 from infra.db.writer import DatabaseWriter
-from schemas import BreachEvent, event_json
+from schemas import BreachEvent, StatusEvent, event_json
 
 T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -178,6 +178,15 @@ def encode_dead_letter(letter: DeadLetter) -> Encoded:
     """A dead letter keyed like the message it rejects."""
     key = letter.key if letter.key is not None else f"partition-{letter.partition}"
     return key, letter.model_dump_json().encode("utf-8"), ()
+
+
+def encode_status(status: StatusEvent) -> Encoded:
+    """A status change as contract JSON keyed by account."""
+    return status.account_id, event_json(status).encode("utf-8"), ()
+
+
+def status_topic_writer(publisher: Publisher, topic: str) -> TopicWriter[StatusEvent]:
+    return TopicWriter(publisher, topic, encode_status)
 
 
 def breach_topic_writer(publisher: Publisher, topic: str) -> TopicWriter[EmittedBreach]:

@@ -8,8 +8,8 @@ second, every epoch. Here a snapshot is a flat tuple of the state's fields: the 
 as its JSON text (computed once per ruleset object), UTC datetimes as integer
 microseconds, dates as ordinals and trading days as a triple, because pickle handles
 those primitives about fifteen times faster than the objects; containers are copied.
-Thawing gives back an equal state. A snapshot from a different state layout is
-refused.
+Thawing gives back an equal state. A snapshot of an earlier layout that lacks fields
+added since (at the end) thaws with their defaults; any other layout is refused.
 """
 
 from __future__ import annotations
@@ -28,8 +28,19 @@ from risk_engine.calendar import TradingDay
 from schemas.rulesets import Ruleset
 
 _FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AccountState))
-# Which fields a snapshot holds, in order: a snapshot from another layout is refused.
-LAYOUT = hashlib.sha256("\x1f".join(_FIELDS).encode()).hexdigest()[:12]
+
+
+def layout_of(fields: tuple[str, ...]) -> str:
+    """The name of a field layout: a snapshot says which fields it holds, in order."""
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:12]
+
+
+LAYOUT = layout_of(_FIELDS)
+# Earlier layouts whose snapshots still thaw: fields added after them take their
+# defaults. Before account status (status, status_until, status_rule) came last.
+_FIELDS_BY_LAYOUT: dict[str, tuple[str, ...]] = {
+    layout_of(fields): fields for fields in (_FIELDS, _FIELDS[: _FIELDS.index("status")])
+}
 
 StateSnapshot = tuple[str, str, tuple[object, ...]]
 """``(layout, how each field is written (one letter each), field values)``."""
@@ -155,10 +166,18 @@ def freeze_generic(state: AccountState) -> StateSnapshot:
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
+def _plain_kind(hint: object) -> object:
+    """A ``Literal`` of strings (or ints) is written as those values are: as it is."""
+    if typing.get_origin(hint) is typing.Literal:
+        kinds = {type(value) for value in typing.get_args(hint)}
+        return kinds.pop() if len(kinds) == 1 else hint
+    return hint
+
+
 def _field_code(number: int, name: str, hint: object) -> tuple[list[str], str, str]:
     """``(statements, how, value)``: Python source freezing one field of ``state``."""
     union = typing.get_origin(hint) in (types.UnionType, typing.Union)
-    kinds = set(typing.get_args(hint)) if union else {hint}
+    kinds = {_plain_kind(kind) for kind in (typing.get_args(hint) if union else (hint,))}
     origin = typing.get_origin(hint)
     item = typing.get_args(hint)[0] if origin in (list, set) else None
     read = f"x = state.{name}"
@@ -254,20 +273,22 @@ freeze: Callable[[AccountState], StateSnapshot] = compile_freeze(AccountState, L
 """An immutable, cheaply pickled copy of an account's state (compiled: no wrapper call)."""
 
 
-def check_layout(layout: str) -> None:
-    """Refuse a snapshot written with another account state layout (another version)."""
-    if layout != LAYOUT:
+def check_layout(layout: str) -> tuple[str, ...]:
+    """The fields a snapshot of ``layout`` holds; refuse a layout this version cannot read."""
+    fields = _FIELDS_BY_LAYOUT.get(layout)
+    if fields is None:
         raise ValueError(
             f"recovery snapshot of account state layout {layout}, this version has {LAYOUT}: "
             "the recovery store belongs to another version; replay from the topic instead"
         )
+    return fields
 
 
 def thaw(snapshot: StateSnapshot) -> AccountState:
     """The state a snapshot was taken of."""
     layout, hows, values = snapshot
-    check_layout(layout)
+    names = check_layout(layout)
     fields = {
-        name: _decode(how, value) for name, how, value in zip(_FIELDS, hows, values, strict=True)
+        name: _decode(how, value) for name, how, value in zip(names, hows, values, strict=True)
     }
     return AccountState(**fields)  # type: ignore[arg-type]

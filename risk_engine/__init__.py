@@ -11,9 +11,11 @@ from risk_engine.engine import (
     apply,
     breach_id,
     new_account_state,
+    step,
 )
 from risk_engine.snapshot import snapshot
 from risk_engine.state import DAILY_RULES, AccountState
+from risk_engine.status import status_id
 
 __all__ = [
     "DAILY_RULES",
@@ -25,4 +27,6 @@ __all__ = [
     "breach_id",
     "new_account_state",
     "snapshot",
+    "status_id",
+    "step",
 ]

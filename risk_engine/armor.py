@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from risk_engine.engine import RulesetResolver, apply
+from risk_engine.engine import RulesetResolver, step
 from risk_engine.state import AccountState
-from schemas.events import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
+from schemas.events import AccountEvent, BalanceEvent, BreachEvent, OutputEvent, TradeEvent
 
 
 class Armor:
@@ -16,6 +16,10 @@ class Armor:
 
     def process(self, event: AccountEvent | BalanceEvent | TradeEvent) -> list[BreachEvent]:
         """Apply one event; raise on bad input (unknown account or ruleset) without changes."""
-        state, breaches = apply(self.accounts.get(event.account_id), event, self._resolve)
+        return [item for item in self.process_all(event) if isinstance(item, BreachEvent)]
+
+    def process_all(self, event: AccountEvent | BalanceEvent | TradeEvent) -> list[OutputEvent]:
+        """Apply one event; its breaches and status changes in order (see ``step``)."""
+        state, outputs = step(self.accounts.get(event.account_id), event, self._resolve)
         self.accounts[event.account_id] = state
-        return breaches
+        return outputs

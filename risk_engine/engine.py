@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from risk_engine import rules
+from risk_engine import rules, status
 from risk_engine.calendar import trading_day_of
 from risk_engine.state import DAILY_RULES, AccountState
-from schemas.events import AccountEvent, BalanceEvent, BreachEvent, RuleName, TradeEvent
+from schemas.events import (
+    AccountEvent,
+    BalanceEvent,
+    BreachEvent,
+    OutputEvent,
+    RuleName,
+    TradeEvent,
+)
 from schemas.rulesets import Ruleset, with_overrides
 
 RulesetResolver = Callable[[str], Ruleset]
@@ -342,11 +349,14 @@ def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
     return breaches
 
 
-def apply(
+def step(
     state: AccountState | None, event: InputEvent, resolve: RulesetResolver
-) -> tuple[AccountState, list[BreachEvent]]:
-    """Apply one event to an account's state; return the state and the breaches it caused.
+) -> tuple[AccountState, list[OutputEvent]]:
+    """Apply one event to an account's state; return the state and everything it caused.
 
+    The outputs are breaches and status changes, in the order they happened: a locked
+    account's ``active`` first (the event started its next day), then the event's
+    breaches, then the ``failed``, ``locked`` or ``passed`` they (or the event) caused.
     ``state`` is ``None`` for an account not seen yet; it is updated in place and
     returned. Raises :class:`UnknownAccountError` for a tick before its account event,
     and ``schemas.rulesets.RulesetError`` for an account whose ruleset is unknown.
@@ -364,10 +374,30 @@ def apply(
         return state, []
     if state is None:
         raise UnknownAccountError(event.account_id, event.type)
+    event_time = event.event_time
+    unlocking = status.unlock_due(state, event_time)
     if isinstance(event, BalanceEvent):
         breaches = _apply_balance(state, event)
     else:
         breaches = _apply_trade(state, event)
-    state.last_event_time = event.event_time
+    state.last_event_time = event_time
     state.events_applied += 1
-    return state, breaches
+    if not (unlocking or breaches) and (
+        state.ruleset.objectives is None or state.status != "active"
+    ):
+        return state, []  # the per-tick fast path: nothing can change the status
+    outputs: list[OutputEvent] = [status.unlock(state, event_time)] if unlocking else []
+    outputs += breaches
+    outputs += status.judge(state, event_time, breaches)
+    return state, outputs
+
+
+def apply(
+    state: AccountState | None, event: InputEvent, resolve: RulesetResolver
+) -> tuple[AccountState, list[BreachEvent]]:
+    """Apply one event to an account's state; return the state and the breaches it caused.
+
+    As :func:`step` (the account's status changes too), reporting only the breaches.
+    """
+    state, outputs = step(state, event, resolve)
+    return state, [item for item in outputs if isinstance(item, BreachEvent)]

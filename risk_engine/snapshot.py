@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from risk_engine import rules
 from risk_engine.state import AccountState
+from risk_engine.status import profit_target
+from schemas.events import RuleName
 from schemas.state import AccountSnapshot, ObjectivesProgress, RuleStanding
 
 
@@ -13,9 +15,7 @@ def objectives_progress(state: AccountState) -> ObjectivesProgress | None:
     if objectives is None:
         return None
     profit = state.balance - state.initial_balance
-    target: float | None = objectives.profit_target_amount
-    if objectives.profit_target_percent is not None:
-        target = objectives.profit_target_percent / 100.0 * state.initial_balance
+    target = profit_target(state)
     progress = None if target is None else round(100.0 * profit / target, 4)
     days = len(state.trading_days)
     target_met = target is None or profit >= target
@@ -33,22 +33,65 @@ def objectives_progress(state: AccountState) -> ObjectivesProgress | None:
     )
 
 
-def snapshot(state: AccountState) -> AccountSnapshot:
-    """A serialisable view of the account's live standing."""
-    standings = []
-    for measure in rules.equity_measures(state):
+def _standing(
+    rule: RuleName,
+    *,
+    used: float,
+    limit: float,
+    threshold: float | None,
+    level: int,
+    levels: tuple[float, float, float],
+) -> RuleStanding:
+    """One rule's numbers, with the headroom left to its next level and to level 3."""
+    next_level = level + 1 if level < len(levels) else None
+    headroom_next = (
+        None if next_level is None else round(max(0.0, levels[next_level - 1] * limit - used), 6)
+    )
+    return RuleStanding(
+        rule=rule,
+        used=round(used, 6),
+        limit=round(limit, 6),
+        used_percent=round(100.0 * used / limit, 4) if limit else 0.0,
+        threshold=None if threshold is None else round(threshold, 6),
+        level=level,
+        next_level=next_level,
+        headroom_next=headroom_next,
+        headroom_breach=round(max(0.0, levels[-1] * limit - used), 6),
+    )
+
+
+def rule_standings(state: AccountState) -> tuple[RuleStanding, ...]:
+    """Every equity rule's standing, and the trades opened today against the daily cap."""
+    levels = state.ruleset.levels
+    fired = state.fired_levels
+    standings = [
+        _standing(
+            m.rule,
+            used=m.used,
+            limit=m.limit,
+            threshold=m.threshold,
+            level=fired.get(m.rule, 0),
+            levels=levels,
+        )
+        for m in rules.equity_measures(state)
+    ]
+    overtrading = state.ruleset.overtrading
+    if overtrading is not None and overtrading.max_trades_per_day is not None:
         standings.append(
-            RuleStanding(
-                rule=measure.rule,
-                used=round(measure.used, 6),
-                limit=round(measure.limit, 6),
-                used_percent=round(100.0 * measure.used / measure.limit, 4)
-                if measure.limit
-                else 0.0,
-                threshold=None if measure.threshold is None else round(measure.threshold, 6),
-                level=state.fired_levels.get(measure.rule, 0),
+            _standing(
+                "overtrading",
+                used=float(len(state.entries_today)),
+                limit=float(overtrading.max_trades_per_day),
+                threshold=None,
+                level=fired.get("overtrading", 0),
+                levels=levels,
             )
         )
+    return tuple(standings)
+
+
+def snapshot(state: AccountState) -> AccountSnapshot:
+    """A serialisable view of the account's live standing."""
     return AccountSnapshot(
         account_id=state.account_id,
         name=state.name,
@@ -62,11 +105,14 @@ def snapshot(state: AccountState) -> AccountSnapshot:
         start_of_day_equity=state.start_of_day_equity,
         highest_eod_balance=state.highest_eod_balance,
         peak_equity=state.peak_equity,
-        rules=tuple(standings),
+        rules=rule_standings(state),
         objectives=objectives_progress(state),
         last_event_time=state.last_event_time,
         events_applied=state.events_applied,
         duplicate_trades=state.duplicate_trades,
         late_trades=state.late_trades,
         breaches_emitted=state.breaches_emitted,
+        status=state.status,
+        status_until=state.status_until,
+        status_rule=state.status_rule,
     )

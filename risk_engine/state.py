@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from risk_engine.calendar import TradingDay
-from schemas.events import RuleName
+from schemas.events import AccountStatus, RuleName
 from schemas.rulesets import Ruleset
 
 DAILY_RULES: frozenset[RuleName] = frozenset(
@@ -62,6 +62,12 @@ class AccountState:
     # Trade events that belong to an earlier trading day than the current one.
     late_trades: int = 0
     breaches_emitted: int = 0
+    # The account's standing under its firm's rules (docs/rules.md, "Account status"):
+    # when a locked account may trade again, and the rule that locked or failed it.
+    # Kept last: recovery snapshots written before these fields still thaw.
+    status: AccountStatus = "active"
+    status_until: datetime | None = None
+    status_rule: RuleName | None = None
 
     def start_new_day(self, day: TradingDay) -> None:
         """Roll the state over to ``day``: the balance at the boundary starts the new day."""

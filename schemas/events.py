@@ -1,4 +1,4 @@
-"""The event contract (shared/contracts/events.md) as frozen, strict pydantic models.
+"""The event contract (docs/events.md) as frozen, strict pydantic models.
 
 Input events (account, balance, trade) come from connectors; breach events are
 what the risk engine emits. Timestamps must carry an offset and are converted
@@ -164,6 +164,35 @@ class BreachEvent(ContractModel):
     limit: Money
     threshold: Money | None = None
     message: str
+
+
+AccountStatus = Literal["active", "locked", "failed", "passed"]
+"""An account's standing under its firm's rules (docs/rules.md, "Account status")."""
+ACCOUNT_STATUSES: tuple[AccountStatus, ...] = ("active", "locked", "failed", "passed")
+
+
+class StatusEvent(ContractModel):
+    """An account's status changed; emitted at the input event that caused it.
+
+    ``locked``: a daily rule reached level 3, trading stops until ``until`` (the next
+    trading day's start). ``failed``: a rule for the account's life reached level 3;
+    final. ``passed``: the challenge's objectives are met; final. ``active``: a locked
+    account's next trading day started.
+    """
+
+    type: Literal["status"] = "status"
+    status_id: Annotated[str, Field(min_length=1)]
+    account_id: AccountId
+    status: AccountStatus
+    previous: AccountStatus
+    ts: UtcDatetime
+    rule: RuleName | None = None
+    until: UtcDatetime | None = None
+    message: str
+
+
+OutputEvent = BreachEvent | StatusEvent
+"""What the risk engine emits, in the order the input events caused them."""
 
 
 InputEvent = Annotated[

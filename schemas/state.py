@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from schemas.events import ContractModel, RuleName, UtcDatetime
+from schemas.events import AccountStatus, ContractModel, RuleName, UtcDatetime
 
 
 class RuleStanding(ContractModel):
-    """How much of one rule's allowed loss (or count) is used, and the level reached."""
+    """How much of one rule's allowed loss (or count) is used, and the level reached.
+
+    ``level`` is the highest level fired in the rule's current period. Headroom is in the
+    rule's own unit (money, or a count): ``headroom_next`` is what may still be used
+    before ``next_level`` fires (``None`` once level 3 has fired), ``headroom_breach``
+    what may still be used before level 3. Both are 0 when the level is already reached.
+    """
 
     rule: RuleName
     used: float
@@ -16,6 +22,9 @@ class RuleStanding(ContractModel):
     used_percent: float
     threshold: float | None = None
     level: int
+    next_level: int | None = None
+    headroom_next: float | None = None
+    headroom_breach: float | None = None
 
 
 class ObjectivesProgress(ContractModel):
@@ -30,7 +39,15 @@ class ObjectivesProgress(ContractModel):
 
 
 class AccountSnapshot(ContractModel):
-    """The live standing of one account."""
+    """The live standing of one account.
+
+    ``status`` is the account's standing under its firm's rules (docs/rules.md):
+    ``status_until`` is when a ``locked`` account may trade again, ``status_rule`` the
+    rule that locked or failed it. ``seq`` numbers the standings published for the
+    account (1, 2, …; 0 when not published): a reader that sees it jump knows it
+    missed updates, which coalescing makes normal, and a reader that sees it fall back
+    knows the numbering restarted.
+    """
 
     account_id: str
     name: str | None = None
@@ -51,3 +68,7 @@ class AccountSnapshot(ContractModel):
     duplicate_trades: int
     late_trades: int = 0
     breaches_emitted: int
+    status: AccountStatus = "active"
+    status_until: UtcDatetime | None = None
+    status_rule: RuleName | None = None
+    seq: int = 0

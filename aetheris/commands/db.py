@@ -68,6 +68,8 @@ def _migrate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     print(f"database: {redact_url(url)}")
     print(f"backend:  {_BACKEND_NAMES[report.backend]}")
+    if report.note:
+        print(f"note:     {report.note}")
     for migration in report.applied:
         print(f"applied   {migration.filename}")
     total = len(report.applied) + len(report.already_applied)

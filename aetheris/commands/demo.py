@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,17 +60,59 @@ def live(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_EMAIL = "demo@aetheris.local"
+
+
 def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> None:
+    import secrets  # noqa: PLC0415
+
     import uvicorn  # noqa: PLC0415
 
+    from aetheris.apiwiring import ApiSecrets, BusEventSink, build_services  # noqa: PLC0415
     from aetheris.live import LiveStack  # noqa: PLC0415
     from api.app import create_app  # noqa: PLC0415
-    from api.history import DatabaseHistory  # noqa: PLC0415
+    from api.security import AccessTokens, Passwords  # noqa: PLC0415
+    from infra.db.accounts import PostgresAccounts  # noqa: PLC0415
+    from infra.db.users import PostgresUsers  # noqa: PLC0415
+    from infra.ratelimit import RateLimiter  # noqa: PLC0415
+    from infra.secrets import SecretBox, new_key, parse_keys  # noqa: PLC0415
 
     with database:
         stack = LiveStack(settings, database, accounts=args.accounts, rate=args.rate)
+        # Embedded defaults: a signing key and an encryption key for this run unless set.
+        key = settings.secret_key.get_secret_value() if settings.secret_key else None
+        keys = parse_keys(settings.encryption_keys) if settings.encryption_keys else [new_key()]
+        checked = ApiSecrets(
+            tokens=AccessTokens(
+                key or secrets.token_urlsafe(48),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                lifetime=timedelta(minutes=settings.access_token_minutes),
+            ),
+            cipher=SecretBox(keys),
+        )
+        passwords = Passwords()
+        password = secrets.token_urlsafe(12)
+        users = PostgresUsers(database.pool)
+        user = users.by_email(DEMO_EMAIL) or users.create(DEMO_EMAIL, passwords.hash(password))
+        assert user is not None
+        users.set_password_hash(user.id, passwords.hash(password), changed=True)
+        users.disable_totp(user.id)
+        PostgresAccounts(database.pool).claim(user.id, stack.account_events())
         stack.start()
-        app = create_app(stack.board, DatabaseHistory(database.pool), stack.hub)
+        sink = BusEventSink(stack.bus, stack.topics)
+        services = build_services(
+            settings,
+            database.pool,
+            standings=stack.board,
+            events=sink,
+            limiter=RateLimiter.memory(),
+            hub=stack.hub,
+            secrets=checked,
+            passwords=passwords,
+            extra_origins=(f"http://{args.host}:{args.port}",),
+        )
+        app = create_app(services)
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
         server = uvicorn.Server(config)
         if args.duration is not None:
@@ -81,6 +124,7 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
             f"dashboard on http://{args.host}:{args.port}  (Ctrl-C stops)",
             flush=True,
         )
+        print(f"AETHERIS demo: login: {DEMO_EMAIL} password: {password}", flush=True)
         try:
             server.run()
         finally:

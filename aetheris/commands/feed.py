@@ -14,7 +14,7 @@ EXIT_USAGE = 2
 
 def simulate(args: argparse.Namespace) -> int:
     from connectors.simulator import SimulatedDesk, run_feed  # noqa: PLC0415
-    from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
+    from infra.bus import END, BusError, EventPublisher, Reader, Topics, open_bus  # noqa: PLC0415
 
     settings = kafka_settings(
         "aetheris feed", "`aetheris demo` runs the simulator on the in-process bus"
@@ -33,14 +33,26 @@ def simulate(args: argparse.Namespace) -> int:
     )
     topics = Topics.from_settings(settings)
     bus = open_bus(settings)
+    statuses: Reader | None = None
     try:
         bus.partition_count(topics.events)
+        if topics.status is not None and not args.ignore_status:
+            try:
+                count = bus.partition_count(topics.status)
+            except BusError as exc:
+                print(
+                    f"aetheris feed: {exc}; the traders will not hear status changes",
+                    file=sys.stderr,
+                )
+            else:
+                statuses = bus.reader(topics.status, dict.fromkeys(range(count), END))
         report = run_feed(
             desk,
             EventPublisher(bus.publisher(), topics),
             rate=args.rate,
             max_events=args.events,
             duration=args.duration,
+            statuses=statuses,
         )
     except BusError as exc:
         print(f"aetheris feed: {exc}", file=sys.stderr)
@@ -68,7 +80,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Publish account events, then balance and trade ticks at --rate per second for "
             "--accounts simulated accounts (a seeded random walk; one account in four drifts "
             "into a rule: daily loss, total loss, trailing drawdown, loss per trade, "
-            "overtrading, tilt). Runs until --duration, --events or Ctrl-C."
+            "overtrading, tilt). The traders obey the status topic: a failed account stops, "
+            "a locked one sits out until the next trading day. Runs until --duration, "
+            "--events, Ctrl-C, or every account failed."
         ),
     )
     sim.add_argument("--accounts", type=int, default=100, help="simulated accounts (100)")
@@ -81,5 +95,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_aware_datetime,
         default=None,
         help="event time of the first tick (default: now)",
+    )
+    sim.add_argument(
+        "--ignore-status",
+        action="store_true",
+        help="keep trading failed and locked accounts (do not read the status topic)",
     )
     sim.set_defaults(func=simulate)

@@ -42,6 +42,7 @@ def _nice_value(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     # Bytewax and librdkafka are imported here, not at parse time, to keep `aetheris` quick.
     from infra.bus import BusError, Topics, open_bus  # noqa: PLC0415
+    from infra.live import LivePublisher  # noqa: PLC0415
     from pipelines.armor import bus_flow  # noqa: PLC0415
     from pipelines.runner import (  # noqa: PLC0415
         RunOptions,
@@ -98,6 +99,22 @@ def run(args: argparse.Namespace) -> int:
 
             database = resources.enter_context(open_database(settings))
             stores.append(database_breach_store(database.pool))
+        live = None
+        if settings.redis_url is not None and not args.no_redis:
+            from infra.live.redis_store import RedisLive  # noqa: PLC0415
+
+            redis_url = settings.redis_url
+            prefix, timeout = settings.redis_prefix, settings.redis_timeout_seconds
+
+            def live_publisher() -> LivePublisher:
+                return RedisLive.from_url(redis_url, prefix, timeout)
+
+            live = live_publisher
+            logging.getLogger("aetheris.pipeline").info(
+                "live standing to Redis under %r, at most one per account every %g ms",
+                prefix,
+                settings.standing_interval_ms,
+            )
         try:
             bus.partition_count(topics.events)
             flow = bus_flow(
@@ -106,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
                 until_end=args.until_end,
                 breach_stores=stores,
                 round_size=settings.pipeline_round_size,
+                live=live,
+                standing_interval_seconds=settings.standing_interval_ms / 1000.0,
             )
         except BusError as exc:
             return _fail(str(exc))
@@ -139,8 +158,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run",
         help="run the dataflow (until stopped)",
         description=(
-            "Read the events topic, keep per-account risk state, publish breaches and dead "
-            "letters. Kafka from KAFKA_BOOTSTRAP_SERVERS, topics from the AETHERIS_TOPIC_* "
+            "Read the events topic, keep per-account risk state, publish breaches, status "
+            "changes and dead letters; with REDIS_URL, each account's live standing to "
+            "Redis. Kafka from KAFKA_BOOTSTRAP_SERVERS, topics from the AETHERIS_TOPIC_* "
             "settings. Cluster mode: start one process per host with the same -a list and "
             "its own -i."
         ),
@@ -193,6 +213,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-database",
         action="store_true",
         help="do not store breaches in DATABASE_URL even when it is set",
+    )
+    run_parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="do not publish the live standing to REDIS_URL even when it is set",
     )
     run_parser.set_defaults(func=run)
 

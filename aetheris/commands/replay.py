@@ -1,6 +1,7 @@
 """``aetheris replay [--strict] FILE|-``: run contract JSONL events through the risk engine.
 
-Breaches go to stdout as JSONL in event order; bad lines and the summary go to stderr.
+Breaches and account status changes go to stdout as JSONL in event order; bad lines and
+the summary go to stderr.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import IO, TextIO
 
 from infra.rulesets import RulesetCatalog
 from risk_engine import Armor, UnknownAccountError
-from schemas import BreachEvent, EventError, event_json, parse_event
+from schemas import BreachEvent, EventError, OutputEvent, event_json, parse_event
 from schemas.rulesets import RulesetError
 
 EXIT_BAD_INPUT = 2
@@ -28,11 +29,13 @@ class ReplaySummary:
     bad_lines: int = 0
     breaches: int = 0
     accounts: int = 0
+    status_changes: int = 0
 
     def line(self) -> str:
         return (
             f"replay: {self.events} events read, {self.bad_lines} bad lines, "
-            f"{self.breaches} breaches, {self.accounts} accounts"
+            f"{self.breaches} breaches, {self.status_changes} status changes, "
+            f"{self.accounts} accounts"
         )
 
 
@@ -42,23 +45,26 @@ class BadLine(Exception):
 
 def replay_lines(
     lines: Iterable[str], armor: Armor, summary: ReplaySummary, strict: bool, errors: TextIO
-) -> Iterator[BreachEvent]:
-    """Apply each JSONL line in order and yield the breaches; report bad lines on ``errors``."""
+) -> Iterator[OutputEvent]:
+    """Apply each JSONL line in order and yield the breaches and status changes; report
+    bad lines on ``errors``."""
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         where = f"line {number}"
         try:
             event = parse_event(raw, where)
-            breaches = armor.process(event)
+            outputs = armor.process_all(event)
         except EventError as exc:
             message = str(exc)
         except (UnknownAccountError, RulesetError) as exc:
             message = f"{where}: {exc}"
         else:
             summary.events += 1
-            summary.breaches += len(breaches)
-            yield from breaches
+            breaches = sum(1 for item in outputs if isinstance(item, BreachEvent))
+            summary.breaches += breaches
+            summary.status_changes += len(outputs) - breaches
+            yield from outputs
             continue
         summary.bad_lines += 1
         print(f"aetheris replay: {message}", file=errors)
@@ -85,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     try:
         with stream:
-            for breach in replay_lines(stream, armor, summary, args.strict, sys.stderr):
-                out.write(event_json(breach))
+            for output in replay_lines(stream, armor, summary, args.strict, sys.stderr):
+                out.write(event_json(output))
                 out.write("\n")
     except BadLine:
         status = EXIT_BAD_INPUT
@@ -102,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "replay",
-        help="replay contract JSONL events through the risk engine; breaches to stdout",
+        help="replay contract JSONL events through the risk engine; breaches and status to stdout",
         description=(
             "Read account/balance/trade events (JSONL, one per line) from FILE or '-' "
-            "(stdin), apply them in order, and write breach events as JSONL to stdout. "
+            "(stdin), apply them in order, and write breach and status events as JSONL to stdout. "
             "Bad lines are reported on stderr with their line number and skipped."
         ),
     )

@@ -49,9 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = parser.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
     create_parser = commands.add_parser(
         "create",
-        help="create the events, breaches and dead-letter topics (existing ones are kept)",
+        help="create the events, breaches, dead-letter and status topics (existing ones kept)",
         description=(
-            "Create the events, breaches and dead-letter topics on KAFKA_BOOTSTRAP_SERVERS "
+            "Create the events, breaches, dead-letter and status topics on KAFKA_BOOTSTRAP_SERVERS "
             "with AETHERIS_TOPIC_PARTITIONS partitions (AETHERIS_TOPIC_REPLICATION_FACTOR "
             "replicas). Safe to run again."
         ),

@@ -4,6 +4,10 @@ Every account trades one position at a time; its floating profit walks randomly 
 its equity is balance + floating profit. Most accounts are steady; one in four drifts
 into a rule on purpose (daily loss, total loss, trailing drawdown, loss per trade,
 overtrading, tilt), so a demo or a benchmark sees every kind of breach.
+
+Traders obey their firm as real ones must (:meth:`SimulatedDesk.apply_status`): a
+failed (or passed) account flattens its position and never trades again; a locked one
+flattens and sits out until the next trading day starts, then trades on.
 """
 
 from __future__ import annotations
@@ -80,6 +84,11 @@ class _Trader:
     next_ticket: int = 1
     losses_in_row: int = 0
     ticks: int = 0
+    # The firm's word on the account: close what is open at the next slot; stop for good
+    # (failed, passed); sit out until this event time (locked until the next day).
+    flatten: bool = False
+    done: bool = False
+    paused_until_ms: int | None = None
 
 
 class SimulatedDesk:
@@ -106,6 +115,31 @@ class SimulatedDesk:
         ]
         for trader in self._traders:
             trader.balance = trader.behaviour.deposit
+        self._by_login = {trader.login: trader for trader in self._traders}
+
+    def apply_status(self, login: str, status: str, until: datetime | None = None) -> bool:
+        """The firm changed an account's status: ``failed`` or ``passed`` stop it for good,
+        ``locked`` pauses it until ``until`` (the next trading day), ``active`` lifts a
+        pause. Either way an open position is closed at the account's next slot. False
+        for an account this desk does not trade."""
+        trader = self._by_login.get(login)
+        if trader is None:
+            return False
+        if status in ("failed", "passed"):
+            trader.done = True
+            trader.flatten = True
+        elif status == "locked":
+            trader.flatten = True
+            if until is not None:
+                trader.paused_until_ms = int(until.timestamp() * 1000)
+        elif status == "active":
+            trader.paused_until_ms = None
+        return True
+
+    def trading(self, login: str) -> bool:
+        """Whether the account still trades (False once failed or passed)."""
+        trader = self._by_login.get(login)
+        return trader is not None and not trader.done
 
     def accounts(self) -> list[SimAccount]:
         return [
@@ -113,14 +147,38 @@ class SimulatedDesk:
         ]
 
     def records(self) -> Iterator[SimRecord]:
-        """The account openings, then the accounts' ticks round-robin, forever."""
+        """The account openings, then the accounts' ticks round-robin, until every
+        account has stopped (forever, unless they all fail or pass)."""
         yield from self.accounts()
         slot = 0
         while True:
+            trading = False
             for trader in self._traders:
                 time_ms = int(self._start_ms + slot * self._step_ms)
                 slot += 1
+                if trader.flatten:
+                    trader.flatten = False
+                    yield from self._flatten(trader, time_ms)
+                    trading = True
+                    continue
+                if trader.done:
+                    continue
+                trading = True
+                if trader.paused_until_ms is not None:
+                    if time_ms < trader.paused_until_ms:
+                        continue  # locked: sits out the rest of the trading day
+                    trader.paused_until_ms = None
                 yield from self._step(trader, time_ms)
+            if not trading:
+                return
+
+    def _flatten(self, trader: _Trader, time_ms: int) -> list[SimRecord]:
+        """Close the open position, if any, and report the flat account."""
+        out: list[SimRecord] = []
+        if trader.position is not None:
+            out.append(self._close(trader, trader.position, time_ms))
+        out.append(SimEquity(trader.login, time_ms, trader.balance, trader.balance))
+        return out
 
     def _step(self, trader: _Trader, time_ms: int) -> list[SimRecord]:
         rng = self._rng

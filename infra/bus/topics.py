@@ -11,6 +11,9 @@ from infra.settings import Settings
 class Topics:
     """Topic names and the partition count they are created with.
 
+    ``status`` carries account status changes (active, locked, failed, passed), keyed by
+    account like breaches, on a topic of its own so breach consumers see only breaches.
+
     ``events`` is the single ordered input topic: account, balance and trade events,
     keyed by account id, so one account's events keep the order they were published in
     (Kafka orders messages only within a partition; see docs/pipeline.md).
@@ -20,6 +23,8 @@ class Topics:
     breaches: str
     deadletter: str
     partitions: int
+    # Account status changes (docs/live-standing.md); None: not published to the bus.
+    status: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topics:
@@ -28,7 +33,9 @@ class Topics:
             breaches=settings.topic_breaches,
             deadletter=settings.topic_deadletter,
             partitions=settings.topic_partitions,
+            status=settings.topic_status,
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.events, self.breaches, self.deadletter)
+        names = (self.events, self.breaches, self.deadletter)
+        return names if self.status is None else (*names, self.status)

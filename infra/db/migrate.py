@@ -79,6 +79,7 @@ class MigrationReport:
     backend: Backend
     applied: tuple[Migration, ...]
     already_applied: tuple[int, ...]
+    note: str | None = None  # why TimescaleDB was not used when the server has it
 
 
 def migration_files() -> list[Migration]:
@@ -169,12 +170,50 @@ def timescale_available(conn: psycopg.Connection[TupleRow]) -> bool:
     return row is not None
 
 
+def timescale_preloaded(conn: psycopg.Connection[TupleRow]) -> bool:
+    """Whether this server has the timescaledb library loaded (``shared_preload_libraries``).
+
+    The library registers its ``timescaledb.*`` settings when it is preloaded; without
+    that, ``CREATE EXTENSION timescaledb`` ends the session with a FATAL error.
+    """
+    row = conn.execute(
+        "SELECT 1 FROM pg_settings WHERE name LIKE 'timescaledb.%' LIMIT 1"
+    ).fetchone()
+    return row is not None
+
+
+def _preload_setting(conn: psycopg.Connection[TupleRow]) -> str:
+    try:
+        row = conn.execute("SELECT current_setting('shared_preload_libraries', true)").fetchone()
+    except psycopg.Error:
+        return "unknown"
+    return "unset" if row is None or not row[0] else repr(row[0])
+
+
+def not_preloaded_reason(conn: psycopg.Connection[TupleRow]) -> str:
+    """Why TimescaleDB is not used on a server that offers it but does not preload it."""
+    return (
+        "the server offers the timescaledb extension but does not preload its library "
+        f"(shared_preload_libraries is {_preload_setting(conn)}); to use TimescaleDB add "
+        "'timescaledb' to shared_preload_libraries in the server's postgresql.conf and "
+        "restart the server (docs/storage.md)"
+    )
+
+
 def choose_backend(conn: psycopg.Connection[TupleRow], mode: TimescaleMode) -> Backend:
-    """The backend to migrate with (``conn`` in autocommit mode, ledger table present).
+    """The backend to migrate with (``conn`` in autocommit mode, ledger table present)."""
+    return _choose_backend(conn, mode)[0]
+
+
+def _choose_backend(
+    conn: psycopg.Connection[TupleRow], mode: TimescaleMode
+) -> tuple[Backend, str | None]:
+    """The backend to migrate with, and why not TimescaleDB when the server has it.
 
     A database keeps the backend it was first migrated with. A fresh one gets
-    TimescaleDB when the extension is there or can be created (unless ``mode`` is
-    ``off``); ``require`` fails when it cannot.
+    TimescaleDB when the extension is there or can be created -- the server offers it
+    and preloads its library -- (unless ``mode`` is ``off``); ``auto`` otherwise goes on
+    with plain PostgreSQL and logs why, ``require`` fails with the same explanation.
     """
     recorded = _recorded_backend(conn)
     if recorded is not None:
@@ -191,26 +230,34 @@ def choose_backend(conn: psycopg.Connection[TupleRow], mode: TimescaleMode) -> B
             raise MigrationError(
                 "this database was migrated for TimescaleDB, but the timescaledb extension is gone"
             )
-        return recorded
+        return recorded, None
     if mode == "off":
-        return "postgresql"
-    if timescale_installed(conn):
-        return "timescaledb"
-    if timescale_available(conn):
-        try:
-            with conn.transaction():
-                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        except psycopg.Error as exc:
-            if mode == "require":
-                raise MigrationError(f"cannot create the timescaledb extension: {exc}") from exc
-            _log.warning("timescaledb is offered but cannot be created (%s); using plain", exc)
-            return "postgresql"
-        return "timescaledb"
-    if mode == "require":
-        raise MigrationError(
-            "AETHERIS_DB_TIMESCALE=require, but the server does not offer the timescaledb extension"
-        )
-    return "postgresql"
+        return "postgresql", None
+    if timescale_installed(conn) and timescale_preloaded(conn):
+        return "timescaledb", None
+    if not timescale_available(conn):
+        if mode == "require":
+            raise MigrationError(
+                "AETHERIS_DB_TIMESCALE=require, but the server does not offer the timescaledb "
+                "extension; install TimescaleDB for this PostgreSQL (docs/storage.md)"
+            )
+        return "postgresql", None
+    if not timescale_preloaded(conn):
+        reason = not_preloaded_reason(conn)
+        if mode == "require":
+            raise MigrationError(f"AETHERIS_DB_TIMESCALE=require, but {reason}")
+        _log.warning("using plain PostgreSQL: %s", reason)
+        return "postgresql", f"using plain PostgreSQL: {reason}"
+    try:
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except psycopg.Error as exc:
+        if mode == "require":
+            raise MigrationError(f"cannot create the timescaledb extension: {exc}") from exc
+        note = f"using plain PostgreSQL: cannot create the timescaledb extension ({exc})"
+        _log.warning("%s", note)
+        return "postgresql", note
+    return "timescaledb", None
 
 
 def applied_migrations(conn: psycopg.Connection[TupleRow]) -> list[AppliedMigration]:
@@ -260,7 +307,7 @@ def migrate_connection(
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
     try:
         conn.execute(_CREATE_LEDGER)
-        backend = choose_backend(conn, timescale)
+        backend, note = _choose_backend(conn, timescale)
         wanted = migrations_for(backend)
         applied = applied_migrations(conn)
         _check_unchanged(applied, wanted)
@@ -285,6 +332,7 @@ def migrate_connection(
             backend=backend,
             applied=tuple(newly),
             already_applied=tuple(sorted(done)),
+            note=note,
         )
     finally:
         if not conn.broken:  # a lost connection has released the lock already

@@ -20,7 +20,12 @@ Connection = psycopg.Connection[TupleRow]
 
 @dataclass(frozen=True)
 class DailyPnl:
-    """One row of ``daily_account_pnl``: an account's UTC day.
+    """One row of ``daily_account_pnl``: an account's trading day.
+
+    ``day`` is the trading day as the engine counts it (``risk_engine.calendar``): the
+    label of the day by the account's rule set's time zone and day start (midnight
+    Europe/Prague for FTMO, 17:00 America/Chicago for Topstep, UTC midnight for an
+    account the database does not know).
 
     Tick columns are None on a day without ticks; ``gross_loss`` is the (non-positive)
     sum of the losing trades, so ``net_pnl = gross_profit + gross_loss``.
@@ -41,12 +46,12 @@ class DailyPnl:
     low_equity: float | None
 
 
+# aetheris_daily_pnl (migration 0005) is the view's rows for one account and range, on
+# either backend; on TimescaleDB it reads only the hourly aggregate rows of those days.
 DAILY_PNL_QUERY = """
 SELECT account_id, day, start_balance, end_balance, net_pnl, gross_profit, gross_loss,
        trades, wins, losses, max_intraday_drawdown, high_equity, low_equity
-FROM daily_account_pnl
-WHERE account_id = %s AND day >= %s AND day <= %s
-ORDER BY day
+FROM aetheris_daily_pnl(%s, %s, %s)
 """
 
 
@@ -94,6 +99,24 @@ def list_breaches(
         LIMIT %s
         """  # noqa: S608 - the clause is one of two constants, values are parameters
     rows = conn.execute(query, params).fetchall()
+    return [StoredBreach(*row) for row in rows]
+
+
+def list_breaches_of(
+    conn: Connection, account_ids: Sequence[str], *, limit: int = 100
+) -> list[StoredBreach]:
+    """The breaches of any of ``account_ids``, newest first (the API's per-owner list)."""
+    rows = conn.execute(
+        """
+        SELECT breach_id, account_id, rule, level, ts, value, limit_value, threshold, message,
+               dismissed_at
+        FROM breaches
+        WHERE account_id = ANY(%s)
+        ORDER BY ts DESC, breach_id
+        LIMIT %s
+        """,
+        (list(account_ids), limit),
+    ).fetchall()
     return [StoredBreach(*row) for row in rows]
 
 

@@ -22,9 +22,11 @@ from infra.db.migrate import database_backend
 
 Connection = psycopg.Connection[TupleRow]
 
+# Days are trading days (a Topstep day is labelled with the date it ends): a tick
+# before the cutoff lies in a day labelled at most one day after the cutoff's UTC date.
 _ACCOUNTS_WITH_OLD_DAYS = """
 SELECT DISTINCT account_id FROM daily_account_snapshots
-WHERE day <= (%s AT TIME ZONE 'UTC')::date AND first_tick_at IS NOT NULL
+WHERE day <= (%s AT TIME ZONE 'UTC')::date + 1 AND first_tick_at IS NOT NULL
 ORDER BY account_id
 """
 # Through balance_ticks_account_ts_idx: one account's oldest ticks, a batch at a time.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -30,12 +31,26 @@ def _free_port() -> int:
         return port
 
 
-def _poll(url: str, ready: Any, timeout: float = 60.0) -> Any:
+LOGIN_LINE = re.compile(r"login: (?P<email>\S+) password: (?P<password>\S+)")
+
+
+def _login_line(process: subprocess.Popen[str], seen: list[str]) -> re.Match[str]:
+    """Read the demo's output until its ``login: EMAIL password: PASSWORD`` line."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        seen.append(line)
+        found = LOGIN_LINE.search(line)
+        if found is not None:
+            return found
+    raise AssertionError(f"the demo printed no login line: {''.join(seen)}")
+
+
+def _poll(url: str, ready: Any, timeout: float = 60.0, headers: Any = None) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
         try:
-            last = httpx.get(url, timeout=2.0).json()
+            last = httpx.get(url, timeout=2.0, headers=headers).json()
             if ready(last):
                 return last
         except (httpx.HTTPError, ValueError):
@@ -80,11 +95,29 @@ def test_the_demo_serves_live_accounts_alerts_and_a_breach_feed(
     demo: tuple[str, subprocess.Popen[str]],
 ) -> None:
     address, process = demo
-    accounts = _poll(f"http://{address}/api/v1/accounts", lambda found: len(found) == 16)
-    assert {a["account_id"] for a in accounts} == {f"SIM{i:05d}" for i in range(16)}
-    assert all(a["rules"] for a in accounts)
+    seen: list[str] = []
+    login = _login_line(process, seen)
+    assert httpx.get(f"http://{address}/api/v1/accounts", timeout=5).status_code == 401
+    tokens = (
+        _poll(f"http://{address}/api/v1/health", lambda found: found == {"status": "ok"})
+        and httpx.post(
+            f"http://{address}/api/v1/auth/login",
+            json={"email": login["email"], "password": login["password"]},
+            timeout=10,
+        ).json()
+    )
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    accounts = _poll(
+        f"http://{address}/api/v1/accounts",
+        lambda found: len(found) == 16 and all(a["standing"] for a in found),
+        headers=auth,
+    )
+    assert {a["id"] for a in accounts} == {f"SIM{i:05d}" for i in range(16)}
+    assert all(a["standing"]["rules"] for a in accounts)
 
-    alerts = _poll(f"http://{address}/api/v1/alerts?limit=500", lambda found: len(found) > 0)
+    alerts = _poll(
+        f"http://{address}/api/v1/alerts?limit=500", lambda found: len(found) > 0, headers=auth
+    )
     stored = {a["breach"]["breach_id"] for a in alerts}
     assert all(a["breach"]["account_id"].startswith("SIM") for a in alerts)
 
@@ -97,6 +130,7 @@ def test_the_demo_serves_live_accounts_alerts_and_a_breach_feed(
     assert "AETHERIS" in page.text
 
     output, _ = process.communicate(timeout=90)
+    output = "".join(seen) + output
     assert process.returncode == 0, output
     assert "dashboard on http://" in output
     # Everything the API showed came from the database the pipeline wrote.

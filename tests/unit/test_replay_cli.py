@@ -40,7 +40,8 @@ def test_breaches_are_written_as_jsonl_in_event_order(
     )
     assert main(["replay", str(path)]) == 0
     out, err = capsys.readouterr()
-    breaches = [json.loads(line) for line in out.splitlines()]
+    lines = [json.loads(line) for line in out.splitlines()]
+    breaches = [line for line in lines if line["type"] == "breach"]
     assert [(b["rule"], b["level"], b["ts"]) for b in breaches] == [
         ("max_daily_loss", 1, "2026-03-02T09:00:00Z"),
         ("max_daily_loss", 2, "2026-03-02T10:12:03Z"),
@@ -60,7 +61,23 @@ def test_breaches_are_written_as_jsonl_in_event_order(
         "threshold",
         "message",
     }
-    assert "replay: 3 events read, 0 bad lines, 3 breaches, 1 accounts" in err
+    # The level 3 locks the account for the rest of the day: a status line follows it.
+    assert [line["type"] for line in lines] == ["breach"] * 3 + ["status"]
+    assert lines[3] == {
+        "type": "status",
+        "status_id": lines[3]["status_id"],
+        "account_id": "A1",
+        "status": "locked",
+        "previous": "active",
+        "ts": "2026-03-02T10:12:03Z",
+        "rule": "max_daily_loss",
+        "until": "2026-03-02T23:00:00Z",
+        "message": (
+            "max_daily_loss reached level 3 (Daily loss 5,150.00 reached the limit 5,000.00): "
+            "trading is locked until the next trading day starts at 2026-03-02T23:00:00Z"
+        ),
+    }
+    assert "replay: 3 events read, 0 bad lines, 3 breaches, 1 status changes, 1 accounts" in err
 
 
 def test_bad_lines_are_reported_with_their_number_and_skipped(
@@ -76,7 +93,8 @@ def test_bad_lines_are_reported_with_their_number_and_skipped(
     )
     assert main(["replay", str(path)]) == 0
     out, err = capsys.readouterr()
-    assert len(out.splitlines()) == 3 + 1  # daily loss 1-3, max loss warning
+    # daily loss 1-3 and the max loss warning of one tick, then the lock they cause
+    assert [json.loads(line)["type"] for line in out.splitlines()] == ["breach"] * 4 + ["status"]
     assert "line 2: field 'balance.ts': required field is missing" in err
     assert "line 3: account 'ZZ' is not registered" in err
     assert "2 events read, 2 bad lines, 4 breaches" in err
@@ -94,7 +112,7 @@ def test_strict_stops_at_the_first_bad_line_with_exit_2(
     )
     assert main(["replay", "--strict", str(path)]) == 2
     out, err = capsys.readouterr()
-    assert len(out.splitlines()) == 4  # only what came before line 3
+    assert len(out.splitlines()) == 5  # only what came before line 3 (4 breaches, a lock)
     assert "line 3: not valid JSON" in err
 
 
@@ -120,8 +138,9 @@ def test_a_ruleset_file_path_relative_to_the_events_file(
     )
     assert main(["replay", str(path)]) == 0
     out, _ = capsys.readouterr()
-    last = json.loads(out.splitlines()[-1])
+    *_, last, failed = [json.loads(line) for line in out.splitlines()]
     assert (last["rule"], last["level"], last["threshold"]) == ("max_loss", 3, 99_000)
+    assert (failed["type"], failed["status"], failed["rule"]) == ("status", "failed", "max_loss")
 
 
 def test_a_missing_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -140,4 +159,5 @@ def test_the_console_script_reads_stdin() -> None:
     )
     assert done.returncode == 0, done.stderr
     rules = [json.loads(line)["rule"] for line in done.stdout.splitlines()]
-    assert rules == ["max_daily_loss"] * 3 + ["max_loss"] * 3
+    # A level 3 of the total loss fails the account (and outranks the daily lock).
+    assert rules == ["max_daily_loss"] * 3 + ["max_loss"] * 4

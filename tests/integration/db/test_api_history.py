@@ -36,11 +36,14 @@ def test_alerts_and_daily_rows_come_back_as_stored(pool: Pool, account: str) -> 
     PostgresSink(pool).write([*events, *breaches, *breaches])  # a replay stores once
 
     history = DatabaseHistory(pool)
-    alerts = history.alerts(account, 50)
+    alerts = history.alerts([account], 50)
     assert sorted(a.breach.breach_id for a in alerts) == sorted(b.breach_id for b in breaches)
     assert {a.breach for a in alerts} == set(breaches)
     assert not any(a.dismissed for a in alerts)
-    assert any(a.breach.account_id == account for a in history.alerts(None, 1_000))
+    assert history.alerts(["NO-SUCH-ACCOUNT"], 50) == []
+    assert history.alerts([], 50) == []
+    newest = history.alerts([account, "NO-SUCH-ACCOUNT"], 2)
+    assert [a.breach.ts for a in newest] == sorted((b.ts for b in breaches), reverse=True)[:2]
 
     days = history.daily(account, 90)
     assert [(d.day, d.net_pnl, d.trades, d.wins, d.losses) for d in days] == [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -15,6 +17,7 @@ from infra.db.migrate import (
     migrate,
     migrations_for,
     timescale_available,
+    timescale_preloaded,
 )
 from infra.db.pool import connect
 from schemas.rulesets import builtin_rulesets
@@ -163,19 +166,45 @@ def test_a_failing_migration_leaves_nothing_half_applied(empty_database_url: str
     assert users == (None,)
 
 
-def test_timescale_required_uses_it_when_offered_and_refuses_otherwise(
-    empty_database_url: str,
+def test_timescale_is_used_only_when_the_server_can_load_it(
+    empty_database_url: str, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with connect(empty_database_url) as conn:
         offered = timescale_available(conn)
+        preloaded = timescale_preloaded(conn)
 
-    if offered:
+    if backend == "timescaledb":
+        assert offered and preloaded
         assert migrate(empty_database_url, timescale="require").backend == "timescaledb"
+        return
+
+    # The plain server on this machine: TimescaleDB installed beside it by the services
+    # script (offered) but not in its shared_preload_libraries. CREATE EXTENSION there
+    # ends the session with a FATAL error; migrate must not try it.
+    assert not preloaded
+    with pytest.raises(MigrationError) as refused:
+        migrate(empty_database_url, timescale="require")
+    with connect(empty_database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (0,)
+    if offered:
+        assert "does not preload its library" in str(refused.value)
+        assert "add 'timescaledb' to shared_preload_libraries" in str(refused.value)
     else:
-        with pytest.raises(MigrationError, match="timescaledb"):
-            migrate(empty_database_url, timescale="require")
-        with connect(empty_database_url) as conn:
-            assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (0,)
+        assert "does not offer the timescaledb extension" in str(refused.value)
+
+    with caplog.at_level(logging.WARNING, logger="aetheris.db"):
+        report = migrate(empty_database_url, timescale="auto")
+    assert report.backend == "postgresql"
+    if offered:
+        assert report.note is not None
+        assert "add 'timescaledb' to shared_preload_libraries" in report.note
+        assert "shared_preload_libraries" in caplog.text
+    else:
+        assert report.note is None
+    with connect(empty_database_url) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone() == (0,)
 
 
 def test_a_database_keeps_the_backend_it_was_migrated_with(empty_database_url: str) -> None:
@@ -185,7 +214,7 @@ def test_a_database_keeps_the_backend_it_was_migrated_with(empty_database_url: s
         migrate(empty_database_url, timescale="require")
 
 
-def test_the_api_queries_have_their_indexes(database_url: str) -> None:
+def test_the_api_queries_have_their_indexes(database_url: str, backend: str) -> None:
     with connect(database_url) as conn:
         indexes = {
             row[0]
@@ -200,25 +229,71 @@ def test_the_api_queries_have_their_indexes(database_url: str) -> None:
     assert has("ON public.balance_ticks USING btree (account_id, ts DESC)")
     assert has("ON public.trades USING btree (account_id, entry_time DESC)")
     assert has("ON public.breaches USING btree (account_id, ts DESC)")
-    assert has(
-        "UNIQUE INDEX trades_broker_trade_key ON public.trades USING btree "
-        "(account_id, broker_trade_id)"
-    )
-    assert has("UNIQUE INDEX breaches_breach_id_key ON public.breaches USING btree (breach_id)")
-    assert has("ON public.daily_account_snapshots USING btree (account_id, day)")
+    if backend == "postgresql":
+        assert has(
+            "UNIQUE INDEX trades_broker_trade_key ON public.trades USING btree "
+            "(account_id, broker_trade_id)"
+        )
+        assert has("UNIQUE INDEX breaches_breach_id_key ON public.breaches USING btree (breach_id)")
+        assert has("ON public.daily_account_snapshots USING btree (account_id, day)")
+    else:  # a hypertable's unique keys hold its time column
+        assert has(
+            "UNIQUE INDEX trades_broker_trade_key ON public.trades USING btree "
+            "(account_id, broker_trade_id, entry_time)"
+        )
+        assert has(
+            "UNIQUE INDEX breaches_breach_id_key ON public.breaches USING btree (breach_id, ts)"
+        )
+        with connect(database_url) as conn:  # the aggregates' own (internal) hypertables
+            internal = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = '_timescaledb_internal'"
+                ).fetchall()
+            }
+        assert any("(account_id, exit_hour)" in definition for definition in internal)
+        assert any("(account_id, bucket DESC)" in definition for definition in internal)
 
 
-def test_the_dashboard_query_reads_the_rollup_by_its_key(database_url: str) -> None:
+def test_the_dashboard_query_reads_the_rollup_by_its_key(database_url: str, backend: str) -> None:
     with connect(database_url) as conn:
         conn.execute("SET enable_seqscan = off")
+        if backend == "postgresql":
+            plan = "\n".join(
+                row[0]
+                for row in conn.execute(
+                    "EXPLAIN SELECT * FROM daily_account_pnl WHERE account_id = 'A1' "
+                    "AND day BETWEEN '2026-01-01' AND '2026-03-31'"
+                ).fetchall()
+            )
+            assert "daily_account_snapshots_pkey" in plan
+            return
+        # TimescaleDB: an hour of 2020 materialised (the watermark moves to 2020-01-02;
+        # the other tests' rows, later, are still aggregated in real time).
+        conn.execute(
+            "INSERT INTO balance_ticks SELECT 'IDX-A1', t, 1, 1 FROM generate_series("
+            "'2020-01-01 10:00Z'::timestamptz, '2020-01-01 12:00Z', '1 minute') AS t"
+        )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute(
+            "CALL refresh_continuous_aggregate('hourly_balance_stats', '2020-01-01', '2020-01-02')"
+        )
         plan = "\n".join(
             row[0]
             for row in conn.execute(
-                "EXPLAIN SELECT * FROM daily_account_pnl WHERE account_id = 'A1' "
-                "AND day BETWEEN '2026-01-01' AND '2026-03-31'"
+                "EXPLAIN SELECT * FROM aetheris_daily_pnl('IDX-A1', '2020-01-01', '2020-01-01')"
             ).fetchall()
         )
-    assert "daily_account_snapshots_pkey" in plan
+        rows = conn.execute(
+            "SELECT day, start_balance "
+            "FROM aetheris_daily_pnl('IDX-A1', '2019-12-31', '2020-01-02')"
+        ).fetchall()
+    assert rows == [(date(2020, 1, 1), 1.0)]
+    # the function is inlined: its plan reads the materialised hours by index
+    assert "_materialized_hypertable_" in plan
+    assert "Index Scan" in plan or "Index Only Scan" in plan
+    assert "Seq Scan on _hyper" not in plan
 
 
 def test_builtin_rule_templates_are_stored(database_url: str) -> None:

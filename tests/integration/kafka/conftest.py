@@ -55,6 +55,7 @@ def topics(kafka: KafkaBus) -> Iterator[Topics]:
         breaches=f"test.breaches.{suffix}",
         deadletter=f"test.deadletter.{suffix}",
         partitions=PARTITIONS,
+        status=f"test.status.{suffix}",
     )
     kafka.create_topics(names.all(), PARTITIONS)
     yield names
@@ -74,6 +75,7 @@ def kafka_env(bootstrap: str, topics: Topics) -> Iterator[dict[str, str]]:
         AETHERIS_TOPIC_EVENTS=topics.events,
         AETHERIS_TOPIC_BREACHES=topics.breaches,
         AETHERIS_TOPIC_DEADLETTER=topics.deadletter,
+        AETHERIS_TOPIC_STATUS=topics.status or "",
         AETHERIS_TOPIC_PARTITIONS=str(topics.partitions),
         PYTHONUNBUFFERED="1",
     )

@@ -28,23 +28,29 @@ def env(monkeypatch: pytest.MonkeyPatch, kafka_env: dict[str, str]) -> Iterator[
 
 
 @pytest.mark.usefixtures("env")
-def test_topics_create_makes_the_three_topics_once(
+def test_topics_create_makes_the_four_topics_once(
     kafka: KafkaBus, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
-    names = [f"cmd.events.{suffix}", f"cmd.breaches.{suffix}", f"cmd.deadletter.{suffix}"]
+    names = [
+        f"cmd.events.{suffix}",
+        f"cmd.breaches.{suffix}",
+        f"cmd.deadletter.{suffix}",
+        f"cmd.status.{suffix}",
+    ]
     monkeypatch.setenv("AETHERIS_TOPIC_EVENTS", names[0])
     monkeypatch.setenv("AETHERIS_TOPIC_BREACHES", names[1])
     monkeypatch.setenv("AETHERIS_TOPIC_DEADLETTER", names[2])
+    monkeypatch.setenv("AETHERIS_TOPIC_STATUS", names[3])
     monkeypatch.setenv("AETHERIS_TOPIC_PARTITIONS", "3")
     get_settings.cache_clear()
     try:
         assert main(["topics", "create"]) == 0
         out = capsys.readouterr().out
-        assert out.count("3 partitions\tcreated") == 3
+        assert out.count("3 partitions\tcreated") == 4
         assert all(kafka.partition_count(name) == 3 for name in names)
         assert main(["topics", "create"]) == 0
-        assert capsys.readouterr().out.count("\texists") == 3
+        assert capsys.readouterr().out.count("\texists") == 4
     finally:
         kafka.delete_topics(names)
 

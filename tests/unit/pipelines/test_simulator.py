@@ -13,9 +13,19 @@ from connectors.simulator.walk import DRIFTING, profile_of
 from infra.bus import EventPublisher
 from infra.rulesets import RulesetCatalog
 from risk_engine import Armor
-from schemas import RULE_NAMES, event_json, parse_event
+from schemas import (
+    RULE_NAMES,
+    AccountEvent,
+    BalanceEvent,
+    StatusEvent,
+    TradeEvent,
+    event_json,
+    parse_event,
+)
 
 from .streams import make_bus
+
+AnyEvent = AccountEvent | BalanceEvent | TradeEvent
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -120,3 +130,113 @@ def test_the_feed_stops_after_max_events() -> None:
     )
     assert report.events == 53
     assert sum(bus.end_offsets(topics.events).values()) == 53
+
+
+def obeying_desk(records: int) -> tuple[list[AnyEvent], list[StatusEvent]]:
+    """A desk whose traders hear each status change at once, as from their dashboard:
+    a minute between slots, so days pass and locks end."""
+    trading = SimulatedDesk(24, seed=7, start=START, tick_interval=timedelta(minutes=1))
+    armor = Armor(RulesetCatalog())
+    events: list[AnyEvent] = []
+    changes: list[StatusEvent] = []
+    for record in itertools.islice(trading.records(), records):
+        event = to_event(record)
+        events.append(event)
+        for output in armor.process_all(event):
+            if isinstance(output, StatusEvent):
+                changes.append(output)
+                assert trading.apply_status(output.account_id, output.status, output.until)
+    return events, changes
+
+
+def event_time(event: AnyEvent) -> datetime:
+    assert not isinstance(event, AccountEvent)
+    return event.event_time
+
+
+def test_a_failed_account_flattens_and_never_trades_again() -> None:
+    events, changes = obeying_desk(30_000)
+    failed = [change for change in changes if change.status == "failed"]
+    assert {change.rule for change in failed} == {"max_loss", "trailing_drawdown"}
+    for change in failed:
+        after = [
+            e
+            for e in events
+            if e.account_id == change.account_id
+            and not isinstance(e, AccountEvent)
+            and event_time(e) > change.ts
+        ]
+        # At most the close of the open position and a flat balance, then silence.
+        assert 1 <= len(after) <= 2, after
+        assert isinstance(after[-1], BalanceEvent)
+        assert after[-1].equity == after[-1].balance
+        assert all(e.type == "balance" or e.status == "closed" for e in after)
+
+
+def test_a_locked_account_sits_out_the_day_and_trades_again_the_next() -> None:
+    events, changes = obeying_desk(30_000)
+    locked = [change for change in changes if change.status == "locked"]
+    assert {change.rule for change in locked} >= {"max_daily_loss", "overtrading"}
+    resumed = 0
+    for change in locked:
+        assert change.until is not None
+        during = [
+            e
+            for e in events
+            if e.account_id == change.account_id
+            and not isinstance(e, AccountEvent)
+            and change.ts < event_time(e) < change.until
+        ]
+        assert len(during) <= 2, during  # only the flattening close and balance
+        assert not any(e.type == "trade" and e.status == "open" for e in during)
+        unlocked = [
+            c
+            for c in changes
+            if c.account_id == change.account_id and c.status == "active" and c.ts >= change.until
+        ]
+        resumed += bool(unlocked)
+    assert resumed >= len(locked) - 24  # all but (at most) each account's last lock ended
+
+
+def test_the_feed_ends_when_every_account_has_failed() -> None:
+    one = SimulatedDesk(2, seed=3, start=START, tick_interval=timedelta(seconds=1))
+    records = one.records()
+    list(itertools.islice(records, 40))
+    assert one.apply_status("SIM00000", "failed")
+    assert one.apply_status("SIM00001", "passed")
+    assert not one.apply_status("NOT-OURS", "failed")
+    rest = list(itertools.islice(records, 100))
+    assert len(rest) <= 4  # each account's flattening close (if open) and balance
+    assert {r.login for r in rest} == {"SIM00000", "SIM00001"}
+    assert not one.trading("SIM00000")
+
+
+def test_run_feed_hears_status_changes_from_the_status_topic() -> None:
+    bus, topics = make_bus()
+    bus.create_topics(["t.status"], 1)
+    trading = SimulatedDesk(2, seed=3, start=START, tick_interval=timedelta(seconds=1))
+    status = StatusEvent(
+        status_id="x",
+        account_id="SIM00000",
+        status="failed",
+        previous="active",
+        ts=START,
+        rule="max_loss",
+        message="failed",
+    )
+    publisher = bus.publisher()
+    publisher.publish("t.status", "SIM00000", status.model_dump_json().encode())
+    publisher.publish("t.status", "SIM00001", b"not a status")
+    clock = FakeClock()
+    report = run_feed(
+        trading,
+        EventPublisher(bus.publisher(), topics),
+        rate=1_000.0,
+        max_events=200,
+        clock=clock,
+        sleep=clock.sleep,
+        statuses=bus.reader("t.status"),
+    )
+    assert report.status_changes == 1
+    assert not trading.trading("SIM00000") and trading.trading("SIM00001")
+    assert "1 status changes obeyed" in report.line()

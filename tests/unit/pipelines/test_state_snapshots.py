@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.rulesets import RulesetCatalog
-from pipelines.state import compile_freeze, encode, freeze, freeze_generic, thaw
+from pipelines.state import compile_freeze, encode, freeze, freeze_generic, layout_of, thaw
 from risk_engine import AccountState, apply
 from schemas import parse_event
 
@@ -114,6 +114,32 @@ def test_a_snapshot_of_another_layout_is_refused() -> None:
     with pytest.raises(ValueError, match="another version"):
         thaw(("0123456789ab", hows, values))
     assert layout != "0123456789ab"
+
+
+def test_a_snapshot_from_before_account_status_thaws_as_active() -> None:
+    """A recovery store written before the status fields existed resumes: the fields it
+    lacks (the last three) take their defaults."""
+    state = state_after([account("A"), balance("A", START, 96_000.0)])
+    _, hows, values = freeze(state)
+    names = [field.name for field in dataclasses.fields(AccountState)]
+    assert names[-3:] == ["status", "status_until", "status_rule"]
+    earlier = layout_of(tuple(names[:-3]))
+    assert earlier == "646a7a325262"  # the layout stores of the previous version hold
+    thawed = thaw((earlier, hows[:-3], values[:-3]))
+    assert thawed == state
+    assert (thawed.status, thawed.status_until, thawed.status_rule) == ("active", None, None)
+
+
+def test_the_status_fields_survive_a_snapshot() -> None:
+    state = state_after([account("A"), balance("A", START, 94_000.0)])
+    assert state.status == "locked"
+    thawed = thaw(pickle.loads(pickle.dumps(freeze(state))))
+    assert (thawed.status, thawed.status_until, thawed.status_rule) == (
+        "locked",
+        state.status_until,
+        "max_daily_loss",
+    )
+    assert freeze(state)[1][-3:] == "=t="  # plain, microseconds, plain
 
 
 @dataclasses.dataclass(slots=True)

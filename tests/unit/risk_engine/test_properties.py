@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk_engine import DAILY_RULES, AccountState, Armor, apply, rules
-from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
+from risk_engine import DAILY_RULES, AccountState, Armor, apply, rules, step
+from schemas import AccountEvent, BalanceEvent, BreachEvent, StatusEvent, TradeEvent
 from tests.unit.risk_engine.builders import CATALOG, utc
 
 Event = AccountEvent | BalanceEvent | TradeEvent
@@ -174,3 +174,52 @@ def test_the_per_tick_fast_path_changes_nothing(events: list[Event]) -> None:
     finally:
         rules.equity_alert = original
     assert fast == slow
+
+
+@settings(max_examples=150, deadline=None)
+@given(account_streams("P1"))
+def test_status_changes_follow_the_rulebook(events: list[Event]) -> None:
+    """Over any stream: each change starts from the status before it; nothing follows a
+    final status; a lock comes only from a daily level 3 of the same event and ends only
+    at its ``until``; a failure only from a life rule's level 3; ids never repeat."""
+    state = None
+    current = "active"
+    seen_ids: set[str] = set()
+    for event in events:
+        before_until = None if state is None else state.status_until
+        state, outputs = step(state, event, CATALOG)
+        breaches = [item for item in outputs if isinstance(item, BreachEvent)]
+        changes = [item for item in outputs if isinstance(item, StatusEvent)]
+        for change in changes:
+            assert change.previous == current
+            assert current not in ("failed", "passed"), "a final status changed"
+            assert change.status_id not in seen_ids
+            seen_ids.add(change.status_id)
+            if change.status == "locked":
+                assert change.rule in DAILY_RULES
+                assert any(b.level == 3 and b.rule == change.rule for b in breaches)
+                assert change.until is not None and change.until > change.ts
+            elif change.status == "failed":
+                assert change.rule not in DAILY_RULES
+                assert any(b.level == 3 and b.rule == change.rule for b in breaches)
+            elif change.status == "active":
+                assert current == "locked"
+                assert before_until is not None and change.ts >= before_until
+            current = change.status
+        assert state.status == current
+    if state is not None and state.status == "locked":
+        assert state.status_until is not None
+
+
+@settings(max_examples=100, deadline=None)
+@given(account_streams("P2"))
+def test_apply_reports_exactly_the_breaches_step_reports(events: list[Event]) -> None:
+    by_apply: list[BreachEvent] = []
+    by_step: list[BreachEvent] = []
+    first = second = None
+    for event in events:
+        first, breaches = apply(first, event, CATALOG)
+        by_apply += breaches
+        second, outputs = step(second, event, CATALOG)
+        by_step += [item for item in outputs if isinstance(item, BreachEvent)]
+    assert by_apply == by_step

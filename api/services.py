@@ -1,0 +1,70 @@
+"""What the app is built from: its adapters (ports) and its limits, chosen by the
+composition root (``aetheris``) and handed to :func:`api.app.create_app`."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from limits import RateLimitItem, parse
+
+from api.hub import BreachHub
+from api.ports import (
+    Accounts,
+    Cipher,
+    EventSink,
+    History,
+    Limiter,
+    Standings,
+    Trades,
+    TradingSessions,
+    Users,
+)
+from api.security import AccessTokens, Passwords
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_account_id() -> str:
+    """An account id nobody can guess or enumerate (the id used on the bus)."""
+    return f"acc_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """Rate limits, body and page sizes, browser origins."""
+
+    login: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
+    register: RateLimitItem = field(default_factory=lambda: parse("5/minute"))
+    totp: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
+    max_body_bytes: int = 65_536
+    max_page: int = 500
+    allowed_origins: tuple[str, ...] = ()
+    refresh_lifetime: timedelta = timedelta(days=30)
+    docs: bool = False
+
+
+@dataclass
+class ApiServices:
+    users: Users
+    accounts: Accounts
+    trades: Trades
+    sessions: TradingSessions
+    standings: Standings
+    events: EventSink
+    cipher: Cipher
+    limiter: Limiter
+    tokens: AccessTokens
+    passwords: Passwords
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    history: History | None = None
+    hub: BreachHub | None = None
+    # The clock of TOTP time steps (tokens use the real time, as PyJWT checks them).
+    clock: Callable[[], datetime] = _utc_now
+    account_ids: Callable[[], str] = new_account_id
+    # Called when the app shuts down (pools, publishers, clients it owns).
+    closers: list[Callable[[], None]] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""cTrader: the account statement exported as CSV (Deals and Transactions blocks)."""

@@ -1,0 +1,240 @@
+"""A CSV with a column mapping → contract trades. Pure (bytes in, events out).
+
+Columns are read with polars and converted column-wise (numbers, times, sides), so a
+million-row file is read in seconds; a value polars cannot cast is read again with the
+broker-number rules (``1 536.11``, ``$(41.25)``; :mod:`connectors.statements.numbers`).
+A row with a bad value becomes a :class:`RowError` (its line number, the column, why)
+and the rest of the file still imports. Line numbers assume one line per row (no line
+breaks inside quoted cells).
+
+Times: a ``time_format`` with ``%z`` reads each time's own offset (trusted); otherwise
+times are in the context's time zone (``--timezone``) or, without one, the mapping's
+``timezone`` (default UTC).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, timedelta, timezone, tzinfo
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from pydantic import ValidationError
+
+from connectors.generic_csv.wire import (
+    NUMBER_FIELDS,
+    REQUIRED,
+    TIME_FIELDS,
+    ColumnMapping,
+)
+from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
+from connectors.statements.numbers import parse_amount
+from connectors.statements.rows import RowProblem, trade_error_reason
+from connectors.statements.timezones import NewYorkPlusSeven, TimezoneError, resolve_timezone
+from schemas.events import TradeEvent
+
+_ROW = "__row"
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _utf8(data: bytes) -> bytes:
+    if data.startswith(_UTF8_BOM):
+        return data[len(_UTF8_BOM) :]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("iso-8859-1").encode("utf-8")
+    return data
+
+
+def _to_utc(column: pl.Expr, tz: tzinfo) -> pl.Expr:
+    """Naive wall-clock times in ``tz`` → UTC, column-wise."""
+    if isinstance(tz, NewYorkPlusSeven):
+        return (column - pl.duration(hours=7)).dt.replace_time_zone(
+            "America/New_York", ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC") + pl.duration(hours=7)
+    if isinstance(tz, ZoneInfo):
+        return column.dt.replace_time_zone(
+            tz.key, ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC")
+    offset = tz.utcoffset(None) if isinstance(tz, timezone) else None
+    if offset is None and tz is not UTC:
+        raise TimezoneError(f"cannot convert times in {tz!r}")
+    shift = offset or timedelta(0)
+    return (
+        column - pl.duration(microseconds=int(shift / timedelta(microseconds=1)))
+    ).dt.replace_time_zone("UTC")
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.by_row: dict[int, tuple[str, str]] = {}
+
+    def add(self, row: int, where: str, reason: str) -> None:
+        self.by_row.setdefault(row, (where, reason))
+
+
+def frame_headers(data: bytes, delimiter: str) -> set[str]:
+    """The header cells of the first line (for the optional default columns)."""
+    first = _utf8(data[:65536]).split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    return {cell.strip().strip('"') for cell in first.rstrip("\r").split(delimiter)}
+
+
+def _numbers(df: pl.DataFrame, name: str, header: str, decimal: str, errors: _Errors) -> pl.Series:
+    text = df[name]
+    fast = (
+        text.cast(pl.Float64, strict=False)
+        if decimal == "."
+        else pl.Series(name, [None] * len(text), dtype=pl.Float64)
+    )
+    redo = df.select(
+        pl.col(_ROW), pl.col(name), (fast.is_null() & (pl.col(name) != "")).alias("redo")
+    ).filter(pl.col("redo"))
+    if redo.is_empty():
+        return fast
+    values = fast.to_list()
+    for row, raw in redo.select(_ROW, name).iter_rows():
+        try:
+            values[row - 2] = parse_amount(raw, decimal=decimal)
+        except ValueError as exc:
+            errors.add(row, header, str(exc))
+    return pl.Series(name, values, dtype=pl.Float64)
+
+
+def parse_generic(data: bytes, mapping: ColumnMapping, ctx: ParseContext) -> ParsedStatement:
+    """The whole CSV (see the module doc)."""
+    parsed = ParsedStatement(meta=StatementMeta(broker="generic CSV"))
+    fmt = mapping.format
+    columns = mapping.mapped()
+    # An optional column left at its default name (the contract field) may be absent.
+    for name in [n for n, h in columns.items() if n not in REQUIRED and n == h]:
+        if name not in columns or columns[name] in frame_headers(data, fmt.delimiter):
+            continue
+        del columns[name]
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(_utf8(data)),
+            separator=fmt.delimiter,
+            infer_schema=False,
+            has_header=True,
+        )
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        parsed.error(None, "file", f"not a readable CSV ({str(exc).splitlines()[0]})")
+        return parsed
+    missing = [header for header in columns.values() if header not in frame.columns]
+    missing_required = [f for f in REQUIRED if columns.get(f) is None or columns[f] in missing]
+    if missing_required or missing:
+        parsed.error(
+            1,
+            "header",
+            f"missing column(s) {', '.join(repr(m) for m in missing)} named in the mapping "
+            f"(headers found: {', '.join(repr(c) for c in frame.columns)})",
+        )
+        return parsed
+    try:
+        zone = ctx.timezone or resolve_timezone(fmt.timezone)
+    except TimezoneError as exc:
+        parsed.error(None, "mapping format.timezone", str(exc))
+        return parsed
+    df = frame.select(
+        [
+            pl.col(header).str.strip_chars().fill_null("").alias(name)
+            for name, header in columns.items()
+        ]
+    ).with_columns(pl.int_range(2, frame.height + 2).alias(_ROW))
+    parsed.rows_seen = df.height
+    errors = _Errors()
+    converted: dict[str, pl.Series] = {}
+    for name in NUMBER_FIELDS:
+        if name in columns:
+            converted[name] = _numbers(df, name, columns[name], fmt.decimal, errors)
+    with_offset = "%z" in fmt.time_format
+    for name in TIME_FIELDS:
+        if name not in columns:
+            continue
+        parsed_time = pl.col(name).str.strptime(pl.Datetime("us"), fmt.time_format, strict=False)
+        utc = parsed_time.dt.convert_time_zone("UTC") if with_offset else _to_utc(parsed_time, zone)
+        times = df.select(utc.alias(name))[name]
+        bad = (
+            df.select(_ROW, name)
+            .with_columns(times.alias("t"))
+            .filter(pl.col("t").is_null() & (pl.col(name) != ""))
+        )
+        for row, raw in bad.select(_ROW, name).iter_rows():
+            errors.add(
+                row,
+                columns[name],
+                f"{raw!r} is not a time in the format {fmt.time_format!r} (or does not exist "
+                "in the time zone)",
+            )
+        converted[name] = times
+    side = df["side"].str.to_lowercase()
+    sides = side.replace_strict(
+        {**dict.fromkeys(fmt.long, "long"), **dict.fromkeys(fmt.short, "short")},
+        default=None,
+    )
+    table = df.with_columns(*converted.values(), sides.alias("side"))
+    for row, raw in df.select(_ROW, "side").filter(sides.is_null()).iter_rows():
+        errors.add(
+            row,
+            columns["side"],
+            f"{raw!r} is not a side (long: {', '.join(fmt.long)}; short: {', '.join(fmt.short)})",
+        )
+    has = set(columns)
+    names = table.columns
+    for values in table.iter_rows():
+        record: dict[str, Any] = dict(zip(names, values, strict=True))
+        row = record.pop(_ROW)
+        if row in errors.by_row:
+            continue
+        try:
+            parsed.add_trade(_trade(record, has, fmt.pnl_is_net, ctx), row)
+        except ValidationError as exc:
+            errors.add(row, "row", trade_error_reason(exc))
+        except RowProblem as exc:
+            errors.add(row, columns.get(exc.where, exc.where), exc.reason)
+    if errors.by_row:
+        lines = _utf8(data).split(b"\n")
+        for row, (where, reason) in sorted(errors.by_row.items()):
+            raw = lines[row - 1].decode("utf-8", errors="replace").rstrip("\r")
+            parsed.error(row, where, reason, raw)
+    return parsed
+
+
+def _trade(
+    record: dict[str, Any], has: set[str], pnl_is_net: bool, ctx: ParseContext
+) -> TradeEvent:
+    given = str(record.get("status") or "").lower() if "status" in has else ""
+    exit_time = record.get("exit_time")
+    status: Literal["open", "closed"]
+    if given in ("open", "closed"):
+        status = "open" if given == "open" else "closed"
+    elif given:
+        raise RowProblem("status", f"{given!r} is not open or closed")
+    else:
+        status = "closed" if exit_time is not None else "open"
+    pnl = record.get("pnl")
+    commission = record.get("commission") or 0.0
+    swap = record.get("swap") or 0.0
+    if status == "closed" and pnl is not None and not pnl_is_net:
+        pnl = round(pnl + commission + swap, 10)
+    open_trade = status == "open"
+    return TradeEvent(
+        account_id=ctx.account_id,
+        broker_trade_id=record["broker_trade_id"],
+        status=status,
+        symbol=record["symbol"],
+        side=record["side"],
+        quantity=record["quantity"],
+        entry_price=record["entry_price"],
+        entry_time=record["entry_time"],
+        exit_price=None if open_trade else record.get("exit_price"),
+        exit_time=None if open_trade else exit_time,
+        pnl=None if open_trade else pnl,
+        commission=commission,
+        swap=swap,
+        stop_loss=record.get("stop_loss") or None,
+        take_profit=record.get("take_profit") or None,
+        notes=record.get("notes") or None,
+    )

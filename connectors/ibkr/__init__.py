@@ -1,0 +1,1 @@
+"""Interactive Brokers: Activity Statement CSV and Flex Query XML imports."""

@@ -1,0 +1,1 @@
+"""NinjaTrader 8: the Executions and Trades grids exported as CSV."""

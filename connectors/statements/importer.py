@@ -1,0 +1,331 @@
+"""``aetheris import``: a broker statement into the bus and the database.
+
+parse (the format) → validate (the great-expectations trade and tick suites; failing
+rows reported by file row) → dedup against stored trades and cash movements → publish
+in event-time order (the account event when registering, trades, balance events) →
+store in one transaction (trades upserted, ticks, cash keys, dead letters) → sync log.
+
+Bad rows are reported and skipped, good rows land; re-running a file adds nothing and
+reports every row as a duplicate (connectors/statements/plan.py has the rules).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+from uuid import uuid4
+
+from connectors.statements.model import ParseContext, ParsedStatement, RowError, StatementFormat
+from connectors.statements.plan import Plan, TradeRow, cash_key, plan
+from connectors.statements.registry import FormatError, detect, get_format
+from infra.bus import EventPublisher
+from infra.db.pool import Pool
+from infra.db.sinks import DeadLetter
+from infra.db.statements import (
+    CashRow,
+    account_balance,
+    balance_before,
+    store_import,
+    stored_cash_keys,
+    stored_trade_status,
+)
+from infra.db.synclog import SyncLogRecord, SyncLogStore, SyncRun
+from infra.quality.validate import validate_ticks, validate_trades
+from infra.rulesets import RulesetCatalog
+from schemas.events import AccountEvent, BalanceEvent, TradeEvent
+from schemas.rulesets import RulesetError
+
+_log = logging.getLogger("aetheris.import")
+POLL_EVERY = 1000
+
+
+class StatementImportError(RuntimeError):
+    """The import could not run at all (unknown account, unreadable format, …); the
+    sync log row records the reason."""
+
+    def __init__(self, reason: str, sync_log_id: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sync_log_id = sync_log_id
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """``--ruleset`` / ``--initial-balance``: register the account if it is new."""
+
+    ruleset: str
+    initial_balance: float
+    currency: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    """One file to import into one account."""
+
+    data: bytes
+    filename: str
+    account_id: str
+    format_name: str = "auto"
+    timezone: tzinfo | None = None
+    registration: Registration | None = None
+    statement_format: StatementFormat | None = None  # e.g. a generic CSV with a mapping
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """The sync log of one run, as ``--json`` prints it."""
+
+    sync_log_id: int
+    status: str
+    format: str
+    account_id: str
+    rows: int
+    new: int
+    duplicates: int
+    updated: int
+    errors: list[RowError]
+    trades: dict[str, int] = field(default_factory=dict)
+    cash: dict[str, int] = field(default_factory=dict)
+    balance_events: int = 0
+    registered: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "updated": self.updated,
+            "errors": [
+                {"row": e.row, "where": e.where, "reason": e.reason, "raw": e.raw}
+                for e in self.errors
+            ],
+            "sync_log_id": self.sync_log_id,
+            "status": self.status,
+            "format": self.format,
+            "account_id": self.account_id,
+            "rows": self.rows,
+            "trades": self.trades,
+            "cash": self.cash,
+            "balance_events": self.balance_events,
+            "registered": self.registered,
+        }
+
+
+def _choose_format(request: ImportRequest) -> StatementFormat:
+    if request.statement_format is not None:
+        return request.statement_format
+    name = request.format_name
+    if name == "auto":
+        name = detect(request.data, request.filename)
+    return get_format(name)
+
+
+def _account(
+    pool: Pool, request: ImportRequest, parsed_currency: str | None
+) -> AccountEvent | None:
+    """The account event to publish (None: the account is registered already)."""
+    with pool.connection() as conn:
+        stored = account_balance(conn, request.account_id)
+    reg = request.registration
+    if stored is not None:
+        if reg is not None and abs(stored[0] - reg.initial_balance) > 1e-9:
+            raise StatementImportError(
+                f"account {request.account_id!r} is registered already with initial balance "
+                f"{stored[0]:g}; leave out --ruleset/--initial-balance to import into it"
+            )
+        return None
+    if reg is None:
+        raise StatementImportError(
+            f"account {request.account_id!r} is not registered: give --ruleset and "
+            "--initial-balance to register it with this import"
+        )
+    try:
+        RulesetCatalog().resolve(reg.ruleset)
+    except (RulesetError, OSError, ValueError) as exc:
+        raise StatementImportError(f"--ruleset {reg.ruleset!r}: {exc}") from None
+    return AccountEvent(
+        account_id=request.account_id,
+        ruleset=reg.ruleset,
+        initial_balance=reg.initial_balance,
+        currency=(reg.currency or parsed_currency or "USD").upper(),
+        name=reg.name,
+    )
+
+
+def _quality(parsed: ParsedStatement, now: datetime) -> tuple[list[TradeRow], list[RowError]]:
+    """The trades that pass the trade suite, and an error per failing row."""
+    records = [t.model_dump(exclude={"type"}) for t in parsed.trades]
+    result = validate_trades(records, now=now)
+    broken = [o for o in result.outcomes if o.error is not None]
+    good: list[TradeRow] = []
+    errors: list[RowError] = []
+    for index, trade in enumerate(parsed.trades):
+        row = parsed.trade_rows[index] if index < len(parsed.trade_rows) else None
+        reasons = list(result.row_failures.get(index, ()))
+        reasons += [f"{o.reason} (the check could not run: {o.error})" for o in broken]
+        if reasons:
+            errors.append(RowError(row, "quality", "; ".join(reasons), trade.broker_trade_id))
+        else:
+            good.append(TradeRow(trade, row))
+    return good, errors
+
+
+def _check_ticks(ticks: list[BalanceEvent], now: datetime) -> list[RowError]:
+    if not ticks:
+        return []
+    result = validate_ticks([t.model_dump(exclude={"type"}) for t in ticks], now=now)
+    return [
+        RowError(None, "balance", f"balance at {ticks[i].ts.isoformat()}: {'; '.join(r)}")
+        for i, r in result.row_failures.items()
+    ]
+
+
+def _dead_letters(errors: list[RowError], source: str, account_id: str) -> list[DeadLetter]:
+    return [
+        DeadLetter(
+            source=f"import:{source}",
+            raw_payload=e.raw or e.where,
+            reason=e.message(),
+            account_id=account_id,
+        )
+        for e in errors
+        if e.row is not None
+    ]
+
+
+def import_statement(
+    request: ImportRequest,
+    *,
+    pool: Pool,
+    publisher: EventPublisher,
+    now: datetime,
+    sync_logs: SyncLogStore | None = None,
+) -> ImportResult:
+    """Run one import (module doc); :class:`StatementImportError` when it cannot run."""
+    logs = sync_logs or SyncLogStore(pool)
+    source = f"import:{request.filename}"
+    run = logs.start(source, account_id=request.account_id, started_at=now)
+    try:
+        return _run(request, run, logs, pool=pool, publisher=publisher, now=now)
+    except StatementImportError as exc:
+        logs.fail(run, exc.reason)
+        exc.sync_log_id = run.id
+        raise
+    except FormatError as exc:
+        logs.fail(run, str(exc))
+        raise StatementImportError(str(exc), run.id) from None
+    except Exception as exc:
+        logs.fail(run, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _run(
+    request: ImportRequest,
+    run: SyncRun,
+    logs: SyncLogStore,
+    *,
+    pool: Pool,
+    publisher: EventPublisher,
+    now: datetime,
+) -> ImportResult:
+    fmt = _choose_format(request)
+    ctx = ParseContext(request.account_id, request.timezone, request.filename)
+    parsed = fmt.parse(request.data, ctx)
+    account = _account(pool, request, parsed.meta.currency)
+    run.rows_total = parsed.rows_seen
+    run.details.update(
+        {
+            "format": fmt.name,
+            "file": request.filename,
+            "broker_account": parsed.meta.account_number,
+            "currency": parsed.meta.currency,
+            "skipped": parsed.skipped,
+        }
+    )
+    good, quality_errors = _quality(parsed, now)
+    ids = [r.trade.broker_trade_id for r in good]
+    keys = [cash_key(c) for c in parsed.cash]
+    with pool.connection() as conn:
+        statuses = stored_trade_status(conn, request.account_id, ids)
+        cash_stored = stored_cash_keys(conn, request.account_id, keys)
+        initial = account_balance(conn, request.account_id)
+
+    def stored_balance(ts: datetime) -> float | None:
+        with pool.connection() as conn:
+            return balance_before(conn, request.account_id, ts)
+
+    decided: Plan = plan(
+        good,
+        parsed.cash,
+        account_id=request.account_id,
+        stored_status=statuses,
+        stored_cash=cash_stored,
+        balance_before=stored_balance,
+        initial_balance=(account.initial_balance if account else (initial[0] if initial else None)),
+    )
+    errors = parsed.errors + quality_errors + decided.errors
+    errors += _check_ticks(decided.balances, now)
+    events: list[AccountEvent | TradeEvent | BalanceEvent] = [account] if account else []
+    events.extend(decided.events)
+    for position, event in enumerate(events, start=1):
+        publisher.publish_event(event)
+        if position % POLL_EVERY == 0:
+            publisher.poll()
+    publisher.flush()
+    stored = store_import(
+        pool,
+        batch_id=uuid4(),
+        account_id=request.account_id,
+        source=f"import:{fmt.name}",
+        account=account,
+        trades=decided.to_store,
+        ticks=decided.balances,
+        cash=[CashRow(cash_key(c), c.ts, c.amount, c.kind, c.comment) for c in decided.cash_new],
+        dead_letters=_dead_letters(errors, fmt.name, request.account_id),
+    )
+    trade_counts = {
+        "new": stored.trades.new,
+        "updated": stored.trades.updated,
+        "duplicates": len(decided.trades["duplicate"]) + stored.trades.duplicate,
+    }
+    cash_counts = {"new": len(decided.cash_new), "duplicates": len(decided.cash_duplicate)}
+    run.count(
+        new=trade_counts["new"],
+        updated=trade_counts["updated"],
+        duplicate=trade_counts["duplicates"],
+        ticks=stored.ticks,
+        balance_events=len(decided.balances),
+        rows_done=parsed.rows_seen,
+    )
+    for error in errors:
+        run.error(row=error.row, where=error.where, reason=error.reason, raw=error.raw)
+    run.details.update(
+        {"cash_new": cash_counts["new"], "cash_duplicates": cash_counts["duplicates"]}
+    )
+    record: SyncLogRecord = logs.finish(run)
+    _log.info(
+        "import %s into %s: %d new, %d updated, %d duplicates, %d errors",
+        request.filename,
+        request.account_id,
+        trade_counts["new"] + cash_counts["new"],
+        trade_counts["updated"],
+        trade_counts["duplicates"] + cash_counts["duplicates"],
+        len(errors),
+    )
+    return ImportResult(
+        sync_log_id=record.id,
+        status=record.status,
+        format=fmt.name,
+        account_id=request.account_id,
+        rows=parsed.rows_seen,
+        new=trade_counts["new"] + cash_counts["new"],
+        duplicates=trade_counts["duplicates"] + cash_counts["duplicates"],
+        updated=trade_counts["updated"],
+        errors=errors,
+        trades=trade_counts,
+        cash=cash_counts,
+        balance_events=len(decided.balances),
+        registered=account is not None,
+    )

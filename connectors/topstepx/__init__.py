@@ -1,0 +1,1 @@
+"""TopstepX (ProjectX): the trades CSV export."""

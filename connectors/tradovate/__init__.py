@@ -1,0 +1,1 @@
+"""Tradovate: the Performance and Position History CSV exports."""

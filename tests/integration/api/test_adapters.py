@@ -1,0 +1,131 @@
+"""The API's adapters on the real services: live standings read from Redis, rate limits
+shared in Redis, TOTP secrets re-encrypted by `aetheris secrets rotate`, and the demo's
+WebSocket and page behind the origin check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from uuid import UUID
+
+import pytest
+import redis
+from limits import parse
+from starlette.websockets import WebSocketDisconnect
+
+from infra.db.pool import Pool
+from infra.db.users import PostgresUsers
+from infra.ratelimit import RateLimiter
+from infra.rulesets import RulesetCatalog
+from infra.secrets import SecretBox, new_key
+from infra.standings import RedisStandings, standing_key
+from risk_engine import Armor, snapshot
+from tests.integration.api.conftest import Api
+from tests.unit.risk_engine.builders import account, tick
+
+
+def test_standings_are_read_from_the_pipelines_redis_keys(
+    redis_url: str, redis_prefix: str
+) -> None:
+    armor = Armor(RulesetCatalog())
+    for event in (
+        account("ftmo-2step", account_id="S1"),
+        tick("2026-03-02 09:00", 100_000, account_id="S1"),
+        tick("2026-03-02 10:00", 100_000, 96_000, account_id="S1"),
+    ):
+        armor.process(event)
+    standing = snapshot(armor.accounts["S1"])
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.set(standing_key(redis_prefix, "S1"), standing.model_dump_json())
+        client.set(standing_key(redis_prefix, "BROKEN"), b'{"account_id": 1}')
+        found = RedisStandings(client, redis_prefix).get_many(["S1", "BROKEN", "NONE"])
+    finally:
+        client.close()
+    assert found == {"S1": standing}
+    rules = {rule.rule: rule for rule in found["S1"].rules}
+    # FTMO 2-step: 5 % of 100,000 daily; equity 96,000 from a 100,000 start used 4,000.
+    assert rules["max_daily_loss"].used == 4_000
+    assert rules["max_daily_loss"].used_percent == 80
+
+
+def test_rate_limits_are_shared_through_redis(redis_url: str, redis_prefix: str) -> None:
+    limit = parse("2/minute")
+    first = RateLimiter.redis(redis_url, redis_prefix)
+    second = RateLimiter.redis(redis_url, redis_prefix)
+    assert first.hit(limit, "login", "ip", "10.0.0.1") is None
+    assert second.hit(limit, "login", "ip", "10.0.0.1") is None
+    wait = first.hit(limit, "login", "ip", "10.0.0.1")
+    assert wait is not None and 1 <= wait <= 60
+    assert second.hit(limit, "login", "ip", "10.0.0.2") is None  # another key, its own count
+    other_prefix = RateLimiter.redis(redis_url, redis_prefix + "-other")
+    assert other_prefix.hit(limit, "login", "ip", "10.0.0.1") is None
+
+
+def test_secrets_rotate_re_encrypts_every_totp_secret(pool: Pool, database_url: str) -> None:
+    old, new = new_key(), new_key()
+    users = PostgresUsers(pool)
+    created = [
+        users.create(f"rotate-{i}-{os.getpid()}-{id(pool)}@example.com", "x") for i in range(2)
+    ]
+    ids: list[UUID] = []
+    for index, user in enumerate(created):
+        assert user is not None
+        assert users.set_pending_totp(user.id, SecretBox([old]).encrypt(f"SECRET{index}".encode()))
+        ids.append(user.id)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AETHERIS_")}
+    env.update(
+        DATABASE_URL=database_url,
+        AETHERIS_DB_TIMESCALE="off",
+        AETHERIS_ENCRYPTION_KEYS=f"{new},{old}",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "aetheris.cli", "secrets", "rotate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "TOTP secrets re-encrypted" in done.stdout
+    only_new = SecretBox([new])
+    stored = dict(users.totp_ciphertexts())
+    assert [only_new.decrypt(stored[user_id]) for user_id in ids] == [b"SECRET0", b"SECRET1"]
+    assert new not in done.stdout + done.stderr and old not in done.stdout + done.stderr
+
+    env["AETHERIS_ENCRYPTION_KEYS"] = "not-a-key"
+    refused = subprocess.run(
+        [sys.executable, "-m", "aetheris.cli", "secrets", "rotate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "AETHERIS_ENCRYPTION_KEYS: key 1 of 1 is not a Fernet key" in refused.stderr
+
+
+def test_the_websocket_checks_the_origin(api: Api) -> None:
+    with api.client.websocket_connect(
+        "/ws/realtime", headers={"Origin": "https://desk.example"}
+    ) as socket:
+        assert socket is not None
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        api.client.websocket_connect(
+            "/ws/realtime", headers={"Origin": "https://evil.example"}
+        ) as socket,
+    ):
+        socket.receive_text()
+    assert refused.value.code == 1008
+
+
+def test_the_dashboard_page_asks_for_a_login(api: Api) -> None:
+    page = api.client.get("/")
+    assert page.status_code == 200
+    assert "/api/v1/auth/login" in page.text
+    assert "Bearer" in page.text
+    assert "#C9A050" in page.text

@@ -1,0 +1,169 @@
+"""``aetheris import`` end to end for the IBKR and Tradovate formats, on the real Kafka-
+protocol broker and PostgreSQL.
+
+IBKR Activity Statement (tests/data/statements/ibkr-activity-csv/activity_single_account.csv),
+worked by hand (US Eastern times; balance starts at 0 because the first event is the
+account's funding):
+
+    03-05 05:00Z  deposit 25 000.00                    balance 25 000.00
+    03-06 15:15Z  AAPL 60 closed, pnl +298.80          balance 25 298.80
+    03-06 20:30Z  MESM6 2 (short) closed, pnl +95.02   balance 25 393.82
+    03-09 04:00Z  withdrawal −1 500.00                 balance 23 893.82
+    03-09 15:00Z  AAPL 40 closed, pnl −61.40           balance 23 832.42
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aetheris.cli import main
+from infra.bus import Topics
+from infra.bus.kafka import KafkaBus
+from infra.db.pool import Pool
+from infra.settings import get_settings
+from schemas import parse_event
+from schemas.events import BalanceEvent, TradeEvent
+from tests.integration.db.conftest import account, admin_url, database_url, pool
+
+from .support import read_topic
+
+__all__ = ["account", "admin_url", "database_url", "pool"]  # fixtures used here
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "statements"
+IBKR = DATA / "ibkr-activity-csv" / "activity_single_account.csv"
+TRADOVATE = DATA / "tradovate-csv"
+
+
+@pytest.fixture
+def env(
+    monkeypatch: pytest.MonkeyPatch, kafka_env: dict[str, str], database_url: str
+) -> Iterator[None]:
+    for key, value in kafka_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
+    code = main(argv)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out  # exactly one JSON object
+    return code, json.loads(out[0])
+
+
+@pytest.mark.usefixtures("env")
+def test_ibkr_activity_statement_imports_publishes_in_order_and_dedups(
+    kafka: KafkaBus,
+    topics: Topics,
+    pool: Pool,
+    account: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["import", str(IBKR), "--format", "auto", "--account", account]
+    argv += ["--ruleset", "personal", "--initial-balance", "25000", "--json"]
+    code, first = run_json(argv, capsys)
+    assert code == 0
+    assert first["format"] == "ibkr-activity-csv"
+    # 3 closed trades + 2 cash movements
+    assert (first["new"], first["duplicates"], first["updated"], first["errors"]) == (5, 0, 0, [])
+
+    messages = read_topic(kafka, topics.events, at_least=9)
+    events = [parse_event(m.value or b"", "test") for m in messages]
+    shape = [
+        (e.symbol, e.pnl) if isinstance(e, TradeEvent) else round(e.balance, 2)
+        for e in events
+        if isinstance(e, TradeEvent | BalanceEvent)
+    ]
+    assert shape == [
+        25000.0,
+        ("AAPL", 298.8),
+        25298.8,
+        ("MESM6", 95.02),
+        25393.82,
+        23893.82,
+        ("AAPL", -61.4),
+        23832.42,
+    ]
+    with pool.connection() as conn:
+        stored = conn.execute(
+            "SELECT symbol, side, quantity, pnl, commission FROM trades "
+            "WHERE account_id = %s ORDER BY exit_time",
+            (account,),
+        ).fetchall()
+    assert [(s, side, float(q), float(p), float(c)) for s, side, q, p, c in stored] == [
+        ("AAPL", "long", 60.0, 298.8, -1.2),
+        ("MESM6", "short", 2.0, 95.02, -2.48),
+        ("AAPL", "long", 40.0, -61.4, -1.4),
+    ]
+
+    # The same file again: every row a duplicate, nothing new published or stored.
+    code, second = run_json(argv, capsys)
+    assert code == 0
+    assert (second["new"], second["duplicates"], second["updated"]) == (0, 5, 0)
+    again = read_topic(kafka, topics.events, at_least=len(messages), timeout=5)
+    assert len(again) == len(messages)
+    with pool.connection() as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM trades WHERE account_id = %s", (account,)
+        ).fetchone()
+    assert count == (3,)
+
+
+@pytest.mark.usefixtures("env")
+def test_tradovate_three_exports_of_one_day_add_each_trade_once(
+    kafka: KafkaBus,
+    topics: Topics,
+    pool: Pool,
+    account: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Position History of two accounts: this test's account stands in for APEX-1001.
+    history = tmp_path / "position_history.csv"
+    history.write_text(
+        (TRADOVATE / "position_history.csv").read_text().replace("APEX-1001", account)
+    )
+    base = ["--account", account, "--json"]
+    code, first = run_json(
+        ["import", str(history), *base, "--ruleset", "topstep-50k", "--initial-balance", "50000"],
+        capsys,
+    )
+    # 2 trades of this account (+22.50, −42.50); APEX-1002's row is skipped
+    assert (code, first["new"], first["duplicates"], first["errors"]) == (0, 2, 0, [])
+
+    code, second = run_json(["import", str(TRADOVATE / "performance.csv"), *base], capsys)
+    # the same two pairs again (duplicates) and 4 more: +305, +20, −18, +1,250
+    assert (code, second["new"], second["duplicates"]) == (0, 4, 2)
+
+    code, third = run_json(["import", str(TRADOVATE / "fills.csv"), *base], capsys)
+    # the fills pair into the same 6 ids (duplicates) and the scale-in's 2 pairs
+    # (+23.76, +13.76) are new
+    assert (code, third["new"], third["duplicates"]) == (0, 2, 6)
+
+    messages = read_topic(kafka, topics.events, at_least=17)
+    events = [parse_event(m.value or b"", "test") for m in messages]
+    balances = [round(e.balance, 2) for e in events if isinstance(e, BalanceEvent)]
+    # 50 000 + 22.50 − 42.50 = 49 980; + 1 557 = 51 537; + 37.52 = 51 574.52
+    assert balances[1] == 49980.0 and balances[5] == 51537.0
+    assert balances[-1] == 51574.52
+    with pool.connection() as conn:
+        ids = conn.execute(
+            "SELECT broker_trade_id FROM trades WHERE account_id = %s ORDER BY broker_trade_id",
+            (account,),
+        ).fetchall()
+    assert [i[0] for i in ids] == [
+        "2101-2102",
+        "2103-2104",
+        "2106-2105",
+        "2107-2108",
+        "2107-2109",
+        "2110-2111",
+        "2112-2114",
+        "2113-2114",
+    ]
