@@ -67,11 +67,15 @@ def _read_secret_file(path: Path | None, what: str) -> str | None:
 def _sync_log_writer(settings: Settings, enabled: bool) -> tuple[SyncLogWriter, Database | None]:
     from connectors.synclog import MemorySyncLogWriter, PostgresSyncLogWriter  # noqa: PLC0415
     from infra.db.database import open_database  # noqa: PLC0415
+    from infra.db.retry import RetryPolicy  # noqa: PLC0415
+    from infra.db.synclog import SyncLogStore  # noqa: PLC0415
 
     if not enabled:
         return MemorySyncLogWriter(), None
     database = open_database(settings, name="aetheris-connect")
-    return PostgresSyncLogWriter(database.pool), database
+    # A short retry: a sync log must not hold up the FIX session's thread for long.
+    store = SyncLogStore(database.pool, RetryPolicy(attempts=3, first_delay=0.1))
+    return PostgresSyncLogWriter(store), database
 
 
 def _account_event(args: argparse.Namespace) -> AccountEvent | None:

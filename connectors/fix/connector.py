@@ -33,6 +33,8 @@ from schemas import AccountEvent
 _log = logging.getLogger("aetheris.connectors.fix")
 
 SOH = "\x01"
+# A long session's sync log row gets its counts so far at most this often.
+PROGRESS_SECONDS = 5.0
 TAG_USERNAME = 553
 TAG_PASSWORD = 554
 
@@ -133,6 +135,7 @@ class DropCopyHandler:
         self.source = source
         self.clock = clock
         self.run: SyncRun | None = None
+        self._progress_at = clock()
         self.logged_on = threading.Event()
         self.logons = 0
         self._lock = threading.Lock()
@@ -140,10 +143,16 @@ class DropCopyHandler:
         if saved is not None:
             book.restore(saved)
 
+    def _new_run(self) -> SyncRun:
+        run = SyncRun(self.source, self.book.account_id, self.clock(), format="fix")
+        self.sync_log.start(run)
+        self._progress_at = run.started_at
+        return run
+
     def on_logon(self) -> None:
         with self._lock:
             self.logons += 1
-            self.run = SyncRun(self.source, self.book.account_id, self.clock())
+            self.run = self._new_run()
         _log.info("drop-copy session %s logged on", self.source)
         self.logged_on.set()
 
@@ -156,12 +165,12 @@ class DropCopyHandler:
         with self._lock:
             run, self.run = self.run, None
         if run is not None:
-            self.sync_log.write(run, self.clock())
+            self.sync_log.finish(run, self.clock())
 
     def on_message(self, raw: str) -> None:
         fields = fields_of(raw)
         with self._lock:
-            run = self.run or SyncRun(self.source, self.book.account_id, self.clock())
+            run = self.run or self._new_run()
             self.run = run
             if (
                 fields.get(wire.TAG_MSG_TYPE) != wire.MSG_EXECUTION_REPORT
@@ -186,6 +195,10 @@ class DropCopyHandler:
             self.state.save(self.book.to_state())
             run.count(outcome.kind)
             run.ticks += sum(1 for e in outcome.events if e.type == "balance")
+            now = self.clock()
+            if (now - self._progress_at).total_seconds() >= PROGRESS_SECONDS:
+                self._progress_at = now
+                self.sync_log.progress(run)
             for note in outcome.notes:
                 _log.info("drop-copy %s: %s: %s", self.source, where, note)
 

@@ -78,7 +78,7 @@ class OandaPoller:
 
     def poll_once(self) -> SyncRun:
         """One round; raises :class:`RetryableError` or :class:`FatalError`."""
-        run = SyncRun(self.source, self.book.account_id, self.clock())
+        run = SyncRun(self.source, self.book.account_id, self.clock(), format="oanda")
         try:
             if self.book.last_transaction_id is None:
                 # First start without a saved id: only what happens from now on.
@@ -101,7 +101,8 @@ class OandaPoller:
             run.ticks += 1
         finally:
             if not run.empty:
-                self.sync_log.write(run, self.clock())
+                self.sync_log.start(run)
+                self.sync_log.finish(run, self.clock())
         return run
 
     def _apply(self, raw: dict[str, object], run: SyncRun) -> None:

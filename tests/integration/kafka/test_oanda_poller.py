@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from connectors.oanda.client import OandaClient
@@ -36,6 +38,7 @@ from connectors.statefile import JsonStateFile
 from connectors.synclog import MemorySyncLogWriter
 from infra.bus import EventPublisher, InProcessBus, Topics
 from infra.bus.kafka import KafkaBus
+from infra.db.scratch import scratch_database
 from tests.integration.kafka.oanda_server import FakeOanda, Fault
 from tests.integration.kafka.support import aetheris, read_topic
 
@@ -307,7 +310,28 @@ def test_an_unreachable_server_is_retried_with_backoff_then_given_up(
 def test_connect_rest_command(
     oanda: FakeOanda, kafka: KafkaBus, topics: Topics, kafka_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """``aetheris connect rest --broker oanda`` as its own process, token from a file."""
+    """``aetheris connect rest --broker oanda`` as its own process, token from a file, its
+    sync log in a scratch PostgreSQL database: one row for the poll that found the four
+    fills (later polls found nothing and wrote none)."""
+    admin_url = os.environ.get(
+        "AETHERIS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    with scratch_database(admin_url, prefix="aetheris_test_rest") as database_url:
+        run_connect_rest(
+            oanda, kafka, topics, {**kafka_env, "DATABASE_URL": database_url}, tmp_path
+        )
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT source, format, status, trades_new, trades_error, balance_events "
+                "FROM sync_logs"
+            ).fetchall()
+    # balance events: the deposit (transaction 2) and the summary after the poll
+    assert rows == [(f"rest:oanda:{OANDA_ACCOUNT}", "oanda", "success", 4, 0, 2)]
+
+
+def run_connect_rest(
+    oanda: FakeOanda, kafka: KafkaBus, topics: Topics, env: dict[str, str], tmp_path: Path
+) -> None:
     oanda.transactions = list(HISTORY)
     oanda.balance, oanda.nav = "10002.9500", "10001.9500"
     token_file = tmp_path / "token"
@@ -320,9 +344,8 @@ def test_connect_rest_command(
             "--token-file", str(token_file), "--since-transaction-id", "0",
             "--ruleset", "personal", "--initial-balance", "10000",
             "--interval", "0.5", "--duration", "4", "--data-dir", str(tmp_path / "data"),
-            "--no-sync-log",
         ],
-        kafka_env,
+        env,
         log,
     )  # fmt: skip
     try:
