@@ -123,6 +123,9 @@ def fix_command(args: argparse.Namespace) -> int:
             reconnect_seconds=args.reconnect,
             username=args.username,
             password=password,
+            session_start=args.session_start,
+            session_end=args.session_end,
+            reset_on_logon=args.reset_on_logon,
         )
         config.quickfix_settings()  # checks the ids before anything starts
         account = _account_event(args)
@@ -298,6 +301,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fix.add_argument("--heartbeat", type=int, default=30, help="HeartBtInt in seconds (30)")
     fix.add_argument(
         "--reconnect", type=int, default=5, help="seconds between reconnect attempts (5)"
+    )
+    fix.add_argument(
+        "--session-start",
+        default="00:00:00",
+        help="the daily FIX session's start, UTC HH:MM:SS (00:00:00); sequence numbers "
+        "reset when a session begins",
+    )
+    fix.add_argument(
+        "--session-end",
+        default="00:00:00",
+        help="its end, UTC HH:MM:SS (00:00:00; equal to the start: 24 hours)",
+    )
+    fix.add_argument(
+        "--reset-on-logon",
+        action="store_true",
+        help="ask for sequence number 1 at every logon (ResetSeqNumFlag=Y)",
     )
     fix.add_argument(
         "--instruments",

@@ -236,6 +236,8 @@ class DropCopyBook:
         self.fills: list[Fill] = []
         self.seen_exec_ids: set[str] = set()
         self.published: dict[tuple[str, str], TradeEvent] = {}
+        # The ExecID of each correction or cancel → the ExecID of the fill it changed.
+        self.corrected: dict[str, str] = {}
         self.ledger = self._new_ledger()
 
     def _new_ledger(self) -> Ledger:
@@ -278,7 +280,10 @@ class DropCopyBook:
         return fresh
 
     def _adjust(self, report: ExecutionReport) -> Outcome:
+        # A correction may name an earlier correction of the fill: follow it to the fill.
         ref = report.exec_ref_id
+        if ref is not None:
+            ref = self.corrected.get(ref, ref)
         index = next((i for i, f in enumerate(self.fills) if f.exec_id == ref), None)
         if index is None:
             raise FixMessageError(
@@ -310,6 +315,8 @@ class DropCopyBook:
             raise FixMessageError(f"ExecID {report.exec_id}: {_first_error(exc)}") from None
         self.fills = fills
         self.ledger = ledger
+        if ref is not None:
+            self.corrected[report.exec_id] = ref
         notes = [what]
         keys = {(t.broker_trade_id, t.status) for t in derived}
         for trade in derived:
@@ -332,6 +339,7 @@ class DropCopyBook:
             "account_id": self.account_id,
             "fills": [{**asdict(f), "time": f.time.isoformat()} for f in self.fills],
             "seen_exec_ids": sorted(self.seen_exec_ids),
+            "corrected": self.corrected,
             "published": [t.model_dump(mode="json") for t in self.published.values()],
         }
 
@@ -348,6 +356,7 @@ class DropCopyBook:
         self.ledger = self._replay(fills)
         self.fills = fills
         self.seen_exec_ids = set(state["seen_exec_ids"])
+        self.corrected = dict(state.get("corrected", {}))
         trades = [TradeEvent.model_validate_json(json.dumps(raw)) for raw in state["published"]]
         self.published = {(t.broker_trade_id, t.status): t for t in trades}
 

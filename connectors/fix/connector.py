@@ -12,7 +12,9 @@ and the ExecID dedup (or the engine's trade dedup) keeps it from counting twice.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +35,9 @@ from schemas import AccountEvent
 _log = logging.getLogger("aetheris.connectors.fix")
 
 SOH = "\x01"
+_SESSION_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
+# While not logged on, a warning this often says so (QuickFIX retries quietly).
+NOT_LOGGED_ON_WARNING_SECONDS = 30.0
 # A long session's sync log row gets its counts so far at most this often.
 PROGRESS_SECONDS = 5.0
 TAG_USERNAME = 553
@@ -58,6 +63,11 @@ class FixSessionConfig:
     reconnect_seconds: int = 5
     username: str | None = None
     password: str | None = None  # sent in the Logon (554); never logged
+    # The daily session in UTC (HH:MM:SS): QuickFIX resets the sequence numbers when a
+    # new one begins. Equal times: one 24-hour session a day, from that time.
+    session_start: str = "00:00:00"
+    session_end: str = "00:00:00"
+    reset_on_logon: bool = False  # send ResetSeqNumFlag=Y in every Logon
 
     @property
     def session_dir(self) -> Path:
@@ -74,15 +84,19 @@ class FixSessionConfig:
                 raise ValueError(
                     f"the FIX {name} {value!r} is empty or has a character FIX forbids"
                 )
+        for name, value in (("start", self.session_start), ("end", self.session_end)):
+            if not _SESSION_TIME.match(value):
+                raise ValueError(f"the session {name} time {value!r} is not HH:MM:SS (UTC)")
+        reset = "Y" if self.reset_on_logon else "N"
         return "\n".join(
             [
                 "[DEFAULT]",
                 "ConnectionType=initiator",
                 f"FileStorePath={self.session_dir / 'store'}",
-                "StartTime=00:00:00",
-                "EndTime=00:00:00",
+                f"StartTime={self.session_start}",
+                f"EndTime={self.session_end}",
                 "UseDataDictionary=N",
-                "ResetOnLogon=N",
+                f"ResetOnLogon={reset}",
                 "ResetOnLogout=N",
                 "ResetOnDisconnect=N",
                 f"ReconnectInterval={self.reconnect_seconds}",
@@ -157,8 +171,9 @@ class DropCopyHandler:
         self.logged_on.set()
 
     def on_logout(self) -> None:
+        if self.logged_on.is_set():  # QuickFIX also calls this after a failed connection
+            _log.info("drop-copy session %s logged out", self.source)
         self.logged_on.clear()
-        _log.info("drop-copy session %s logged out", self.source)
         self.finish_run()
 
     def finish_run(self) -> None:
@@ -263,9 +278,20 @@ def run_drop_copy(
     initiator = fix.SocketInitiator(application, fix.FileStoreFactory(settings), settings)
     initiator.start()
     _log.info("drop-copy %s: connecting to %s:%d", handler.source, config.host, config.port)
+    waiting_since = time.monotonic()
     try:
         while not stop.wait(0.2):
-            pass
+            if handler.logged_on.is_set():
+                waiting_since = time.monotonic()
+            elif time.monotonic() - waiting_since >= NOT_LOGGED_ON_WARNING_SECONDS:
+                waiting_since = time.monotonic()
+                _log.warning(
+                    "drop-copy %s: not logged on to %s:%d yet; retrying every %d s",
+                    handler.source,
+                    config.host,
+                    config.port,
+                    config.reconnect_seconds,
+                )
     finally:
         initiator.stop()
         handler.finish_run()
