@@ -211,6 +211,7 @@ def rest_command(args: argparse.Namespace) -> int:
             sync_log,
             source=f"rest:oanda:{args.broker_account}",
             since_transaction_id=args.since_transaction_id,
+            currency=args.currency,
         )
         report = poller.run(
             interval=args.interval,

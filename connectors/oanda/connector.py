@@ -62,8 +62,10 @@ class OandaPoller:
         source: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         since_transaction_id: int | None = None,
+        currency: str | None = None,
     ) -> None:
         self.client = client
+        self.currency = currency
         self.book = book
         self.publisher = publisher
         self.state = state
@@ -95,6 +97,11 @@ class OandaPoller:
                 if not answer.transactions or caught_up or self.book.last_transaction_id == before:
                     break
             summary = self.client.summary().account
+            if self.currency is not None and summary.currency != self.currency:
+                raise FatalError(
+                    f"the OANDA account is in {summary.currency}, the AETHERIS account "
+                    f"{self.book.account_id} in {self.currency}"
+                )
             self.publisher.publish_event(self.book.summary_event(summary, self.clock()))
             self.publisher.flush()
             self._save()

@@ -1,9 +1,10 @@
 """A FIX 4.4 acceptor for the drop-copy tests: a real QuickFIX session layer on 127.0.0.1.
 
 Run as ``python fix_acceptor.py PORT STORE_DIR SENDER TARGET [PASSWORD]``; with a
-PASSWORD, a Logon whose Password (554) differs is answered by a Logout. It prints one line per
-session event to stdout (``LISTENING``, ``LOGON <MsgSeqNum of the peer's Logon>``,
-``LOGOUT``, ``RESEND <BeginSeqNo> <EndSeqNo>``) and reads commands as JSON lines on stdin:
+PASSWORD, a Logon whose Password (554) differs is answered by a Logout. It prints one
+line per session event to stdout (``LISTENING``, ``LOGON <MsgSeqNum of the peer's
+Logon> <its Password>``, ``REFUSED``, ``LOGOUT``, ``HEARTBEAT``, ``RESEND <BeginSeqNo>
+<EndSeqNo>``, ``SENT``, ``DROPPED``) and reads commands as JSON lines on stdin:
 
 - ``{"send": {"17": "E1", ...}}`` an ExecutionReport with these tags (stored and sent, or
   only stored while the peer is away: it is then resent on the peer's ResendRequest);
@@ -79,6 +80,8 @@ class Counterparty(fix.Application):  # type: ignore[misc]
                 say("REFUSED")
                 return
             say(f"LOGON {field(message, 34, header=True)} {given or '-'}")
+        elif kind == "0":
+            say("HEARTBEAT")
         elif kind == "2":
             say(f"RESEND {field(message, 7)} {field(message, 16)}")
 

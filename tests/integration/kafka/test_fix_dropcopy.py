@@ -110,6 +110,7 @@ def test_drop_copy_across_restart_disconnect_and_correction(
         target_comp_id="BROKER",
         data_dir=tmp_path / "data",
         reconnect_seconds=1,
+        heartbeat_seconds=1,
         password=PASSWORD,
     )
     connector = Connector(config, kafka, topics)
@@ -121,6 +122,7 @@ def test_drop_copy_across_restart_disconnect_and_correction(
     assert first_logon[1] == "1"  # a fresh FileStore starts at 1
     assert first_logon[2] == PASSWORD  # the Logon carried the password (554)
     wait_for(handler.logged_on.is_set, "the first logon")
+    acceptor.expect("HEARTBEAT", timeout=10)  # HeartBtInt=1: QuickFIX keeps the session alive
 
     acceptor.send(fill("E1", "1", "2", "5000", "20260302-14:00:00", t12="4.20", t13="3"))
     acceptor.send({**fill("N1", "1", "1", "5000", "20260302-14:00:01"), 150: "0", 39: "0"})

@@ -1,5 +1,6 @@
 """The OANDA REST connector against a local server in OANDA v20's shapes, publishing to
-real Kafka: paging, a 500, a 429 with Retry-After, a timeout, a restart from the saved
+real Kafka: paging, a 500, a 429 with Retry-After, a timeout, a dropped connection, a
+restart from the saved
 transaction id, a trade opened before the connector, a bad transaction, and giving up.
 
 Account in USD, EUR_USD (100,000 units = 1 lot; OANDA reports P&L itself). By hand:
@@ -188,7 +189,9 @@ def test_polling_with_faults_paging_and_a_restart(
     caplog.set_level(logging.DEBUG)
     oanda.transactions = list(HISTORY)
     oanda.balance, oanda.nav = "10002.9500", "10001.9500"
-    oanda.faults.extend([Fault(500), Fault(429, {"Retry-After": "7"}), Fault(pause=1.0)])
+    oanda.faults.extend(
+        [Fault(500), Fault(429, {"Retry-After": "7"}), Fault(pause=1.0), Fault(drop=True)]
+    )
     state = tmp_path / "oanda.json"
     sync_log = MemorySyncLogWriter()
     publisher = EventPublisher(kafka.publisher(), topics)
@@ -200,8 +203,9 @@ def test_polling_with_faults_paging_and_a_restart(
         wait=recorder(pauses),
         jitter=lambda: 1.0,
     )
-    # 500 → 1 s; 429 → its Retry-After 7 s; timeout (third failure) → 4 s; then the interval
-    assert pauses == [1.0, 7.0, 4.0, 5.0]
+    # 500 → 1 s; 429 → its Retry-After 7 s; timeout (third failure) → 4 s; connection
+    # dropped without an answer (fourth) → 8 s; then the poll interval
+    assert pauses == [1.0, 7.0, 4.0, 8.0, 5.0]
     assert report.gave_up is None
     assert json.loads(state.read_text())["last_transaction_id"] == 6
     sinceids = [r for r in oanda.requests if "sinceid" in r]
@@ -262,6 +266,7 @@ def test_polling_with_faults_paging_and_a_restart(
     assert "'9'" in second_run.errors[0]["where"]
     assert "429 rate limited" in caplog.text
     assert "timed out" in caplog.text
+    assert "RemoteProtocolError" in caplog.text
     assert TOKEN not in caplog.text
 
 
