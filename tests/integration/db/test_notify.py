@@ -333,6 +333,43 @@ def test_offsets_survive_a_new_worker_so_nothing_is_read_twice(
     assert repo.load_offsets(conn, consumer, topic) == {0: 2}
 
 
+def test_a_first_start_from_the_beginning_is_remembered_for_an_empty_partition(
+    pool: Pool, service: WebhookService, conn: psycopg.Connection[Any]
+) -> None:
+    owner = make_user(conn)
+    account = make_account(conn, owner)
+    bus = InProcessBus()
+    topic = f"breaches.{uuid4().hex[:8]}"
+    bus.create_topics([topic], 1)
+    consumer = f"empty-{uuid4().hex[:8]}"
+    config = NotifyConfig(topic=topic, consumer=consumer)
+    first = NotifyWorker(
+        pool=pool,
+        bus=bus,
+        config=config,
+        cipher=CIPHER,
+        resolver=SystemResolver(),
+        http=WebhookHttpClient(),
+    )
+    first.open_reader(from_beginning=True)  # nothing on the topic yet
+    first.close()
+    assert repo.load_offsets(conn, consumer, topic) == {0: 0}
+    publish_breach(bus, topic, breach_event(account))  # while no worker runs
+    second = NotifyWorker(
+        pool=pool,
+        bus=bus,
+        config=config,
+        cipher=CIPHER,
+        resolver=SystemResolver(),
+        http=WebhookHttpClient(),
+    )
+    second.open_reader()  # a later start without the flag still reads it
+    try:
+        assert second.ingest_once(timeout=2.0).breaches_read == 1
+    finally:
+        second.close()
+
+
 def test_a_receiver_that_never_answers_2xx_goes_dead_after_max_attempts(
     pool: Pool,
     service: WebhookService,
