@@ -173,9 +173,9 @@ def test_registration_refuses_unsafe_urls_without_the_allow_list(
     assert strict.list_webhooks(owner) == []
 
 
-@pytest.mark.parametrize("levels", [[], [0], [4], [1, 5]])
+@pytest.mark.parametrize("levels", [[], [0], [4], [1, 5], [True], ["3"], [3.0]])
 def test_registration_refuses_bad_levels(
-    service: WebhookService, conn: psycopg.Connection[Any], levels: list[int]
+    service: WebhookService, conn: psycopg.Connection[Any], levels: list[Any]
 ) -> None:
     with pytest.raises(InvalidWebhook, match="levels"):
         service.register_webhook(make_user(conn), "http://127.0.0.1:9/hook", levels)
