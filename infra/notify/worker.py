@@ -30,7 +30,7 @@ from infra.bus.port import Bus, BusMessage, Reader
 from infra.db.pool import Pool
 from infra.notify import repository as repo
 from infra.notify.backoff import RetryPolicy
-from infra.notify.cipher import CipherError, SecretCipher
+from infra.notify.cipher import SecretCipher
 from infra.notify.http import WebhookHttpClient
 from infra.notify.outcome import AttemptOutcome
 from infra.notify.signing import body_bytes, signed_headers
@@ -289,7 +289,7 @@ class NotifyWorker:
             return AttemptOutcome(succeeded=False, duration_ms=0.0, error=f"refused: {exc}")
         try:
             secret = self._cipher.decrypt(bytes(delivery.secret_ciphertext)).decode("ascii")
-        except CipherError as exc:
+        except ValueError as exc:  # CipherError, or any cipher's "cannot decrypt"
             return AttemptOutcome(succeeded=False, duration_ms=0.0, error=str(exc))
         body = body_bytes(delivery.payload)
         headers = signed_headers(secret, delivery.message_id, self._now(), body)

@@ -834,3 +834,39 @@ def test_worker_command_says_what_is_missing(database_url: str) -> None:
     assert bad_networks.returncode == 2
     assert "AETHERIS_WEBHOOK_ALLOWED_NETWORKS entry 2 ('10.0.0.0/33')" in bad_networks.stderr
     assert "x" * 32 not in bad_networks.stderr + bad_networks.stdout
+
+
+def test_a_secret_that_no_longer_decrypts_is_a_recorded_failure_not_a_crash(
+    pool: Pool, service: WebhookService, conn: psycopg.Connection[Any]
+) -> None:
+    owner = make_user(conn)
+    account = make_account(conn, owner)
+    event = breach_event(account)
+    with webhook_receiver() as receiver:
+        secret_of(service, owner, receiver.url, [3])
+        with pool.connection() as c:
+            repo.queue_breach_webhooks(
+                c, account_id=account, level=3, event_id=event["breach_id"], payload=event
+            )
+        rotated_key = NotifyWorker(
+            pool=pool,
+            bus=None,
+            config=NotifyConfig(
+                topic="unused",
+                retry=RetryPolicy(base_seconds=0.01, cap_seconds=0.02, max_attempts=1),
+                allowed_networks=LOCAL,
+            ),
+            cipher=cipher_from_secret_key(SecretStr("another-key-entirely-0123456789")),
+            resolver=SystemResolver(),
+            http=WebhookHttpClient(),
+        )
+        try:
+            drain(rotated_key, event["breach_id"], pool)
+        finally:
+            rotated_key.close()
+        assert receiver.requests == []  # nothing unsigned or wrongly signed went out
+    with pool.connection() as c:
+        (state,) = repo.delivery_states(c, "webhook", event["breach_id"])
+    assert state.status == "dead"
+    assert state.last_error is not None
+    assert "does not decrypt" in state.last_error
