@@ -6,10 +6,11 @@ worked by hand (US Eastern times; balance starts at 0 because the first event is
 account's funding):
 
     03-05 05:00Z  deposit 25 000.00                    balance 25 000.00
-    03-06 15:15Z  AAPL 60 closed, pnl +298.80          balance 25 298.80
-    03-06 20:30Z  MESM6 2 (short) closed, pnl +95.02   balance 25 393.82
-    03-09 04:00Z  withdrawal −1 500.00                 balance 23 893.82
-    03-09 15:00Z  AAPL 40 closed, pnl −61.40           balance 23 832.42
+    03-06 05:00Z  market data fee −10.00               balance 24 990.00
+    03-06 15:15Z  AAPL 60 closed, pnl +298.80          balance 25 288.80
+    03-06 20:30Z  MESM6 2 (short) closed, pnl +95.02   balance 25 383.82
+    03-09 04:00Z  withdrawal −1 500.00                 balance 23 883.82
+    03-09 15:00Z  AAPL 40 closed, pnl −61.40           balance 23 822.42
 """
 
 from __future__ import annotations
@@ -70,10 +71,10 @@ def test_ibkr_activity_statement_imports_publishes_in_order_and_dedups(
     code, first = run_json(argv, capsys)
     assert code == 0
     assert first["format"] == "ibkr-activity-csv"
-    # 3 closed trades + 2 cash movements
-    assert (first["new"], first["duplicates"], first["updated"], first["errors"]) == (5, 0, 0, [])
+    # 3 closed trades + 3 cash movements
+    assert (first["new"], first["duplicates"], first["updated"], first["errors"]) == (6, 0, 0, [])
 
-    messages = read_topic(kafka, topics.events, at_least=9)
+    messages = read_topic(kafka, topics.events, at_least=10)
     events = [parse_event(m.value or b"", "test") for m in messages]
     shape = [
         (e.symbol, e.pnl) if isinstance(e, TradeEvent) else round(e.balance, 2)
@@ -82,13 +83,14 @@ def test_ibkr_activity_statement_imports_publishes_in_order_and_dedups(
     ]
     assert shape == [
         25000.0,
+        24990.0,
         ("AAPL", 298.8),
-        25298.8,
+        25288.8,
         ("MESM6", 95.02),
-        25393.82,
-        23893.82,
+        25383.82,
+        23883.82,
         ("AAPL", -61.4),
-        23832.42,
+        23822.42,
     ]
     with pool.connection() as conn:
         stored = conn.execute(
@@ -105,7 +107,7 @@ def test_ibkr_activity_statement_imports_publishes_in_order_and_dedups(
     # The same file again: every row a duplicate, nothing new published or stored.
     code, second = run_json(argv, capsys)
     assert code == 0
-    assert (second["new"], second["duplicates"], second["updated"]) == (0, 5, 0)
+    assert (second["new"], second["duplicates"], second["updated"]) == (0, 6, 0)
     again = read_topic(kafka, topics.events, at_least=len(messages), timeout=5)
     assert len(again) == len(messages)
     with pool.connection() as conn:
