@@ -16,7 +16,8 @@
   executions' share, each counted once. A closing execution (``openCloseIndicator``
   ``C``) whose opening is not in the file is reported.
 - ``CashTransaction`` of type ``Deposits/Withdrawals`` are deposits or withdrawals;
-  the other types (dividends, interest, fees) are balance adjustments.
+  the other types (dividends, interest, fees) are balance adjustments; a
+  ``levelOfDetail="SUMMARY"`` line repeats the detail lines and is skipped.
 """
 
 from __future__ import annotations
@@ -193,7 +194,10 @@ def _read(elements: list[Element]) -> _Read:
         elif element.tag in ("Order", "Lot", "Trade"):
             read.skipped += 1
         elif element.tag == "CashTransaction":
-            read.cash.append(_cash(element))
+            if _detail(element) in ("", "DETAIL"):
+                read.cash.append(_cash(element))
+            else:
+                read.skipped += 1  # a SUMMARY line repeats the detail lines above it
     return read
 
 

@@ -56,6 +56,7 @@ def test_scale_out_gives_one_trade_per_exit_with_commission_counted_once() -> No
         (utc("2026-03-06 05:00:00"), 10000.0, "deposit", "7001"),
         (utc("2026-03-09 04:00:00"), -10.0, "adjustment", "7002"),
     ]
+    # the SUMMARY line repeating the deposit is not counted again
     assert total_cash(parsed) == 9990.0  # balance moves by 9,990 − 23.72 = 9,966.28
 
 
@@ -94,7 +95,7 @@ def test_second_account_short_a_close_from_its_lot_and_one_without() -> None:
         ),
     ]
     # the NVDA cover closes a short opened before the report, and no Lot says it
-    assert errors(parsed) == [(25, "Trade")]
+    assert errors(parsed) == [(26, "Trade")]
     assert "NVDA" in parsed.errors[0].reason
     assert [(c.amount, c.kind) for c in parsed.cash] == [(-2500.0, "withdrawal")]
 
