@@ -1,7 +1,8 @@
 """MetaTrader 4 and 5 reports → contract trades and cash movements. Pure.
 
 - MT4 Statement / Detailed Statement (HTML): "Closed Transactions" rows are closed
-  trades (id: the ticket); ``balance`` / ``credit`` rows are cash movements; pending
+  trades (id: the ticket); ``balance`` rows are cash movements (``credit`` rows, the
+  broker's loan that moves equity and not the balance, are skipped); pending
   orders that never filled (``buy limit`` … marked *cancelled* or *deleted*) and EA
   comment sub-rows are skipped (a comment sub-row becomes the trade's notes); "Open
   Trades" rows are open trades.
@@ -11,9 +12,9 @@
   profit, commission and swap summed, as the Positions table reports them. Deal fees
   (not in the Positions table) are added from the position's deals: its ``in`` deal is
   the deal whose order is the position id, its ``out`` deals are matched by symbol,
-  opposite side, time and remaining volume. Balance-type deals (balance, credit,
-  charge, correction, bonus, …) are cash movements. "Open Positions" rows are open
-  trades.
+  opposite side, time and remaining volume. Balance-type deals (balance, charge,
+  correction, bonus, …) are cash movements; ``credit`` deals are skipped. "Open
+  Positions" rows are open trades.
 
 ``pnl`` is net: profit + commission + swap (+ MT4 taxes, + MT5 deal fees). Reports are
 in broker server time: the context's time zone converts it (there is no offset in the
@@ -50,7 +51,9 @@ NO_TIMEZONE = (
     "MetaTrader reports are in broker server time and do not say its offset: give "
     "--timezone (e.g. GMT+2/+3-US, the usual MT4/MT5 broker clock, or Europe/Helsinki)"
 )
-CASH_TYPES = {"balance", "credit", "charge", "correction", "bonus", "deposit", "withdrawal"}
+CASH_TYPES = {"balance", "charge", "correction", "bonus", "deposit", "withdrawal"}
+# Credit is the broker's loan on top of the balance: it moves equity, not the balance.
+SKIPPED_TYPES = {"credit"}
 MT5_CASH_TYPES = CASH_TYPES | {
     "commission",
     "daily commission",
@@ -163,6 +166,8 @@ def _mt4_row(row: Row, section: str) -> Mt4Transaction | None:
             ticket, open_time, kind, 0.0, "", 0.0, 0.0, 0.0, None, 0.0, 0.0, 0.0, 0.0,
             amount, comment,
         )  # fmt: skip
+    if kind in SKIPPED_TYPES:
+        return None
     if kind not in SIDES:
         if any(c.text.lower() in ("cancelled", "deleted", "expired") for c in cells):
             return None
@@ -641,6 +646,8 @@ def parse_mt5(table: Table5, ctx: ParseContext) -> ParsedStatement:
                 elif deal.type in SIDES:
                     deals.append((line, deal))
                     parsed.skipped += 1  # counted in its position
+                elif deal.type in SKIPPED_TYPES:
+                    parsed.skipped += 1
                 else:
                     raise RowProblem("Type", f"unknown deal type {deal.type!r}")
         except RowProblem as exc:
