@@ -42,15 +42,15 @@ START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)  # written without the zone (file
 
 
 def generic_csv(rows: int) -> bytes:
-    """Closed futures trades, one a minute, with the contract's own headers."""
+    """Closed futures trades, one every 30 seconds, with the contract's own headers."""
     lines = [
         "broker_trade_id,symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,"
         "pnl,commission,swap"
     ]
     symbols = ("ES", "NQ", "CL", "MES")
     for n in range(rows):
-        opened = START + timedelta(minutes=n)
-        closed = opened + timedelta(seconds=30 + n % 50)
+        opened = START + timedelta(seconds=30 * n)
+        closed = opened + timedelta(seconds=5 + n % 20)
         entry = 5000 + (n % 400) * 0.25
         move = ((n * 7919) % 41 - 20) * 0.25
         lines.append(

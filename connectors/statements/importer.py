@@ -18,8 +18,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 from uuid import uuid4
 
-from connectors.statements.model import ParseContext, ParsedStatement, RowError, StatementFormat
-from connectors.statements.plan import Plan, TradeRow, cash_key, plan
+from connectors.statements.model import ParseContext, RowError, StatementFormat
+from connectors.statements.plan import Plan, TradeRow, cash_key, plan, split_repeats
 from connectors.statements.registry import FormatError, detect, get_format
 from infra.bus import EventPublisher
 from infra.db.pool import Pool
@@ -170,16 +170,17 @@ def _account(
     )
 
 
-def _quality(parsed: ParsedStatement, now: datetime) -> tuple[list[TradeRow], list[RowError]]:
-    """The trades that pass the trade suite, and an error per failing row."""
+def _quality(rows: list[TradeRow], now: datetime) -> tuple[list[TradeRow], list[RowError]]:
+    """The trades that pass the trade suite, and an error per failing row (the rows are
+    without in-file repeats: the suite's unique-key check would refuse both copies)."""
     # The models' own field dicts: no copy (the frame reads the contract's fields).
-    records = [t.__dict__ for t in parsed.trades]
+    records = [r.trade.__dict__ for r in rows]
     result = validate_trades(records, now=now)
     broken = [o for o in result.outcomes if o.error is not None]
     good: list[TradeRow] = []
     errors: list[RowError] = []
-    for index, trade in enumerate(parsed.trades):
-        row = parsed.trade_rows[index] if index < len(parsed.trade_rows) else None
+    for index, item in enumerate(rows):
+        trade, row = item.trade, item.row
         reasons = list(result.row_failures.get(index, ()))
         reasons += [f"{o.reason} (the check could not run: {o.error})" for o in broken]
         if reasons:
@@ -268,7 +269,12 @@ def _run(
             "skipped": parsed.skipped,
         }
     )
-    good, quality_errors = _quality(parsed, now)
+    rows = [
+        TradeRow(trade, parsed.trade_rows[i] if i < len(parsed.trade_rows) else None)
+        for i, trade in enumerate(parsed.trades)
+    ]
+    unique, repeats, repeat_errors = split_repeats(rows)
+    good, quality_errors = _quality(unique, now)
     clock.lap("validate")
     ids = [r.trade.broker_trade_id for r in good]
     keys = [cash_key(c) for c in parsed.cash]
@@ -290,8 +296,13 @@ def _run(
         balance_before=stored_balance,
         initial_balance=(account.initial_balance if account else (initial[0] if initial else None)),
     )
+    # exact repeats of a row that passed the suite are duplicates (its first copy decides)
+    good_ids = {(r.trade.broker_trade_id, r.trade.status) for r in good}
+    decided.trades["duplicate"].extend(
+        r for r in repeats if (r.trade.broker_trade_id, r.trade.status) in good_ids
+    )
     clock.lap("dedup")
-    errors = parsed.errors + quality_errors + decided.errors
+    errors = parsed.errors + repeat_errors + quality_errors + decided.errors
     errors += _check_ticks(decided.balances, now)
     clock.lap("validate")
     events: list[AccountEvent | TradeEvent | BalanceEvent] = [account] if account else []

@@ -167,3 +167,25 @@ def test_rows_failing_the_quality_suite_are_reported_by_row(
         ).fetchone()
     assert log == ("partial", 2)
     assert letters == (2,)
+
+
+def test_a_row_repeated_in_the_file_is_a_duplicate_not_an_error(
+    pool: Pool, account: str, tmp_path: Path
+) -> None:
+    # Exports that overlap (two periods pasted together) repeat rows: line 3 repeats
+    # line 2 exactly (a duplicate); line 4 reuses the id with another P&L (an error).
+    header = "broker_trade_id,symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl"
+    trade = "R-1,ES,long,1,2026-03-02 14:30:00,5000,2026-03-02 15:00:00,5002,100"
+    path = tmp_path / "repeats.csv"
+    path.write_text(f"{header}\n{trade}\n{trade}\n{trade[:-3]}250\n")
+    req = ImportRequest(
+        data=path.read_bytes(),
+        filename=path.name,
+        account_id=account,
+        format_name="generic-csv",
+        registration=Registration("topstep-50k", 50000),
+    )
+    result, events = run(pool, req)
+    assert (result.new, result.duplicates) == (1, 1)
+    assert [(e.row, e.where) for e in result.errors] == [(4, "trade id")]
+    assert balances(events) == [50100.0]
