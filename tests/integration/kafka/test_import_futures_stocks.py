@@ -169,3 +169,78 @@ def test_tradovate_three_exports_of_one_day_add_each_trade_once(
         "2112-2114",
         "2113-2114",
     ]
+
+
+# (format folder, file, broker account to stand in for, trades, cash rows, Σ pnl, Σ cash,
+#  rows reported): the figures the unit tests derive by hand from each sample file.
+SAMPLES = [
+    ("ibkr-activity-csv", "activity_single_account.csv", None, 3, 3, 332.42, 23490.0, 0),
+    ("ibkr-activity-csv", "activity_two_accounts.csv", "U1111111", 1, 1, 11.26, 5000.0, 0),
+    ("ibkr-activity-csv", "activity_closed_lots.csv", None, 1, 0, 798.0, 0.0, 1),
+    ("ibkr-flex-xml", "flex_two_accounts.xml", "U1111111", 2, 2, -23.72, 9990.0, 0),
+    ("tradovate-csv", "performance.csv", None, 6, 0, 1537.0, 0.0, 0),
+    ("tradovate-csv", "position_history.csv", "APEX-1001", 2, 0, -20.0, 0.0, 0),
+    ("tradovate-csv", "fills.csv", None, 8, 0, 1554.78, 0.0, 0),
+    ("ninjatrader-csv", "executions.csv", "APEX-1001", 3, 0, 267.18, 0.0, 0),
+    ("ninjatrader-csv", "trades.csv", "APEX-1001", 3, 0, 267.18, 0.0, 0),
+    ("ninjatrader-csv", "executions_de.csv", None, 1, 0, 11.26, 0.0, 0),
+    ("ninjatrader-csv", "executions_en_gb.csv", None, 2, 0, -2.0, 0.0, 0),
+    ("topstepx-csv", "trades.csv", None, 5, 0, 18.74, 0.0, 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("folder", "filename", "stand_in", "trades", "cash", "pnl", "cash_total", "reported"),
+    SAMPLES,
+    ids=[f"{folder}/{filename}" for folder, filename, *_ in SAMPLES],
+)
+@pytest.mark.usefixtures("env")
+def test_every_sample_imports_its_counts_and_amounts_and_then_only_duplicates(
+    pool: Pool,
+    account: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    folder: str,
+    filename: str,
+    stand_in: str | None,
+    trades: int,
+    cash: int,
+    pnl: float,
+    cash_total: float,
+    reported: int,
+) -> None:
+    path = DATA / folder / filename
+    if stand_in is not None:  # a several-account file: this test's account plays one
+        path = tmp_path / filename
+        path.write_bytes(
+            (DATA / folder / filename).read_bytes().replace(stand_in.encode(), account.encode())
+        )
+    argv = ["import", str(path), "--format", "auto", "--account", account, "--json"]
+    register = ["--ruleset", "personal", "--initial-balance", "10000"]
+    code, first = run_json([*argv, *register], capsys)
+    assert first["format"] == folder
+    assert (first["new"], first["duplicates"], first["updated"]) == (trades + cash, 0, 0)
+    errors = first["errors"]
+    assert isinstance(errors, list) and len(errors) == reported
+    assert code == (2 if reported else 0)
+    with pool.connection() as conn:
+        stored = conn.execute(
+            "SELECT count(*), coalesce(sum(pnl), 0) FROM trades WHERE account_id = %s",
+            (account,),
+        ).fetchone()
+    assert stored is not None
+    assert (stored[0], round(float(stored[1]), 2)) == (trades, pnl)
+    # the balance the import built: the start (0 after a first deposit, else the initial
+    # 10,000) moved by every trade's P&L and cash row
+    start = 0.0 if cash_total > 0 else 10000.0
+    # (two trades closed by one fill share its time: the last of them holds the total)
+    with pool.connection() as conn:
+        last = conn.execute(
+            "SELECT balance FROM balance_ticks WHERE account_id = %s AND ts = "
+            "(SELECT max(ts) FROM balance_ticks WHERE account_id = %s)",
+            (account, account),
+        ).fetchall()
+    assert round(start + pnl + cash_total, 2) in {round(float(b[0]), 2) for b in last}
+
+    code, second = run_json(argv, capsys)
+    assert (second["new"], second["duplicates"], second["updated"]) == (0, trades + cash, 0)
