@@ -4,6 +4,9 @@
   section's lines that follow (a section repeats it per asset class), ``SubTotal`` and
   ``Total`` lines are sums and are not read; the ``Total`` line that
   ``Deposits & Withdrawals`` writes as data is skipped too.
+- Amounts must be in the account's base currency (``Account Information``): a line in
+  another currency is reported (the CSV carries no rate on the line; the Flex Query's
+  ``fxRateToBase`` converts).
 - Times are US Eastern (``America/New_York``, with its daylight-saving dates) unless
   ``--timezone`` says otherwise; deposits and withdrawals carry a settle date only,
   taken as midnight in the same zone.
@@ -54,6 +57,7 @@ from connectors.statements.roundtrips import (
 )
 from connectors.statements.tables import (
     Line,
+    errors_by_row,
     invalid_trade,
     merge_aliases,
     parse_wall_time,
@@ -365,9 +369,15 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
     found = _fills(read.trades)
     parsed.skipped += found.skipped
     fills: list[Fill] = []
+    base = (read.info.get("Base Currency") or "").strip().upper()
     for trade in found.orders:
         if not choice.takes(trade.account):
             parsed.skipped += 1
+            continue
+        if _foreign(trade.currency, base):
+            parsed.error(
+                trade.row, "Trades/Currency", _foreign_reason(trade.currency, base), trade.raw
+            )
             continue
         try:
             fills.append(_fill(trade, statement_account, tz))
@@ -380,8 +390,26 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
         if not choice.takes(cash.account):
             parsed.skipped += 1
             continue
+        if _foreign(cash.currency, base):
+            reason = _foreign_reason(cash.currency, base)
+            parsed.error(cash.row, f"{cash.section}/Currency", reason, cash.raw)
+            continue
         _add_cash(parsed, cash, tz)
-    return parsed
+    return errors_by_row(parsed)
+
+
+def _foreign(currency: str, base: str) -> bool:
+    """Whether a line's amounts are in another currency than the account's."""
+    code = currency.strip().upper()
+    return bool(base and code and code != base)
+
+
+def _foreign_reason(currency: str, base: str) -> str:
+    return (
+        f"amounts in {currency.strip()}, the account's currency is {base}, and the Activity "
+        "Statement gives no exchange rate on the line; import the Flex Query "
+        "(its fxRateToBase converts them)"
+    )
 
 
 def _add_trades(

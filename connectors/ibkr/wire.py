@@ -78,6 +78,7 @@ class FlexTrade:
     fifoPnlRealized: str
     multiplier: str
     levelOfDetail: str
+    fxRateToBase: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +108,4 @@ class FlexCash:
     amount: str
     currency: str
     description: str
+    fxRateToBase: str

@@ -41,6 +41,7 @@ from connectors.statements.roundtrips import Fill, Side, closed_trade, pair_fifo
 from connectors.statements.tables import (
     Line,
     TableError,
+    errors_by_row,
     invalid_trade,
     merge_aliases,
     parse_wall_time,
@@ -312,7 +313,7 @@ def parse_ninjatrader(data: bytes, ctx: ParseContext) -> ParsedStatement:
         _executions(parsed, taken, grid, ctx, tz)
     else:
         _trades(parsed, taken, grid, ctx, tz)
-    return parsed
+    return errors_by_row(parsed)
 
 
 def _execution(line: Line, columns: Columns) -> NinjaExecution:

@@ -153,6 +153,8 @@ def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept() -> None:
         (8, "Trades/Date/Time"),  # 25:61:00
         (9, "Trades"),  # closes AMD bought before the statement
         (13, "Deposits & Withdrawals/Amount"),  # "lots"
+        (14, "Trades/Currency"),  # SAP in EUR in a USD account: no rate on the line
+        (15, "Trades/Currency"),
     ]
     assert "'ten'" in parsed.errors[0].reason
     assert "25:61:00" in parsed.errors[1].reason
@@ -160,6 +162,7 @@ def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept() -> None:
         "AMD" in parsed.errors[2].reason and "opening is not in the file" in parsed.errors[2].reason
     )
     assert parsed.errors[0].raw.startswith("Trades,Data,Order,Stocks,USD,TSLA")
+    assert "Flex Query" in parsed.errors[4].reason
     # INTC: 50 × (21.00 − 20.00) = 50.00 − 2 × 1.00 = 48.00, still imported
     assert [(t.symbol, t.pnl, t.commission) for t in parsed.trades] == [("INTC", 48.0, -2.0)]
 
