@@ -7,7 +7,7 @@ A scratch database is created on the server and dropped at the end; events go to
 fresh Kafka topic when a broker answers (KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092),
 else to the in-process bus (the output says which).
 
-    python bench/statement_import.py [--rows 1000000] [--deals 100000]
+    python bench/statement_import.py [--rows 1000000] [--deals 100000] [--bus memory]
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ def mt5_report(deals: int) -> bytes:
     return b"\xff\xfe" + "".join(out).encode("utf-16-le")
 
 
-def open_bus() -> tuple[Bus, str]:
+def open_bus(kind: str) -> tuple[Bus, str]:
+    if kind == "memory":
+        return InProcessBus(), "the in-process bus (--bus memory)"
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     try:
         AdminClient({"bootstrap.servers": servers, "socket.timeout.ms": 3000}).list_topics(
@@ -162,9 +164,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument("--bus", choices=("kafka", "memory"), default="kafka")
     args = parser.parse_args()
     print(describe())
-    bus, bus_name = open_bus()
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    bus, bus_name = open_bus(args.bus)
     suffix = uuid.uuid4().hex[:8]
     topics = Topics(
         events=f"bench.events.{suffix}",
@@ -212,6 +216,7 @@ def main() -> None:
     def stages_line(stages: dict[str, float]) -> str:
         return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stages.items())
 
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"bus: {bus_name}")
     print(
         f"polars read_csv: {args.rows:,} rows ({size_mb:.0f} MB) in {polars_seconds:.2f} s "
