@@ -38,6 +38,7 @@ from infra.db.pool import create_pool
 from infra.db.scratch import scratch_database
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+CPU_KEY = "(this process's CPU)"
 START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)  # written without the zone (file time)
 
 
@@ -153,7 +154,7 @@ def run_import(
         stages=stages,
     )
     seconds = time.perf_counter() - started
-    stages["(this process's CPU)"] = time.process_time() - cpu
+    stages[CPU_KEY] = time.process_time() - cpu
     publisher.close()
     assert not result.errors, result.errors[:3]
     return seconds, stages, result.new
@@ -214,7 +215,14 @@ def main() -> None:
         pool.close()
 
     def stages_line(stages: dict[str, float]) -> str:
-        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stages.items())
+        return (
+            ", ".join(
+                f"{name} {seconds:.1f} s (CPU {stages.get('cpu:' + name, 0.0):.1f} s)"
+                for name, seconds in stages.items()
+                if not name.startswith(("cpu:", "("))
+            )
+            + f"; whole run CPU {stages[CPU_KEY]:.1f} s"
+        )
 
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"bus: {bus_name}")
@@ -224,13 +232,15 @@ def main() -> None:
     )
     print(
         f"generic-csv import: {args.rows:,} rows ({csv_new:,} new) in {csv_seconds:.1f} s = "
-        f"{args.rows / csv_seconds:,.0f} rows/s ({polars_seconds / csv_seconds:.1%} of polars)"
+        f"{args.rows / csv_seconds:,.0f} rows/s ({polars_seconds / csv_seconds:.1%} of polars); "
+        f"{args.rows / csv_stages[CPU_KEY]:,.0f} rows per CPU-second of this process"
     )
     print(f"  stages: {stages_line(csv_stages)}")
     print(
         f"mt5-html import: {args.deals:,} deals ({len(mt5_data) / 1e6:.0f} MB UTF-16, "
         f"{mt5_new:,} new trades+cash) in {mt5_seconds:.1f} s = "
-        f"{args.deals / mt5_seconds:,.0f} deals/s"
+        f"{args.deals / mt5_seconds:,.0f} deals/s; "
+        f"{args.deals / mt5_stages[CPU_KEY]:,.0f} deals per CPU-second of this process"
     )
     print(f"  stages: {stages_line(mt5_stages)}")
     if hasattr(bus, "delete_topics"):
