@@ -7,7 +7,7 @@ A scratch database is created on the server and dropped at the end; events go to
 fresh Kafka topic when a broker answers (KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092),
 else to the in-process bus (the output says which).
 
-    python bench/statement_import.py [--rows 1000000] [--deals 100000]
+    python bench/statement_import.py [--rows 1000000] [--deals 100000] [--bus memory]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from infra.db.pool import create_pool
 from infra.db.scratch import scratch_database
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+CPU_KEY = "(this process's CPU)"
 START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)  # written without the zone (file time)
 
 
@@ -124,7 +125,9 @@ def mt5_report(deals: int) -> bytes:
     return b"\xff\xfe" + "".join(out).encode("utf-16-le")
 
 
-def open_bus() -> tuple[Bus, str]:
+def open_bus(kind: str) -> tuple[Bus, str]:
+    if kind == "memory":
+        return InProcessBus(), "the in-process bus (--bus memory)"
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     try:
         AdminClient({"bootstrap.servers": servers, "socket.timeout.ms": 3000}).list_topics(
@@ -151,7 +154,7 @@ def run_import(
         stages=stages,
     )
     seconds = time.perf_counter() - started
-    stages["(this process's CPU)"] = time.process_time() - cpu
+    stages[CPU_KEY] = time.process_time() - cpu
     publisher.close()
     assert not result.errors, result.errors[:3]
     return seconds, stages, result.new
@@ -162,9 +165,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument("--bus", choices=("kafka", "memory"), default="kafka")
     args = parser.parse_args()
     print(describe())
-    bus, bus_name = open_bus()
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    bus, bus_name = open_bus(args.bus)
     suffix = uuid.uuid4().hex[:8]
     topics = Topics(
         events=f"bench.events.{suffix}",
@@ -210,8 +215,16 @@ def main() -> None:
         pool.close()
 
     def stages_line(stages: dict[str, float]) -> str:
-        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stages.items())
+        return (
+            ", ".join(
+                f"{name} {seconds:.1f} s (CPU {stages.get('cpu:' + name, 0.0):.1f} s)"
+                for name, seconds in stages.items()
+                if not name.startswith(("cpu:", "("))
+            )
+            + f"; whole run CPU {stages[CPU_KEY]:.1f} s"
+        )
 
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"bus: {bus_name}")
     print(
         f"polars read_csv: {args.rows:,} rows ({size_mb:.0f} MB) in {polars_seconds:.2f} s "
@@ -219,13 +232,15 @@ def main() -> None:
     )
     print(
         f"generic-csv import: {args.rows:,} rows ({csv_new:,} new) in {csv_seconds:.1f} s = "
-        f"{args.rows / csv_seconds:,.0f} rows/s ({polars_seconds / csv_seconds:.1%} of polars)"
+        f"{args.rows / csv_seconds:,.0f} rows/s ({polars_seconds / csv_seconds:.1%} of polars); "
+        f"{args.rows / csv_stages[CPU_KEY]:,.0f} rows per CPU-second of this process"
     )
     print(f"  stages: {stages_line(csv_stages)}")
     print(
         f"mt5-html import: {args.deals:,} deals ({len(mt5_data) / 1e6:.0f} MB UTF-16, "
         f"{mt5_new:,} new trades+cash) in {mt5_seconds:.1f} s = "
-        f"{args.deals / mt5_seconds:,.0f} deals/s"
+        f"{args.deals / mt5_seconds:,.0f} deals/s; "
+        f"{args.deals / mt5_stages[CPU_KEY]:,.0f} deals per CPU-second of this process"
     )
     print(f"  stages: {stages_line(mt5_stages)}")
     if hasattr(bus, "delete_topics"):

@@ -586,7 +586,8 @@ def _allocate_fees(
 
 def _take(lane: list[_Open], start: int, deal: Mt5Deal) -> _Open | None:
     """The oldest position of the lane open at the deal's time with room for its volume."""
-    for candidate in lane[start:]:
+    for position in range(start, len(lane)):
+        candidate = lane[position]
         held = candidate.position
         if held.open_time > deal.time:
             return None

@@ -10,6 +10,7 @@ import pytest
 
 from aetheris.cli import main
 from aetheris.commands import import_
+from infra.settings import get_settings
 from tests.unit.statements.samples import DATA
 
 MT5 = str(DATA / "mt5-html" / "ReportHistory-51234567.html")
@@ -69,3 +70,23 @@ def test_bad_mapping_says_where(capsys: pytest.CaptureFixture[str], tmp_path: Pa
         ],
         capsys,
     )
+
+
+def test_unreachable_database_is_a_clear_failure(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://nobody:s3cret-pw@127.0.0.1:1/none?connect_timeout=2"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    get_settings.cache_clear()
+    try:
+        code = main(["import", MT5, "--account", "A-1", "--timezone", "UTC", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert code == 1
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["status"] == "failed"
+    assert result["errors"][0]["reason"].startswith("the database:")
+    assert "port 1" in captured.err  # says which server
+    assert "s3cret-pw" not in captured.err + captured.out  # never the password
