@@ -69,7 +69,7 @@ class WebhookService:
         chosen = LEVELS if levels is None else tuple(levels)
         if not chosen:
             raise InvalidWebhook("levels: choose at least one of 1, 2, 3")
-        bad = [level for level in chosen if level not in LEVELS]
+        bad = [level for level in chosen if type(level) is not int or level not in LEVELS]
         if bad:
             raise InvalidWebhook(f"levels: {bad[0]!r} is not a breach level (1, 2 or 3)")
         try:

@@ -24,6 +24,8 @@ class CipherError(ValueError):
 
 
 class SecretCipher(Protocol):
+    """Encrypts secrets for storage; ``decrypt`` raises a ``ValueError`` it cannot read."""
+
     def encrypt(self, plaintext: bytes) -> bytes: ...
 
     def decrypt(self, ciphertext: bytes) -> bytes: ...

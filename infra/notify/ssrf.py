@@ -123,11 +123,24 @@ def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
 
 
 def refusal_reason(address: IPAddress) -> str | None:
-    """Why webhooks may not reach ``address`` (None: a public address)."""
+    """Why webhooks may not reach ``address`` (None: a public address).
+
+    An IPv4-mapped or IPv4-compatible address is a way of writing its IPv4 address (the
+    connection goes there) and is judged as that address alone. Any other carried IPv4
+    address (6to4, Teredo, NAT64) must pass as well as the IPv6 address itself (Teredo,
+    which is not global, is refused whatever it carries).
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        written_as_ipv4 = address.ipv4_mapped
+        if written_as_ipv4 is None and address in _IPV4_COMPATIBLE and int(address) > 1:
+            written_as_ipv4 = ipaddress.IPv4Address(int(address))
+        if written_as_ipv4 is not None:
+            reason = refusal_reason(written_as_ipv4)
+            return None if reason is None else f"{reason} (written as {address})"
     for inner in embedded_ipv4(address):
         reason = refusal_reason(inner)
         if reason is not None:
-            return f"{reason} (inside {address})"
+            return f"{reason} (carried in {address})"
     checks = (
         (address.is_unspecified, "unspecified"),
         (address.is_loopback, "loopback"),

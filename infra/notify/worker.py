@@ -26,11 +26,11 @@ from typing import Any, Protocol
 import psycopg
 from pydantic import ValidationError
 
-from infra.bus.port import BEGINNING, Bus, BusMessage, Reader
+from infra.bus.port import Bus, BusMessage, Reader
 from infra.db.pool import Pool
 from infra.notify import repository as repo
 from infra.notify.backoff import RetryPolicy
-from infra.notify.cipher import CipherError, SecretCipher
+from infra.notify.cipher import SecretCipher
 from infra.notify.http import WebhookHttpClient
 from infra.notify.outcome import AttemptOutcome
 from infra.notify.signing import body_bytes, signed_headers
@@ -131,9 +131,9 @@ class NotifyWorker:
     # ingest -----------------------------------------------------------------------------
 
     def open_reader(self, *, from_beginning: bool = False) -> None:
-        """Resume the breach topic at the saved offsets; partitions never read start at the
-        beginning (``from_beginning``) or at their current end, which is saved at once so
-        that breaches published while the worker is down later are not skipped."""
+        """Resume the breach topic at the saved offsets. A partition never read starts at
+        its beginning (``from_beginning``) or at its current end, and that start is saved
+        at once, so breaches published while the worker is down later are not skipped."""
         if self._bus is None:
             raise RuntimeError("this worker has no bus to read breaches from")
         topic = self._config.topic
@@ -146,9 +146,8 @@ class NotifyWorker:
             for partition in range(partitions):
                 if partition in saved:
                     start[partition] = saved[partition]
-                elif from_beginning:
-                    start[partition] = BEGINNING
                 else:
+                    # offset 0 is "the oldest kept" too: readers reset to the earliest
                     start[partition] = fresh[partition] = ends.get(partition, 0)
             repo.save_offsets(conn, self._config.consumer, topic, fresh)
         self._reader = self._bus.reader(topic, start)
@@ -290,7 +289,7 @@ class NotifyWorker:
             return AttemptOutcome(succeeded=False, duration_ms=0.0, error=f"refused: {exc}")
         try:
             secret = self._cipher.decrypt(bytes(delivery.secret_ciphertext)).decode("ascii")
-        except CipherError as exc:
+        except ValueError as exc:  # CipherError, or any cipher's "cannot decrypt"
             return AttemptOutcome(succeeded=False, duration_ms=0.0, error=str(exc))
         body = body_bytes(delivery.payload)
         headers = signed_headers(secret, delivery.message_id, self._now(), body)

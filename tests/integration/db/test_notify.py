@@ -173,9 +173,9 @@ def test_registration_refuses_unsafe_urls_without_the_allow_list(
     assert strict.list_webhooks(owner) == []
 
 
-@pytest.mark.parametrize("levels", [[], [0], [4], [1, 5]])
+@pytest.mark.parametrize("levels", [[], [0], [4], [1, 5], [True], ["3"], [3.0]])
 def test_registration_refuses_bad_levels(
-    service: WebhookService, conn: psycopg.Connection[Any], levels: list[int]
+    service: WebhookService, conn: psycopg.Connection[Any], levels: list[Any]
 ) -> None:
     with pytest.raises(InvalidWebhook, match="levels"):
         service.register_webhook(make_user(conn), "http://127.0.0.1:9/hook", levels)
@@ -331,6 +331,43 @@ def test_offsets_survive_a_new_worker_so_nothing_is_read_twice(
     assert second.ingest_once(timeout=0.1).breaches_read == 0
     second.close()
     assert repo.load_offsets(conn, consumer, topic) == {0: 2}
+
+
+def test_a_first_start_from_the_beginning_is_remembered_for_an_empty_partition(
+    pool: Pool, service: WebhookService, conn: psycopg.Connection[Any]
+) -> None:
+    owner = make_user(conn)
+    account = make_account(conn, owner)
+    bus = InProcessBus()
+    topic = f"breaches.{uuid4().hex[:8]}"
+    bus.create_topics([topic], 1)
+    consumer = f"empty-{uuid4().hex[:8]}"
+    config = NotifyConfig(topic=topic, consumer=consumer)
+    first = NotifyWorker(
+        pool=pool,
+        bus=bus,
+        config=config,
+        cipher=CIPHER,
+        resolver=SystemResolver(),
+        http=WebhookHttpClient(),
+    )
+    first.open_reader(from_beginning=True)  # nothing on the topic yet
+    first.close()
+    assert repo.load_offsets(conn, consumer, topic) == {0: 0}
+    publish_breach(bus, topic, breach_event(account))  # while no worker runs
+    second = NotifyWorker(
+        pool=pool,
+        bus=bus,
+        config=config,
+        cipher=CIPHER,
+        resolver=SystemResolver(),
+        http=WebhookHttpClient(),
+    )
+    second.open_reader()  # a later start without the flag still reads it
+    try:
+        assert second.ingest_once(timeout=2.0).breaches_read == 1
+    finally:
+        second.close()
 
 
 def test_a_receiver_that_never_answers_2xx_goes_dead_after_max_attempts(
@@ -797,3 +834,39 @@ def test_worker_command_says_what_is_missing(database_url: str) -> None:
     assert bad_networks.returncode == 2
     assert "AETHERIS_WEBHOOK_ALLOWED_NETWORKS entry 2 ('10.0.0.0/33')" in bad_networks.stderr
     assert "x" * 32 not in bad_networks.stderr + bad_networks.stdout
+
+
+def test_a_secret_that_no_longer_decrypts_is_a_recorded_failure_not_a_crash(
+    pool: Pool, service: WebhookService, conn: psycopg.Connection[Any]
+) -> None:
+    owner = make_user(conn)
+    account = make_account(conn, owner)
+    event = breach_event(account)
+    with webhook_receiver() as receiver:
+        secret_of(service, owner, receiver.url, [3])
+        with pool.connection() as c:
+            repo.queue_breach_webhooks(
+                c, account_id=account, level=3, event_id=event["breach_id"], payload=event
+            )
+        rotated_key = NotifyWorker(
+            pool=pool,
+            bus=None,
+            config=NotifyConfig(
+                topic="unused",
+                retry=RetryPolicy(base_seconds=0.01, cap_seconds=0.02, max_attempts=1),
+                allowed_networks=LOCAL,
+            ),
+            cipher=cipher_from_secret_key(SecretStr("another-key-entirely-0123456789")),
+            resolver=SystemResolver(),
+            http=WebhookHttpClient(),
+        )
+        try:
+            drain(rotated_key, event["breach_id"], pool)
+        finally:
+            rotated_key.close()
+        assert receiver.requests == []  # nothing unsigned or wrongly signed went out
+    with pool.connection() as c:
+        (state,) = repo.delivery_states(c, "webhook", event["breach_id"])
+    assert state.status == "dead"
+    assert state.last_error is not None
+    assert "does not decrypt" in state.last_error
