@@ -80,7 +80,12 @@ class FixSessionConfig:
             ("target comp id", self.target_comp_id),
             ("host", self.host),
         ):
-            if not value or any(c in value for c in "\r\n[]=") or value != value.strip():
+            if (
+                not value
+                or any(c in value for c in "\r\n[]=/\\")
+                or value != value.strip()
+                or value.startswith(".")
+            ):
                 raise ValueError(
                     f"the FIX {name} {value!r} is empty or has a character FIX forbids"
                 )

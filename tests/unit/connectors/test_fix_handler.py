@@ -10,7 +10,7 @@ import pytest
 from connectors.fix.book import DropCopyBook
 from connectors.fix.connector import SOH, DropCopyHandler, FixSessionConfig, fields_of
 from connectors.instruments import load_instruments
-from connectors.statefile import JsonStateFile, StateFileError
+from connectors.statefile import JsonStateFile, StateFileError, file_name
 from connectors.synclog import MemorySyncLogWriter
 from infra.bus import EventPublisher, InProcessBus, Topics
 from tests.unit.connectors.fakes import FlakyPublisher
@@ -155,3 +155,15 @@ def test_a_report_not_delivered_before_shutdown_is_not_kept_as_applied(
     assert "E1" in h.book.seen_exec_ids
     assert "ask the broker to resend from MsgSeqNum 7" in caplog.text
     assert h.run is not None and h.run.error_count == 1
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "A/B", ".hidden"])
+def test_comp_ids_cannot_reach_outside_the_data_dir(bad: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="target comp id"):
+        FixSessionConfig("127.0.0.1", 1, "AETHERIS", bad, tmp_path).quickfix_settings()
+
+
+def test_state_file_names_keep_ids_inside_their_folder() -> None:
+    assert file_name("101-004", "A/../../x") == "101-004-A%2F..%2F..%2Fx"
+    assert file_name("..") == "%2E%2E"
+    assert "/" not in file_name("/etc/passwd")
