@@ -7,11 +7,16 @@ Nothing is skipped: a service that is down fails the tests with the reason.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -210,3 +215,75 @@ ACCOUNT = {
     "initial_balance": 100_000,
     "currency": "USD",
 }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def serve_env(
+    database_url: str, redis_url: str, redis_prefix: str, bootstrap: str, topics: Topics
+) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AETHERIS_", "KAFKA_", "DATABASE_URL", "REDIS_URL"))
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        AETHERIS_SECRET_KEY=SECRET_KEY,
+        AETHERIS_ENCRYPTION_KEYS=new_key(),
+        AETHERIS_REDIS_PREFIX=redis_prefix,
+        AETHERIS_DB_TIMESCALE="off",
+        AETHERIS_TOPIC_EVENTS=topics.events,
+        AETHERIS_TOPIC_BREACHES=topics.breaches,
+        AETHERIS_TOPIC_DEADLETTER=topics.deadletter,
+        AETHERIS_TOPIC_PARTITIONS=str(topics.partitions),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def server(serve_env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aetheris.cli",
+            "api",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=serve_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.communicate(timeout=10)[0] if process.poll() is not None else ""
+                raise AssertionError(f"api serve did not come up: {output}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
