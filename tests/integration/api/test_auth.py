@@ -384,3 +384,21 @@ def test_registration_is_rate_limited(
             for _ in range(3)
         ]
     assert statuses == [201, 201, 429]
+
+
+def test_guessing_totp_codes_is_rate_limited(
+    pool: Pool, kafka: KafkaBus, topics: object, redis_url: str, redis_prefix: str
+) -> None:
+    from infra.bus import Topics  # noqa: PLC0415
+
+    assert isinstance(topics, Topics)
+    limits = ApiLimits(login=parse("100/minute"), totp=parse("3/minute"))
+    api = build_api(pool, kafka, topics, redis_url, redis_prefix, limits=limits)
+    with api.client:
+        alice = sign_up(api.client)
+        totp, _ = _enable_totp(api, alice)  # the confirmation is one attempt
+        guesses = [_login(api, alice.email, totp_code="000000")["status"] for _ in range(3)]
+        api.clock.advance(30)
+        right_code_too_late = _login(api, alice.email, totp_code=totp.at(api.clock.now))
+    assert guesses == [401, 401, 429]
+    assert right_code_too_late["status"] == 429
