@@ -43,6 +43,7 @@ def _start(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
             "PostgreSQL at postgresql://postgres:***@127.0.0.1:1/x is unreachable",
         ),
         ({"AETHERIS_RATE_LIMIT_LOGIN": "lots"}, "AETHERIS_RATE_LIMIT_LOGIN: 'lots' is not"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, "Kafka at 127.0.0.1:1 is unreachable"),
     ],
 )
 def test_it_refuses_to_start_without_what_it_needs(
