@@ -145,3 +145,24 @@ def test_the_docs_when_turned_on_load_nothing_from_a_cdn(
     assert "/docs-assets/swagger-ui-bundle.js" in page.text
     assert "cdn" not in page.text.lower()
     assert script.status_code == 200 and len(script.content) > 100_000
+
+
+def test_the_demo_websocket_replays_recent_breaches_then_streams_new_ones(api: Api) -> None:
+    armor = Armor(RulesetCatalog())
+    breaches = [
+        b
+        for e in (
+            account("ftmo-2step"),
+            tick("2026-03-02 09:00", 100_000),
+            tick("2026-03-02 10:00", 100_000, 94_000),
+        )
+        for b in armor.process(e)
+    ]
+    assert [b.level for b in breaches] == [1, 2, 3]
+    api.hub.publish(breaches[:1])
+    with api.client.websocket_connect("/ws/realtime") as socket:
+        first = socket.receive_json()
+        api.hub.publish(breaches[1:2])
+        second = socket.receive_json()
+    assert first == {"kind": "breach", "breach": breaches[0].model_dump(mode="json")}
+    assert second["breach"]["breach_id"] == breaches[1].breach_id
