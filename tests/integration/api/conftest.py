@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -31,15 +32,17 @@ from api.services import ApiLimits, ApiServices
 from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
-from infra.db.pool import Pool
+from infra.db.database import prepare_database
+from infra.db.pool import Pool, create_pool, redact_url
+from infra.db.scratch import scratch_database
 from infra.db.users import PostgresUsers
 from infra.ratelimit import RateLimiter
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings
-from tests.integration.db.conftest import admin_url, database_url, pool
+from tests.integration.db.conftest import ADMIN_URL
 from tests.integration.kafka.conftest import bootstrap, kafka, topics
 
-__all__ = ["admin_url", "bootstrap", "database_url", "kafka", "pool", "topics"]
+__all__ = ["bootstrap", "kafka", "topics"]
 
 REDIS_URL = os.environ.get("AETHERIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET_KEY = "test-signing-key-" + "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -52,6 +55,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration/api" in str(item.path):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    """The plain PostgreSQL server (the API does not depend on the storage backend)."""
+    try:
+        with psycopg.connect(ADMIN_URL, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {redact_url(ADMIN_URL)} ({exc}); start it with "
+            "`bash scripts/services.sh postgres` -- the API tests need a real server",
+            pytrace=False,
+        )
+    return ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url: str) -> Iterator[str]:
+    """This session's API database, migrated for plain PostgreSQL."""
+    with scratch_database(admin_url, prefix="aetheris_test_api") as url:
+        prepare_database(url, timescale="off")
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pool(database_url: str) -> Iterator[Pool]:
+    opened = create_pool(database_url, size=4, name="aetheris-test-api")
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")
