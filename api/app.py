@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.hardening import HardeningMiddleware, install_error_handlers, origin_allowed
-from api.routes import accounts, alerts, auth, sessions, trades
+from api.routes import accounts, alerts, auth, metrics, sessions, trades
 from api.services import ApiServices
 
 
@@ -72,6 +72,7 @@ def create_app(services: ApiServices) -> FastAPI:
         trades.router,
         sessions.router,
         alerts.router,
+        metrics.router,
     ):
         app.include_router(router)
     if services.limits.docs:

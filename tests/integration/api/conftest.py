@@ -31,7 +31,12 @@ from api.security import AccessTokens, Passwords
 from api.services import ApiLimits, ApiServices
 from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
-from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
+from infra.db.accounts import (
+    PostgresAccounts,
+    PostgresJournals,
+    PostgresSessions,
+    PostgresTrades,
+)
 from infra.db.database import prepare_database
 from infra.db.pool import Pool, create_pool, redact_url
 from infra.db.scratch import scratch_database
@@ -180,6 +185,7 @@ def build_api(
             allowed_origins=("https://desk.example",),
         ),
         history=DatabaseHistory(pool),
+        journals=PostgresJournals(pool),
         hub=hub,
         clock=clock,
     )

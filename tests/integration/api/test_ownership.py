@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import redis
 
 from infra.bus import BEGINNING
@@ -529,3 +530,55 @@ def test_alerts_list_only_the_users_own_accounts(
     assert [
         a["breach"]["account_id"] for a in api.client.get("/api/v1/alerts", headers=bob.auth).json()
     ] == [theirs]
+
+
+def test_metrics_are_the_kpis_of_the_stored_trades_and_daily_closes(
+    api: Api, alice: User, bob: User, pool: Pool
+) -> None:
+    account = _create_account(api, alice)["id"]
+    _add_trade(api, alice, account, broker_trade_id="W", pnl=300.0)
+    _add_trade(
+        api,
+        alice,
+        account,
+        broker_trade_id="L",
+        pnl=-100.0,
+        entry_time="2026-03-03T09:05:00Z",
+        exit_time="2026-03-03T09:40:00Z",
+    )
+    with pool.connection() as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO balance_ticks (account_id, ts, balance, equity) VALUES (%s, %s, %s, %s)",
+            [
+                (account, "2026-03-02T12:00:00Z", 100_300, 100_250),
+                (account, "2026-03-02T21:00:00Z", 100_300, 100_300),  # the day's close
+                (account, "2026-03-03T21:00:00Z", 100_200, 99_800),
+            ],
+        )
+    answer = api.client.get(f"/api/v1/metrics/{account}", headers=alice.auth)
+    assert answer.status_code == 200, answer.text
+    kpis = answer.json()
+    # Two trades: +300 and -100 -> net 200, one win in two, profit factor 300 / 100.
+    assert kpis["account_ids"] == [account]
+    assert kpis["starting_balance"] == 100_000
+    assert kpis["execution"]["net_pnl"] == 200
+    assert kpis["execution"]["win_rate"] == 0.5
+    assert kpis["execution"]["profit_factor"] == 3
+    # Daily closes 100,300 then 99,800 from an initial 100,000: returns +0.3 % then
+    # 99,800 / 100,300 - 1.
+    assert kpis["returns"]["source"] == "equity_snapshots"
+    assert kpis["returns"]["days"] == 2
+    assert kpis["returns"]["total_return"] == pytest.approx(99_800 / 100_000 - 1)
+    first_day = api.client.get(
+        f"/api/v1/metrics/{account}",
+        headers=alice.auth,
+        params={"from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z"},
+    ).json()
+    assert first_day["execution"]["net_pnl"] == 300
+    assert api.client.get(f"/api/v1/metrics/{account}", headers=bob.auth).status_code == 404
+    backwards = api.client.get(
+        f"/api/v1/metrics/{account}",
+        headers=alice.auth,
+        params={"from": "2026-03-03T00:00:00Z", "to": "2026-03-02T00:00:00Z"},
+    )
+    assert backwards.status_code == 422
