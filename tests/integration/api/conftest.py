@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -290,8 +291,12 @@ def serve_env(
 
 
 @pytest.fixture
-def server(serve_env: dict[str, str]) -> Iterator[str]:
+def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """A running `aetheris api serve` with two workers; its output goes to a file (a pipe
+    nobody reads would stall it once full) and is shown if it fails to start."""
     port = free_port()
+    log = tmp_path / "api-serve.log"
+    output_file = log.open("w")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -305,9 +310,8 @@ def server(serve_env: dict[str, str]) -> Iterator[str]:
             "2",
         ],
         env=serve_env,
-        stdout=subprocess.PIPE,
+        stdout=output_file,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -319,10 +323,10 @@ def server(serve_env: dict[str, str]) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.communicate(timeout=10)[0] if process.poll() is not None else ""
-                raise AssertionError(f"api serve did not come up: {output}")
+                raise AssertionError(f"api serve did not come up: {log.read_text()}")
             time.sleep(0.3)
         yield base
     finally:
         process.terminate()
         process.wait(30)
+        output_file.close()
