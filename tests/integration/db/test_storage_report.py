@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aetheris.cli import main
+from infra.db.migrate import Backend
 from infra.db.pool import connect
 from infra.db.sinks import copy_ticks
 from schemas.events import BalanceEvent
@@ -62,7 +63,7 @@ def test_db_check_reports_backend_jobs_lag_and_tick_volume(
 
 
 def test_run_jobs_runs_the_policies_and_check_shows_the_lag(
-    empty_database_url: str, backend: str, capsys: pytest.CaptureFixture[str]
+    empty_database_url: str, backend: Backend, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = migrated(empty_database_url, backend)  # its own database: refreshes move its watermark
     if backend == "postgresql":
