@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from infra.bus import Bus, BusMessage, DeadLetter, Publisher, Topics, open_bus
 from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
+from pipelines.archive import ArchiveInput
 from pipelines.sinks import (
     EmittedBreach,
     TopicWriter,
@@ -226,6 +227,7 @@ def build_armor_flow(
     breach_output: WriterFactory[EmittedBreach],
     deadletter_output: WriterFactory[DeadLetter],
     breach_stores: Sequence[WriterFactory[BreachEvent]] = (),
+    archive: WriterFactory[ArchiveInput] | None = None,
     sink_parts: int = 1,
     shards: int = STATE_SHARDS,
     flow_id: str = FLOW_ID,
@@ -235,6 +237,8 @@ def build_armor_flow(
     ``breach_stores`` is the seam for more breach outputs (the database): each gets every
     breach, keyed by account; what a store has not confirmed when an epoch ends is part
     of the snapshot and is written again after a crash (:class:`pipelines.sinks.Writer`).
+    ``archive`` (the database) gets every message read and every breach, keyed by account
+    (:mod:`pipelines.archive`).
     """
     flow = Dataflow(flow_id)
     if shards < 1:
@@ -250,10 +254,21 @@ def build_armor_flow(
         events = op.map_value(f"breach-event-{index}", breaches, lambda item: item.breach)
         op.output(f"breach-store-{index}", events, WriterSink(store, sink_parts))
 
+    if archive is not None:
+        read_keyed = op.key_on("archive-read-key", read, archive_key)
+        fired = op.map_value("archive-breach", breaches, lambda item: item.breach)
+        archived = op.merge("archive-in", read_keyed, fired)
+        op.output("archive-out", archived, WriterSink(archive, sink_parts))
+
     rejected = cast(Stream[DeadLetter], split.falses)  # what the type guard turned away
     letters = op.key_on("deadletter-key", rejected, lambda item: item.key or "")
     op.output("deadletter-out", letters, WriterSink(deadletter_output, sink_parts))
     return flow
+
+
+def archive_key(message: BusMessage) -> str:
+    """The account a message belongs to (its key; the dataflow rejects any other)."""
+    return (message.key or b"").decode("utf-8", errors="replace")
 
 
 class SharedPublisher:
@@ -280,6 +295,7 @@ def bus_flow(
     until_end: bool = False,
     stop: StopSignal | None = None,
     breach_stores: Sequence[WriterFactory[BreachEvent]] = (),
+    archive: WriterFactory[ArchiveInput] | None = None,
     end_grace_seconds: float = 0.5,
     round_size: int = ROUND_SIZE,
 ) -> Dataflow:
@@ -308,6 +324,7 @@ def bus_flow(
         breach_output=breach_output,
         deadletter_output=deadletter_output,
         breach_stores=breach_stores,
+        archive=archive,
         sink_parts=topics.partitions,
     )
 
