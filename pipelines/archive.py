@@ -15,8 +15,8 @@ it waits -- in the snapshot across epochs -- until then, or until a finite run e
 Which ticks are kept depends only on the order of one account's ticks and on their
 breaches (emitted in the tick's epoch), never on where epochs are cut: a replay keeps
 the same ticks. (A breach names its tick by account and ``ts``: of several ticks of one
-instant, those held in the breach's epoch are all kept.) Accounts, trades and ticks are stored; invalid messages are left to the
-dataflow's dead-letter output.
+instant, those held in the breach's epoch are all kept.) Accounts, trades and ticks are
+stored; invalid messages are left to the dataflow's dead-letter output.
 """
 
 from __future__ import annotations
