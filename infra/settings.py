@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # keeps per account -- 0: every tick; N > 0: the last tick of each N-second interval
     # plus every tick that fired a breach (docs/storage.md: measured storage cost).
     archive_tick_interval_seconds: float = Field(
-        default=1.0, ge=0, alias="AETHERIS_ARCHIVE_TICK_INTERVAL_SECONDS"
+        default=60.0, ge=0, alias="AETHERIS_ARCHIVE_TICK_INTERVAL_SECONDS"
     )
     # Message bus: unset → the in-process bus.
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
