@@ -264,9 +264,13 @@ $fn$;
 -- plain-PostgreSQL view): every account's days. Real-time aggregation covers the not
 -- yet materialised tail.
 CREATE VIEW daily_account_pnl AS
-SELECT d.*
+SELECT known.account_id, d.day, d.start_balance, d.end_balance, d.net_pnl, d.gross_profit,
+       d.gross_loss, d.trades, d.wins, d.losses, d.max_intraday_drawdown, d.high_equity,
+       d.low_equity
 FROM (SELECT account_id FROM hourly_balance_stats
       UNION SELECT account_id FROM hourly_trade_stats) known
 CROSS JOIN LATERAL aetheris_days_from_hours(known.account_id, '-infinity', 'infinity') d;
+-- (account_id comes from the UNION, so WHERE account_id = ... reaches the aggregates'
+-- indexes and the function runs for that account only.)
 
 UPDATE accounts SET ruleset = ruleset;
