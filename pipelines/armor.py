@@ -38,6 +38,7 @@ from infra.bus import Bus, BusMessage, DeadLetter, Publisher, Topics, open_bus
 from infra.live import LiveItem, open_live
 from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
+from pipelines.archive import ArchiveInput
 from pipelines.live import LiveFactory, LiveSink
 from pipelines.sinks import (
     EmittedBreach,
@@ -333,6 +334,7 @@ def build_armor_flow(
     status_output: WriterFactory[StatusEvent] | None = None,
     live_output: LiveFactory | None = None,
     standing_interval_seconds: float = STANDING_INTERVAL_SECONDS,
+    archive: WriterFactory[ArchiveInput] | None = None,
     sink_parts: int = 1,
     shards: int = STATE_SHARDS,
     flow_id: str = FLOW_ID,
@@ -345,6 +347,8 @@ def build_armor_flow(
     ``status_output`` gets every status change, keyed by account. ``live_output`` builds
     each worker's live publisher: standings (at most one per account per
     ``standing_interval_seconds``), breaches and status changes, in order per account.
+    ``archive`` (the database) gets every message read, every breach and every status
+    change, keyed by account (:mod:`pipelines.archive`).
     """
     flow = Dataflow(flow_id)
     if shards < 1:
@@ -373,13 +377,22 @@ def build_armor_flow(
     letters = op.key_on("deadletter-key", rejected, lambda item: item.key or "")
     op.output("deadletter-out", letters, WriterSink(deadletter_output, sink_parts))
 
+    changes = cast(Stream[StatusEvent], op.filter("statuses", others.falses, is_status))
+    keyed_changes = op.key_on("status-key", changes, lambda item: item.account_id)
     if status_output is not None:
-        changes = op.filter("statuses", others.falses, is_status)
-        keyed_changes = op.key_on(
-            "status-key", cast(Stream[StatusEvent], changes), lambda item: item.account_id
-        )
         op.output("status-out", keyed_changes, WriterSink(status_output, sink_parts))
+
+    if archive is not None:
+        read_keyed = op.key_on("archive-read-key", read, archive_key)
+        fired = op.map_value("archive-breach", breaches, lambda item: item.breach)
+        archived = op.merge("archive-in", read_keyed, fired, keyed_changes)
+        op.output("archive-out", archived, WriterSink(archive, sink_parts))
     return flow
+
+
+def archive_key(message: BusMessage) -> str:
+    """The account a message belongs to (its key; the dataflow rejects any other)."""
+    return (message.key or b"").decode("utf-8", errors="replace")
 
 
 class SharedPublisher:
@@ -406,6 +419,7 @@ def bus_flow(
     until_end: bool = False,
     stop: StopSignal | None = None,
     breach_stores: Sequence[WriterFactory[BreachEvent]] = (),
+    archive: WriterFactory[ArchiveInput] | None = None,
     end_grace_seconds: float = 0.5,
     round_size: int = ROUND_SIZE,
     live: LiveFactory | None = None,
@@ -445,6 +459,7 @@ def bus_flow(
         status_output=None if status_topic is None else status_output,
         live_output=live,
         standing_interval_seconds=standing_interval_seconds,
+        archive=archive,
         sink_parts=topics.partitions,
     )
 
