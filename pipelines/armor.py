@@ -35,7 +35,7 @@ from bytewax.operators import StatefulBatchLogic
 from pydantic import ValidationError
 
 from infra.bus import Bus, BusMessage, DeadLetter, Publisher, Topics, open_bus
-from infra.live import LiveItem, open_live
+from infra.live import LiveItem, Standing, open_live
 from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
 from pipelines.live import LiveFactory, LiveSink
@@ -50,11 +50,10 @@ from pipelines.sinks import (
 )
 from pipelines.sources import ROUND_SIZE, BusSource, StopSignal
 from pipelines.state import LAYOUT, check_layout, freeze, thaw
-from risk_engine import AccountState, RulesetResolver, UnknownAccountError, snapshot, step
+from risk_engine import AccountState, RulesetResolver, UnknownAccountError, snapshot_fields, step
 from schemas import AccountEvent, BalanceEvent, BreachEvent, StatusEvent, TradeEvent
 from schemas.parsing import event_error_reason, validate_event_json
 from schemas.rulesets import RulesetError
-from schemas.state import AccountSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ FLOW_ID = "aetheris-armor"
 InputEvent = AccountEvent | BalanceEvent | TradeEvent
 
 
-ArmorOutput = EmittedBreach | StatusEvent | AccountSnapshot | DeadLetter
+ArmorOutput = EmittedBreach | StatusEvent | Standing | DeadLetter
 """What the stateful step emits: breaches, status changes, standings (with a live
 output), and dead letters for events it could not apply."""
 
@@ -266,15 +265,18 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
         """Emit the standings of the accounts a batch changed that may go now; hold the rest."""
         assert self._interval is not None
         now = time.monotonic()
-        due, waiting, states = self._due, self._waiting, self._states
+        due, waiting = self._due, self._waiting
         for account_id in touched:
             if account_id in eventful or now >= due.get(account_id, 0.0):
-                out.append(snapshot(states[account_id]))
+                out.append(self._standing(account_id))
                 due[account_id] = now + self._interval
                 waiting.discard(account_id)
             elif account_id not in waiting:
                 waiting.add(account_id)
                 heapq.heappush(self._wakeups, (due[account_id], account_id))
+
+    def _standing(self, account_id: str) -> Standing:
+        return Standing(account_id, snapshot_fields(self._states[account_id]))
 
     def notify_at(self) -> datetime | None:
         if not self._wakeups:
@@ -292,13 +294,13 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
             _, account_id = heapq.heappop(wakeups)
             if account_id in waiting and due[account_id] <= now:
                 waiting.discard(account_id)
-                out.append(snapshot(self._states[account_id]))
+                out.append(self._standing(account_id))
                 due[account_id] = now + self._interval
         return out, False
 
     def on_eof(self) -> tuple[list[ArmorOutput], bool]:
         """The end of the input: every held standing goes now (none is lost at the end)."""
-        out: list[ArmorOutput] = [snapshot(self._states[a]) for a in sorted(self._waiting)]
+        out: list[ArmorOutput] = [self._standing(a) for a in sorted(self._waiting)]
         self._waiting.clear()
         self._wakeups.clear()
         return out, False

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from infra.live import LiveError, LiveEvent, LiveItem, LivePublisher
-from schemas.state import AccountSnapshot
+from infra.live import LiveError, LiveEvent, LiveItem, LivePublisher, LiveStanding, is_standing
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class LiveWriter:
         self._publisher = publisher
         self._events: deque[LiveEvent] = deque()
         self._max_events = max_events
-        self._standings: dict[str, AccountSnapshot] = {}
+        self._standings: dict[str, LiveStanding] = {}
         self._ready = threading.Condition()
         self._stopping = False
         self._retry_initial = retry_initial_seconds
@@ -73,7 +72,7 @@ class LiveWriter:
         """Queue ``items`` (never blocks on the store)."""
         with self._ready:
             for item in items:
-                if isinstance(item, AccountSnapshot):
+                if is_standing(item):
                     self._standings.pop(item.account_id, None)
                     self._standings[item.account_id] = item
                 else:
@@ -108,10 +107,10 @@ class LiveWriter:
     def _give_back(self, batch: list[LiveItem]) -> None:
         """Requeue a batch that failed, behind nothing newer: a newer standing wins."""
         with self._ready:
-            events = [item for item in batch if not isinstance(item, AccountSnapshot)]
+            events = [item for item in batch if not is_standing(item)]
             self._events.extendleft(reversed(events))
             for item in batch:
-                if isinstance(item, AccountSnapshot):
+                if is_standing(item):
                     self._standings.setdefault(item.account_id, item)
             self._trim()
 
@@ -138,7 +137,7 @@ class LiveWriter:
                 log.info("live output: publishing again after %d failures", self.stats.failures)
             delay = self._retry_initial
             self.stats.batches += 1
-            standings = sum(1 for item in batch if isinstance(item, AccountSnapshot))
+            standings = sum(1 for item in batch if is_standing(item))
             self.stats.standings += standings
             self.stats.events += len(batch) - standings
 
