@@ -12,11 +12,13 @@ record, Redis only the latest view, which the next standing repairs.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
@@ -186,3 +188,139 @@ class LiveSink(DynamicSink[LiveItem]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> LivePartition:
         return LivePartition(LiveWriter(self._factory(), name=f"aetheris-live-{worker_index}"))
+
+
+class StandingBudget:
+    """At most ``per_second`` standings a second for a whole process, shared by its shards
+    and workers: a token bucket holding a tenth of a second's worth (``None``: no bound).
+
+    The per-account interval bounds each account; this bounds their sum, so that many
+    accounts changing at once cannot make the pipeline spend its time on standings
+    (building and publishing one costs several times applying an event). A standing
+    that must go (after a breach or a status change) always goes, and is counted.
+    """
+
+    def __init__(self, per_second: float | None) -> None:
+        if per_second is not None and per_second <= 0:
+            raise ValueError(f"the standing budget must be positive, got {per_second}")
+        self.per_second = per_second
+        self._capacity = 1.0 if per_second is None else max(1.0, per_second / 10.0)
+        self._tokens = self._capacity
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def take(self, now: float, *, force: bool = False) -> bool:
+        """Spend one standing at ``now`` (monotonic seconds) if the budget allows it."""
+        rate = self.per_second
+        if rate is None:
+            return True
+        with self._lock:
+            if self._last is not None:
+                self._tokens = min(self._capacity, self._tokens + (now - self._last) * rate)
+            self._last = now
+            if self._tokens >= 1.0 - 1e-9 or force:  # (clock sums round: 0.1 s is 0.0999…)
+                self._tokens = max(self._tokens - 1.0, -self._capacity)
+                return True
+            return False
+
+    def wait(self) -> float:
+        """Seconds until the next standing fits in the budget."""
+        rate = self.per_second
+        if rate is None:
+            return 0.0
+        with self._lock:
+            return max(0.0, (1.0 - self._tokens) / rate)
+
+
+class StandingSchedule:
+    """Which accounts' standings go out when, for one state shard.
+
+    An account changed by a batch goes at once if its interval has passed and the budget
+    allows; otherwise it is held, and goes when both allow (its latest state then).
+    An account with a breach or a status change goes at once. At the end of the input
+    every held account goes.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        budget: StandingBudget,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if interval < 0:
+            raise ValueError(f"the standing interval cannot be negative: {interval}")
+        self.interval = interval
+        self.budget = budget
+        self.clock = clock
+        self._next: dict[str, float] = {}  # when each account's next standing may go
+        self._held: set[str] = set()
+        self._wakeups: list[tuple[float, str]] = []  # (when, account), a heap
+        self._not_before = 0.0  # the budget ran out: nothing goes before this
+
+    def _hold(self, account_id: str, when: float) -> None:
+        if account_id not in self._held:
+            self._held.add(account_id)
+            heapq.heappush(self._wakeups, (when, account_id))
+
+    def _sent(self, account_id: str, now: float) -> None:
+        self._next[account_id] = now + self.interval
+        self._held.discard(account_id)
+
+    def changed(self, accounts: Iterable[str], eventful: set[str]) -> list[str]:
+        """The accounts of a batch whose standings go now (the others are held)."""
+        now = self.clock()
+        out: list[str] = []
+        for account_id in accounts:
+            if account_id in eventful:
+                self.budget.take(now, force=True)
+            elif now < self._next.get(account_id, 0.0):
+                self._hold(account_id, self._next[account_id])
+                continue
+            elif not self.budget.take(now):
+                self._not_before = now + self.budget.wait()
+                self._hold(account_id, self._not_before)
+                continue
+            self._sent(account_id, now)
+            out.append(account_id)
+        return out
+
+    def next_wakeup(self) -> float | None:
+        """When (clock seconds) a held standing may go next; None when none is held."""
+        return max(self._wakeups[0][0], self._not_before) if self._wakeups else None
+
+    def due(self) -> list[str]:
+        """At a wake-up: the held accounts whose standings go now."""
+        now = self.clock()
+        out: list[str] = []
+        wakeups = self._wakeups
+        if now < self._not_before:
+            return out
+        while wakeups and wakeups[0][0] <= now:
+            account_id = wakeups[0][1]
+            if account_id not in self._held:
+                heapq.heappop(wakeups)  # sent meanwhile
+                continue
+            ready = self._next.get(account_id, 0.0)
+            if ready > now:
+                heapq.heapreplace(wakeups, (ready, account_id))
+                continue
+            if not self.budget.take(now):
+                self._not_before = now + self.budget.wait()
+                break
+            heapq.heappop(wakeups)
+            self._sent(account_id, now)
+            out.append(account_id)
+        return out
+
+    def rest(self) -> list[str]:
+        """At the end of the input: every held account, in name order."""
+        now = self.clock()
+        out = sorted(self._held)
+        for account_id in out:
+            self._sent(account_id, now)
+        self._wakeups.clear()
+        return out
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
