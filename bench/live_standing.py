@@ -12,8 +12,9 @@ run's own, deleted at the end:
   no numbering), and serialising the standings alone (orjson on plain values, as
   published, beside pydantic's dump of the same standings as models);
 - the whole dataflow on the in-process bus over ``--ticks`` balance ticks of the same
-  accounts: without a live output, with Redis at the default 100 ms interval, and with
-  no interval at all (a standing per account per batch).
+  accounts: without a live output, with Redis at the defaults (100 ms per account,
+  2,000 standings a second in all), and with neither bound (a standing per account per
+  batch: what the whole path sustains).
 
     python bench/live_standing.py [--accounts 10000] [--rounds 10] [--ticks 200000]
 """
@@ -38,6 +39,7 @@ from infra.live.messages import account_channel, sequence_key, standing_body, st
 from infra.live.redis_store import RedisLive, redis_client
 from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
+from pipelines.armor import STANDINGS_PER_SECOND
 from pipelines.inprocess import InProcessPipeline
 from pipelines.live import LiveFactory, LiveWriter
 from risk_engine import apply, snapshot_fields
@@ -179,7 +181,10 @@ def feed(accounts: int, ticks: int) -> list[tuple[str, bytes]]:
 
 
 def bench_pipeline(
-    lines: list[tuple[str, bytes]], live: LiveFactory | None, interval: float
+    lines: list[tuple[str, bytes]],
+    live: LiveFactory | None,
+    interval: float,
+    per_second: float | None = None,
 ) -> float:
     """Seconds for the dataflow to apply every line and publish (and drain) its outputs."""
     bus = InProcessBus()
@@ -189,7 +194,13 @@ def bench_pipeline(
     for key, value in lines:
         publisher.publish(topics.events, key, value)
     began = time.perf_counter()
-    InProcessPipeline(bus, topics, live=live, standing_interval_seconds=interval).run_until_end()
+    InProcessPipeline(
+        bus,
+        topics,
+        live=live,
+        standing_interval_seconds=interval,
+        standings_per_second=per_second,
+    ).run_until_end()
     return time.perf_counter() - began
 
 
@@ -234,13 +245,18 @@ def main() -> None:
 
         flows: dict[str, tuple[float, int]] = {}
         flows["no live output"] = (bench_pipeline(lines, None, 0.1), 0)
-        for name, interval in (("Redis, 100 ms", 0.1), ("Redis, no interval", 0.0)):
-            flow_prefix = f"{prefix}-{int(interval * 1000)}"
+        for number, (name, interval, per_second) in enumerate(
+            (
+                ("Redis, 100 ms, the default budget (2,000/s)", 0.1, STANDINGS_PER_SECOND),
+                ("Redis, no interval, no budget", 0.0, None),
+            )
+        ):
+            flow_prefix = f"{prefix}-{number}"
 
             def factory(flow_prefix: str = flow_prefix) -> LivePublisher:
                 return RedisLive.from_url(url, flow_prefix, 10.0)
 
-            seconds = bench_pipeline(lines, factory, interval)
+            seconds = bench_pipeline(lines, factory, interval, per_second)
             flows[name] = (seconds, published(client, flow_prefix, args.accounts))
     finally:
         keys = list(client.scan_iter(match=f"{prefix}*", count=5_000))

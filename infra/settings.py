@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # The most standings one pipeline process publishes a second, all accounts together
     # (0: no bound); accounts beyond it wait, their latest standing going later.
     standings_per_second: float = Field(
-        default=5_000.0, ge=0, alias="AETHERIS_STANDINGS_PER_SECOND"
+        default=2_000.0, ge=0, alias="AETHERIS_STANDINGS_PER_SECOND"
     )
     redis_timeout_seconds: float = Field(
         default=1.0, gt=0, le=60, alias="AETHERIS_REDIS_TIMEOUT_SECONDS"

@@ -66,7 +66,7 @@ output), and dead letters for events it could not apply."""
 
 STANDING_INTERVAL_SECONDS = 0.1
 """The least time between two standings of one account (``AETHERIS_STANDING_INTERVAL_MS``)."""
-STANDINGS_PER_SECOND = 5_000.0
+STANDINGS_PER_SECOND = 2_000.0
 """The most standings a pipeline process publishes a second, all accounts together
 (``AETHERIS_STANDINGS_PER_SECOND``; docs/live-standing.md)."""
 
