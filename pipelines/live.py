@@ -121,19 +121,20 @@ class LiveWriter:
         while (batch := self._take()) is not None:
             try:
                 self._publisher.publish(batch)
-            except LiveError as exc:
-                self._failed(batch, str(exc))
+            except Exception as exc:
+                if isinstance(exc, LiveError):
+                    reason = str(exc)
+                else:  # a bug, not an outage: logged with its traceback, retried the same way
+                    log.exception("live output: publishing failed unexpectedly")
+                    reason = f"unexpected {type(exc).__name__} (logged)"
+                self._failed(batch, reason)
                 with self._ready:
                     if self._stopping:
                         lost = len(self._events) + len(self._standings)
-                        log.error("live output stopped with %d items unpublished: %s", lost, exc)
+                        log.error("live output stopped with %d items unpublished: %s", lost, reason)
                         return
                     self._ready.wait(delay * self._rng.uniform(0.5, 1.0))
                 delay = min(delay * 2, self._retry_max)
-                continue
-            except Exception:
-                log.exception("live output: publishing failed unexpectedly; retrying")
-                self._failed(batch, "unexpected error (logged)")
                 continue
             if self.stats.failures and delay > self._retry_initial:
                 log.info("live output: publishing again after %d failures", self.stats.failures)
