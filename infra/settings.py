@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     standing_interval_ms: float = Field(
         default=100.0, ge=0, le=60_000, alias="AETHERIS_STANDING_INTERVAL_MS"
     )
+    # The most standings one pipeline process publishes a second, all accounts together
+    # (0: no bound); accounts beyond it wait, their latest standing going later.
+    standings_per_second: float = Field(
+        default=2_000.0, ge=0, alias="AETHERIS_STANDINGS_PER_SECOND"
+    )
     redis_timeout_seconds: float = Field(
         default=1.0, gt=0, le=60, alias="AETHERIS_REDIS_TIMEOUT_SECONDS"
     )

@@ -118,9 +118,11 @@ def run(args: argparse.Namespace) -> int:
 
             live = live_publisher
             logging.getLogger("aetheris.pipeline").info(
-                "live standing to Redis under %r, at most one per account every %g ms",
+                "live standing to Redis under %r, at most one per account every %g ms "
+                "and %s a second in all",
                 prefix,
                 settings.standing_interval_ms,
+                f"{settings.standings_per_second:g}" if settings.standings_per_second else "any",
             )
         try:
             bus.partition_count(topics.events)
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 round_size=settings.pipeline_round_size,
                 live=live,
                 standing_interval_seconds=settings.standing_interval_ms / 1000.0,
+                standings_per_second=settings.standings_per_second or None,
             )
         except BusError as exc:
             return _fail(str(exc))
