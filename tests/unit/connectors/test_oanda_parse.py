@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.oanda.client import FatalError, OandaClient, RetryableError, parse_retry_after
 from connectors.oanda.connector import Backoff, OandaPoller
@@ -285,3 +287,37 @@ def test_a_bus_outage_replays_the_poll_from_the_saved_state(tmp_path: Path) -> N
     assert kinds == ["trade", "balance"]
     saved = state.load()
     assert saved is not None and saved["last_transaction_id"] == 1
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=10_000), min_size=1, max_size=6),
+    st.integers(min_value=0, max_value=10_000),
+    st.integers(min_value=0, max_value=100_000),
+)
+def test_a_fills_commission_is_shared_out_exactly_once(
+    closed_units: list[int], opened_units: int, commission_cents: int
+) -> None:
+    """Whatever a fill closes and opens, its trades' commissions add up to the fill's."""
+    book = OandaBook("A1", last_transaction_id=0)
+    for n, units in enumerate(closed_units, start=1):
+        book.apply(
+            order_fill(str(n), tradeOpened={"tradeID": str(n), "units": str(units), "price": "1"})
+        )
+    before = sum(t.commission for t in book.open_trades.values())
+    fields: dict[str, object] = {
+        "commission": f"{commission_cents / 100:.2f}",
+        "tradesClosed": [
+            {"tradeID": str(n), "units": str(-u), "price": "1.1", "realizedPL": "0"}
+            for n, u in enumerate(closed_units, start=1)
+        ],
+    }
+    if opened_units:
+        fields["tradeOpened"] = {"tradeID": "999", "units": str(-opened_units), "price": "1.1"}
+    outcome = book.apply(order_fill("100", **fields))
+    closed = [e for e in outcome.events if isinstance(e, TradeEvent) and e.status == "closed"]
+    assert len(closed) == len(closed_units)
+    charged = sum(-t.commission for t in closed) + sum(
+        t.commission for t in book.open_trades.values()
+    )
+    # Each closed trade's share is rounded to the cent; the open one keeps its exact share.
+    assert abs(charged - before - commission_cents / 100) <= 0.005 * len(closed) + 1e-9
