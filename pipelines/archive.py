@@ -78,7 +78,7 @@ class ArchiveWriter:
         self._superseded: list[Archived] = []
         self._pending: dict[str, _Pending] = {}
         self._fired: set[tuple[str, datetime]] = set()
-        self.reports: list[ArchiveReport] = []
+        self.last_report: ArchiveReport | None = None
 
     def write(self, items: Sequence[ArchiveInput]) -> None:
         for item in items:
@@ -121,7 +121,7 @@ class ArchiveWriter:
         chosen = self._decide(final=final)
         if chosen:
             chosen.sort(key=lambda item: (item.source, item.offset))
-            self.reports.append(self._store.write(chosen))
+            self.last_report = self._store.write(chosen)
 
     def unconfirmed(self) -> tuple[BusMessage, ...]:
         """Epoch end: store what is decided; the undecided latest ticks are the snapshot."""
