@@ -162,6 +162,15 @@ class Settings(BaseSettings):
     # A CA bundle to verify the SMTP server's certificate with (a private CA); unset: the system's.
     smtp_ca_file: Path | None = Field(default=None, alias="AETHERIS_SMTP_CA_FILE")
 
+    # Deployment and observability (issue 16: compose stack, metrics, logs; docs/deploy.md).
+    # Each long-running process serves Prometheus metrics at http://HOST:PORT/metrics
+    # (unset port: no endpoint; 0: a free port, logged); a port of its own, since the
+    # API's /api/v1/metrics routes are the KPI routes.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, alias="AETHERIS_METRICS_PORT")
+    metrics_host: str = Field(default="127.0.0.1", alias="AETHERIS_METRICS_HOST")
+    # "json": one JSON object per log line, with request and account ids where known.
+    log_format: Literal["text", "json"] = Field(default="text", alias="AETHERIS_LOG_FORMAT")
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value AETHERIS cannot use; the message names each."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeGuard, cast
@@ -38,6 +39,14 @@ from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
 from pipelines.archive import ArchiveInput
 from pipelines.live import LiveFactory, LiveSink, StandingBudget, StandingSchedule
+from pipelines.metrics import (
+    BATCH_EVENTS,
+    BATCH_SECONDS,
+    BREACHES,
+    DEAD_LETTERS,
+    EVENTS_OUT,
+    SNAPSHOT_SECONDS,
+)
 from pipelines.sinks import (
     EmittedBreach,
     TopicWriter,
@@ -219,42 +228,54 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
         return state
 
     def on_batch(self, values: list[list[BusMessage]]) -> tuple[list[ArmorOutput], bool]:
+        started = time.perf_counter()
         out: list[ArmorOutput] = []
         resolve, states, changed = self._resolve, self._states, self._changed
         live = self._schedule is not None
         touched: set[str] = set()
         eventful: set[str] = set()
+        count = dead = 0
         for messages in values:
+            count += len(messages)
             for message in messages:
                 event = decode(message)
                 if isinstance(event, DeadLetter):
                     out.append(event)
+                    dead += 1
                     continue
                 account_id = event.account_id
                 try:
                     state, outputs = step(self._state(account_id), event, resolve)
                 except (UnknownAccountError, RulesetError) as exc:
                     out.append(reject(message, str(exc)))
+                    dead += 1
                     continue
                 except Exception as exc:
                     log.exception("risk engine failed on %s", where(message))
                     out.append(reject(message, f"engine error: {exc!r}"))
+                    dead += 1
                     continue
                 states[account_id] = state
                 changed.add(account_id)
                 if outputs:
-                    out.extend(
-                        EmittedBreach(item, message.received_ns)
-                        if isinstance(item, BreachEvent)
-                        else item
-                        for item in outputs
-                    )
+                    for item in outputs:
+                        if isinstance(item, BreachEvent):
+                            BREACHES.labels(item.rule, str(item.level)).inc()
+                            out.append(EmittedBreach(item, message.received_ns))
+                        else:
+                            out.append(item)
                     if live:
                         eventful.add(account_id)
                 if live:
                     touched.add(account_id)
         if touched:
             self._standings(out, touched, eventful)
+        # Per batch, not per event: a handful of increments whatever the batch's size.
+        if dead:
+            DEAD_LETTERS.inc(dead)
+        EVENTS_OUT.inc(len(out))
+        BATCH_EVENTS.observe(count)
+        BATCH_SECONDS.observe(time.perf_counter() - started)
         # No account yet (only rejected messages so far): nothing to keep for this shard.
         return out, not states and not self._frozen
 
@@ -278,21 +299,28 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
         """The held standings that may go now."""
         if self._schedule is None:
             return [], False
-        return [self._standing(a) for a in self._schedule.due()], False
+        due: list[ArmorOutput] = [self._standing(a) for a in self._schedule.due()]
+        EVENTS_OUT.inc(len(due))
+        return due, False
 
     def on_eof(self) -> tuple[list[ArmorOutput], bool]:
         """The end of the input: every held standing goes now (none is lost at the end)."""
         if self._schedule is None:
             return [], False
-        return [self._standing(a) for a in self._schedule.rest()], False
+        rest: list[ArmorOutput] = [self._standing(a) for a in self._schedule.rest()]
+        EVENTS_OUT.inc(len(rest))
+        return rest, False
 
     def snapshot(self) -> ShardSnapshot:
+        started = time.perf_counter()
         for account_id in self._changed:
             self._frozen[account_id] = pickle.dumps(
                 freeze(self._states[account_id]), pickle.HIGHEST_PROTOCOL
             )
         self._changed.clear()
-        return LAYOUT, self._shards, dict(self._frozen)
+        taken = LAYOUT, self._shards, dict(self._frozen)
+        SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
+        return taken
 
 
 def armor_logic(

@@ -15,6 +15,7 @@ from typing import Protocol
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from infra.bus import BEGINNING, Bus, BusMessage, Reader
+from pipelines.metrics import note_read
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ class BusSource(FixedPartitionedSource[BusMessage, int]):
         return BusPartition(
             feed,
             partition,
+            topic=self._topic,
             next_offset=resume_state or 0,
             end=end,
             stop=self._stop,
@@ -175,6 +177,7 @@ class BusPartition(StatefulSourcePartition[BusMessage, int]):
         feed: SharedFeed,
         partition: int,
         *,
+        topic: str = "",
         next_offset: int,
         end: int | None,
         stop: StopSignal,
@@ -182,6 +185,7 @@ class BusPartition(StatefulSourcePartition[BusMessage, int]):
     ) -> None:
         self._feed = feed
         self._partition = partition
+        self._topic = topic
         self._next_offset = next_offset
         self._end = end
         self._stop = stop
@@ -196,6 +200,7 @@ class BusPartition(StatefulSourcePartition[BusMessage, int]):
         if batch:
             self._next_offset = batch[-1].offset + 1
             self._last_message_at = now
+            note_read(self._topic, self._partition, len(batch), self._next_offset)
         elif (
             self._end is not None
             and self._next_offset >= self._end

@@ -84,9 +84,18 @@ def serve(args: argparse.Namespace) -> int:
     from infra.bus import Topics  # noqa: PLC0415
     from infra.bus.kafka import KafkaBus  # noqa: PLC0415
     from infra.db.database import prepare_database  # noqa: PLC0415
+    from infra.observability import configure_logging, start_metrics_server  # noqa: PLC0415
     from infra.settings import get_settings  # noqa: PLC0415
 
     settings = get_settings()
+    if settings.metrics_port is not None and args.workers > 1:
+        print(
+            "aetheris api serve: AETHERIS_METRICS_PORT serves one process's metrics; run "
+            "one worker per replica (--workers 1, more replicas behind the proxy) or unset it",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_format)
     try:
         check_services(settings)
     except StartupError as exc:
@@ -105,6 +114,8 @@ def serve(args: argparse.Namespace) -> int:
         f"worker(s)  (Ctrl-C stops)",
         flush=True,
     )
+    # uvicorn runs the app in this very process with one worker: the endpoint sees its metrics.
+    start_metrics_server(settings.metrics_host, settings.metrics_port)
     uvicorn.run(
         "aetheris.apiwiring:app_from_settings",
         factory=True,
@@ -115,6 +126,8 @@ def serve(args: argparse.Namespace) -> int:
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
         server_header=False,
+        # One worker runs here, under configure_logging; spawned workers keep uvicorn's own.
+        log_config=None if args.workers == 1 else uvicorn.config.LOGGING_CONFIG,
     )
     return 0
 

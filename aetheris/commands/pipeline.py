@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
             f"no recovery store in {recovery_dir}; create it once before starting the "
             "cluster: aetheris pipeline init-recovery DIR --partitions N"
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from infra.observability import configure_logging, start_metrics_server  # noqa: PLC0415
+
+    configure_logging(settings.log_format)
     nice = args.nice if args.nice is not None else settings.pipeline_nice
     if nice is not None:
         # Before the bus and the dataflow start their threads: they inherit it.
@@ -92,6 +94,15 @@ def run(args: argparse.Namespace) -> int:
     topics = Topics.from_settings(settings)
     bus = open_bus(settings)
     with ExitStack() as resources:
+        metrics = start_metrics_server(settings.metrics_host, settings.metrics_port)
+        if metrics is not None:
+            from pipelines.metrics import LagMonitor  # noqa: PLC0415
+
+            resources.callback(metrics.close)
+            # Its own bus client: the lag readings never share the dataflow's.
+            lag_bus = open_bus(settings)
+            resources.callback(lag_bus.close)
+            resources.callback(LagMonitor(lag_bus.end_offsets).start().close)
         stores = []
         archive = None
         if settings.database_url is not None and not args.no_database:

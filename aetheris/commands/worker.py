@@ -22,6 +22,7 @@ def notify(args: argparse.Namespace) -> int:
     from infra.bus import BusError, open_bus  # noqa: PLC0415
     from infra.db.database import open_database  # noqa: PLC0415
     from infra.notify.cipher import CipherError  # noqa: PLC0415
+    from infra.observability import configure_logging, start_metrics_server  # noqa: PLC0415
     from infra.settings import get_settings  # noqa: PLC0415
 
     settings = get_settings()
@@ -32,7 +33,8 @@ def notify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings.log_format)
+    metrics = start_metrics_server(settings.metrics_host, settings.metrics_port)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -62,6 +64,8 @@ def notify(args: argparse.Namespace) -> int:
             worker.close()
             if bus is not None:
                 bus.close()
+            if metrics is not None:
+                metrics.close()
     return 0
 
 
