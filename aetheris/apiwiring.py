@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.history import DatabaseHistory
 from api.hub import BreachHub
+from api.observability import ObservabilityMiddleware
 from api.ports import EventSink, Limiter, PublishError, Standings
 from api.security import AccessTokens, Passwords, check_secret_key
 from api.services import ApiLimits, ApiServices
@@ -182,7 +183,10 @@ def production_app(settings: Settings) -> FastAPI:
         limiter=RateLimiter.redis(settings.redis_url, settings.redis_prefix),
     )
     services.closers.extend([sink.close, client.close, pool.close])
-    return create_app(services)
+    app = create_app(services)
+    # Outermost: request metrics and ids cover every route and every middleware's answer.
+    app.add_middleware(ObservabilityMiddleware)
+    return app
 
 
 def app_from_settings() -> FastAPI:

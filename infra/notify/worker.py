@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from infra.bus.port import Bus, BusMessage, Reader
 from infra.db.pool import Pool
+from infra.notify import metrics
 from infra.notify import repository as repo
 from infra.notify.backoff import RetryPolicy
 from infra.notify.cipher import SecretCipher
@@ -164,6 +165,8 @@ class NotifyWorker:
     def ingest(self, messages: list[BusMessage], report: CycleReport | None = None) -> CycleReport:
         """Queue the deliveries of ``messages`` and save the offsets, in one transaction."""
         report = report or CycleReport()
+        before = (report.breaches_read, report.bad_messages)
+        queued = (report.webhooks_queued, report.emails_queued)
         next_offsets: dict[int, int] = {}
         with self._pool.connection() as conn, conn.transaction():
             for message in messages:
@@ -172,6 +175,11 @@ class NotifyWorker:
                 )
                 self._queue_message(conn, message, report)
             repo.save_offsets(conn, self._config.consumer, self._config.topic, next_offsets)
+        # Counted once the transaction committed, per batch of messages.
+        metrics.BREACHES_READ.inc(report.breaches_read - before[0])
+        metrics.BAD_MESSAGES.inc(report.bad_messages - before[1])
+        metrics.QUEUED.labels("webhook").inc(report.webhooks_queued - queued[0])
+        metrics.QUEUED.labels("email").inc(report.emails_queued - queued[1])
         return report
 
     def _queue_message(
@@ -246,6 +254,14 @@ class NotifyWorker:
         if not outcome.succeeded and not retry.gives_up_after(delivery.attempt):
             retry_in = retry.delay(delivery.attempt, self._rng())
         status = repo.record_outcome(conn, delivery, outcome, retry_in_seconds=retry_in)
+        channel = delivery.channel
+        metrics.ATTEMPT_SECONDS.labels(channel).observe(outcome.duration_ms / 1000.0)
+        if status is not None:  # None: another worker took the delivery over meanwhile
+            metrics.DELIVERIES.labels(channel, status).inc()
+        if status == "failed":
+            metrics.RETRIES.labels(channel).inc()
+        elif status == "dead":
+            metrics.FAILURES.labels(channel).inc()
         if status == "succeeded":
             report.succeeded += 1
         elif status == "failed":
