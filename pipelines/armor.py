@@ -251,7 +251,11 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
                     dead += 1
                     continue
                 except Exception as exc:
-                    log.exception("risk engine failed on %s", where(message))
+                    log.exception(
+                        "risk engine failed on %s",
+                        where(message),
+                        extra={"account_id": account_id},
+                    )
                     out.append(reject(message, f"engine error: {exc!r}"))
                     dead += 1
                     continue

@@ -74,9 +74,11 @@ class LagMonitor:
     def __init__(
         self,
         end_offsets: Callable[[str], dict[int, int]],
+        topic: str,
         interval: float = LAG_INTERVAL_SECONDS,
     ) -> None:
         self._end_offsets = end_offsets
+        self._topic = topic
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="aetheris-lag", daemon=True)
@@ -86,14 +88,12 @@ class LagMonitor:
         return self
 
     def measure(self) -> None:
-        """One reading: every partition this process reads, its lag now."""
-        topics = {topic for topic, _ in list(read_offsets)}
-        for topic in topics:
-            ends = self._end_offsets(topic)
-            for (name, partition), offset in list(read_offsets.items()):
-                if name == topic and partition in ends:
-                    lag = max(0, ends[partition] - offset)
-                    CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+        """One reading: each partition of the topic this process reads, its lag now."""
+        topic = self._topic
+        ends = self._end_offsets(topic)
+        for (name, partition), offset in list(read_offsets.items()):
+            if name == topic and partition in ends:
+                CONSUMER_LAG.labels(topic, str(partition)).set(max(0, ends[partition] - offset))
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             # Its own bus client: the lag readings never share the dataflow's.
             lag_bus = open_bus(settings)
             resources.callback(lag_bus.close)
-            resources.callback(LagMonitor(lag_bus.end_offsets).start().close)
+            resources.callback(LagMonitor(lag_bus.end_offsets, topics.events).start().close)
         stores = []
         archive = None
         if settings.database_url is not None and not args.no_database:

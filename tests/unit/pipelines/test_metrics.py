@@ -67,7 +67,7 @@ def test_lag_is_the_end_offset_minus_what_this_process_read() -> None:
     read_offsets[(topic, 0)] = 7
     read_offsets[(topic, 1)] = 3
     try:
-        monitor = LagMonitor(lambda name: {0: 10, 1: 3} if name == topic else {})
+        monitor = LagMonitor(lambda name: {0: 10, 1: 3} if name == topic else {}, topic)
         monitor.measure()
         assert value("aetheris_pipeline_consumer_lag", topic=topic, partition="0") == 3
         assert value("aetheris_pipeline_consumer_lag", topic=topic, partition="1") == 0
@@ -79,7 +79,7 @@ def test_the_lag_of_a_real_run_is_zero_at_the_end() -> None:
     bus, topics = make_bus(partitions=2)
     publish_lines(bus, topics, [account("L1"), balance("L1", START, 100_000.0)])
     InProcessPipeline(bus, topics).run_until_end()
-    LagMonitor(bus.end_offsets).measure()
+    LagMonitor(bus.end_offsets, topics.events).measure()
     partition = str(partition_for("L1", topics.partitions))
     assert value("aetheris_pipeline_consumer_lag", topic=topics.events, partition=partition) == 0
     assert read_offsets[(topics.events, int(partition))] == 2
