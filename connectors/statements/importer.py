@@ -264,6 +264,8 @@ def _run(
     parsed = fmt.parse(request.data, ctx)
     clock.lap("parse")
     account = _account(pool, request, parsed.meta.currency)
+    if account is not None and any(e.row is None for e in parsed.errors):
+        account = None  # the file could not be read as a whole: register nothing either
     run.rows_total = parsed.rows_seen
     run.format = fmt.name
     run.details.update(
