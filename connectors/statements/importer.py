@@ -1,9 +1,10 @@
 """``aetheris import``: a broker statement into the bus and the database.
 
-parse (the format) → validate (the great-expectations trade and tick suites; failing
-rows reported by file row) → dedup against stored trades and cash movements → publish
-in event-time order (the account event when registering, trades, balance events) →
-store in one transaction (trades upserted, ticks, cash keys, dead letters) → sync log.
+parse (the format) → dedup against stored trades and cash movements → validate the
+new and updated rows (the great-expectations trade and tick suites; failing rows
+reported by file row) → publish in event-time order (the account event when
+registering, trades, balance events) → store in one transaction (trades, ticks, cash
+keys, dead letters) → sync log.
 
 Bad rows are reported and skipped, good rows land; re-running a file adds nothing and
 reports every row as a duplicate (connectors/statements/plan.py has the rules).
