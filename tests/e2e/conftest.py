@@ -1,5 +1,11 @@
-"""End-to-end tests reuse the storage tests' check that PostgreSQL is reachable."""
+"""End-to-end tests reuse the storage tests' check that PostgreSQL is reachable (the
+plain server: the demo runs on plain PostgreSQL, as the embedded one is)."""
 
-from tests.integration.db.conftest import admin_url
+import pytest
 
-__all__ = ["admin_url"]
+from tests.integration.db.conftest import reachable_admin_url
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    return reachable_admin_url("postgresql")
