@@ -16,8 +16,8 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.history import DatabaseHistory
-from api.hub import BreachHub
-from api.ports import EventSink, Limiter, PublishError, Standings
+from api.ports import EventSink, Limiter, PublishError, Revocations, Standings, Tickets
+from api.realtime import RealtimeHub, RealtimeLimits
 from api.security import AccessTokens, Passwords, check_secret_key
 from api.services import ApiLimits, ApiServices
 from infra.bus import EventPublisher, Topics
@@ -25,6 +25,8 @@ from infra.bus.port import Bus, BusError
 from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
+from infra.live.feed import RedisFeed
+from infra.live.tickets import RedisRevocations, RedisTickets
 from infra.ratelimit import RateLimiter, parse_limit
 from infra.secrets import SecretBox, parse_keys
 from infra.settings import Settings
@@ -116,7 +118,9 @@ def build_services(
     standings: Standings,
     events: EventSink,
     limiter: Limiter,
-    hub: BreachHub | None = None,
+    realtime: RealtimeHub | None = None,
+    tickets: Tickets | None = None,
+    revocations: Revocations | None = None,
     secrets: ApiSecrets | None = None,
     passwords: Passwords | None = None,
     extra_origins: tuple[str, ...] = (),
@@ -135,7 +139,18 @@ def build_services(
         passwords=passwords or Passwords(),
         limits=api_limits(settings, extra_origins=extra_origins),
         history=DatabaseHistory(pool),
-        hub=hub,
+        realtime=realtime,
+        tickets=tickets,
+        revocations=revocations,
+    )
+
+
+def realtime_limits(settings: Settings) -> RealtimeLimits:
+    return RealtimeLimits(
+        queue_size=settings.ws_queue_size,
+        heartbeat_seconds=settings.ws_heartbeat_seconds,
+        send_timeout_seconds=settings.ws_send_timeout_seconds,
+        session_check_seconds=settings.ws_session_check_seconds,
     )
 
 
@@ -174,6 +189,12 @@ def production_app(settings: Settings) -> FastAPI:
         standings=RedisStandings(client, settings.redis_prefix),
         events=sink,
         limiter=RateLimiter.redis(settings.redis_url, settings.redis_prefix),
+        realtime=RealtimeHub(
+            RedisFeed(settings.redis_url, settings.redis_prefix, REDIS_TIMEOUT_SECONDS),
+            realtime_limits(settings),
+        ),
+        tickets=RedisTickets(client, settings.redis_prefix, settings.ws_ticket_seconds),
+        revocations=RedisRevocations(client, settings.redis_prefix),
     )
     services.closers.extend([sink.close, client.close, pool.close])
     return create_app(services)

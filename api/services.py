@@ -10,18 +10,20 @@ from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItem, parse
 
-from api.hub import BreachHub
 from api.ports import (
     Accounts,
     Cipher,
     EventSink,
     History,
     Limiter,
+    Revocations,
     Standings,
+    Tickets,
     Trades,
     TradingSessions,
     Users,
 )
+from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
 
 
@@ -41,6 +43,7 @@ class ApiLimits:
     login: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
     register: RateLimitItem = field(default_factory=lambda: parse("5/minute"))
     totp: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
+    ticket: RateLimitItem = field(default_factory=lambda: parse("60/minute"))
     max_body_bytes: int = 65_536
     max_page: int = 500
     allowed_origins: tuple[str, ...] = ()
@@ -62,7 +65,11 @@ class ApiServices:
     passwords: Passwords
     limits: ApiLimits = field(default_factory=ApiLimits)
     history: History | None = None
-    hub: BreachHub | None = None
+    # Live streams (issue 12 items 3-4): the WebSocket hub over the live feed, its
+    # single-use tickets, and the channel that tells every process a session ended.
+    realtime: RealtimeHub | None = None
+    tickets: Tickets | None = None
+    revocations: Revocations | None = None
     # The clock of TOTP time steps (tokens use the real time, as PyJWT checks them).
     clock: Callable[[], datetime] = _utc_now
     account_ids: Callable[[], str] = new_account_id

@@ -20,7 +20,7 @@ from limits import parse
 from aetheris.apiwiring import ApiSecrets, BusEventSink
 from api.app import create_app
 from api.history import DatabaseHistory
-from api.hub import BreachHub
+from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
 from api.services import ApiLimits, ApiServices
 from infra.bus import Topics
@@ -28,6 +28,8 @@ from infra.bus.kafka import KafkaBus
 from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
 from infra.db.pool import Pool
 from infra.db.users import PostgresUsers
+from infra.live.feed import RedisFeed
+from infra.live.tickets import RedisRevocations, RedisTickets
 from infra.ratelimit import RateLimiter
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings
@@ -98,7 +100,6 @@ class Api:
     clock: Clock
     topics: Topics
     redis_prefix: str
-    hub: BreachHub
 
 
 # Cheap argon2 parameters keep the suite fast; the bench measures the real (OWASP) cost.
@@ -115,7 +116,6 @@ def build_api(
     limits: ApiLimits | None = None,
 ) -> Api:
     clock = Clock()
-    hub = BreachHub()
     secrets = ApiSecrets(
         tokens=AccessTokens(
             SECRET_KEY, issuer=ISSUER, audience=AUDIENCE, lifetime=timedelta(minutes=15)
@@ -142,7 +142,9 @@ def build_api(
             allowed_origins=("https://desk.example",),
         ),
         history=DatabaseHistory(pool),
-        hub=hub,
+        realtime=RealtimeHub(RedisFeed(redis_url, redis_prefix)),
+        tickets=RedisTickets(client, redis_prefix, 30),
+        revocations=RedisRevocations(client, redis_prefix),
         clock=clock,
     )
     services.closers.append(client.close)
@@ -152,7 +154,6 @@ def build_api(
         clock=clock,
         topics=topics,
         redis_prefix=redis_prefix,
-        hub=hub,
     )
 
 
