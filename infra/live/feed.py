@@ -22,6 +22,8 @@ from typing import Protocol
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from infra.live.memory import InMemoryLive, Subscription
 from infra.live.messages import account_channel, standing_key
@@ -94,8 +96,13 @@ class RedisFeed:
         self._waiting: dict[str, list[asyncio.Future[None]]] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Reads retry twice on a broken connection: after a Redis restart the pool's
+        # connections are stale, and the re-snapshot must not fail on the first of them.
         self._client = aioredis.Redis.from_url(
-            url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
         )
         self.connected = False
         self.reconnects = 0

@@ -26,6 +26,7 @@ import redis
 import uvicorn
 from limits import parse
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from aetheris.apiwiring import ApiSecrets
 from api.app import create_app
@@ -243,6 +244,17 @@ async def next_message(socket_: ClientConnection, kind: str, within: float = 10)
         message: dict[str, Any] = json.loads(await asyncio.wait_for(socket_.recv(), left))
         if message["kind"] == kind:
             return message
+
+
+async def closed_with(socket_: ClientConnection, within: float = 10) -> tuple[int, str]:
+    """Read until the server closes; its close code and reason."""
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(within):
+            while True:
+                await socket_.recv()
+    received = closed.value.rcvd
+    assert received is not None, f"closed without a close frame: {closed.value}"
+    return received.code, received.reason
 
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

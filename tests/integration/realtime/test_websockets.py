@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from api.realtime import RealtimeLimits
@@ -26,6 +26,7 @@ from tests.integration.realtime.conftest import (
     PASSWORD,
     Server,
     breach,
+    closed_with,
     next_message,
     open_stream,
     post,
@@ -35,17 +36,6 @@ from tests.integration.realtime.conftest import (
     status_change,
     ticket,
 )
-
-
-async def closed_with(socket_: ClientConnection, within: float = 10) -> tuple[int, str]:
-    """Read until the server closes; its close code and reason."""
-    with pytest.raises(ConnectionClosed) as closed:
-        async with asyncio.timeout(within):
-            while True:
-                await socket_.recv()
-    received = closed.value.rcvd
-    assert received is not None, f"closed without a close frame: {closed.value}"
-    return received.code, received.reason
 
 
 def test_snapshot_then_state_breach_and_status_in_order(server: Server, live: RedisLive) -> None:
