@@ -104,6 +104,7 @@ def api_limits(settings: Settings, *, extra_origins: tuple[str, ...] = ()) -> Ap
         login=parse_limit(settings.rate_limit_login, name="AETHERIS_RATE_LIMIT_LOGIN"),
         register=parse_limit(settings.rate_limit_register, name="AETHERIS_RATE_LIMIT_REGISTER"),
         totp=parse_limit(settings.rate_limit_totp, name="AETHERIS_RATE_LIMIT_TOTP"),
+        ticket=parse_limit(settings.rate_limit_ws_ticket, name="AETHERIS_RATE_LIMIT_WS_TICKET"),
         max_body_bytes=settings.api_max_body_bytes,
         allowed_origins=origins + extra_origins,
         refresh_lifetime=timedelta(days=settings.refresh_token_days),

@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     # lifetime, per-client queue, heartbeat, how long a send may block before the client is
     # dropped (1013), and how often an open socket re-checks its login session.
     ws_ticket_seconds: int = Field(default=30, ge=1, le=600, alias="AETHERIS_WS_TICKET_SECONDS")
+    rate_limit_ws_ticket: str = Field(default="60/minute", alias="AETHERIS_RATE_LIMIT_WS_TICKET")
     ws_queue_size: int = Field(default=256, ge=1, le=100_000, alias="AETHERIS_WS_QUEUE_SIZE")
     ws_heartbeat_seconds: float = Field(
         default=15.0, gt=0, le=300, alias="AETHERIS_WS_HEARTBEAT_SECONDS"
