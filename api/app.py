@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.hardening import HardeningMiddleware, install_error_handlers
-from api.routes import accounts, alerts, auth, risk, sessions, trades
+from api.routes import accounts, alerts, auth, metrics, risk, sessions, trades
 from api.routes import realtime as realtime_routes
 from api.routes.realtime import install_websockets
 from api.services import ApiServices
@@ -47,6 +47,11 @@ def create_app(services: ApiServices) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        responses={
+            400: {"description": "the body is not JSON (or not UTF-8)"},
+            413: {"description": "the body is larger than the cap"},
+            422: {"description": "the input does not validate"},
+        },
     )
     app.state.services = services
     install_error_handlers(app)
@@ -65,6 +70,7 @@ def create_app(services: ApiServices) -> FastAPI:
         trades.router,
         sessions.router,
         alerts.router,
+        metrics.router,
         risk.router,
         realtime_routes.router,
     ):

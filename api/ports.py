@@ -12,7 +12,7 @@ from limits import RateLimitItem
 from pydantic import BaseModel, ConfigDict
 
 from infra.live.tickets import TicketHolder
-from schemas import AccountEvent, BreachEvent, TradeEvent
+from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
 from schemas.api import (
     AccountCreate,
     AccountRecord,
@@ -184,6 +184,15 @@ class Limiter(Protocol):
 
 class PublishError(RuntimeError):
     """The event bus did not acknowledge an event in time."""
+
+
+class Journals(Protocol):
+    """An owned account's registration, daily closing balances and closed trades in a
+    time range (``None`` when the account is not the owner's)."""
+
+    def events(
+        self, owner_id: UUID, account_id: str, since: datetime, until: datetime
+    ) -> list[AccountEvent | BalanceEvent | TradeEvent] | None: ...
 
 
 class Tickets(Protocol):

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
 
 
 class StartupError(RuntimeError):
     """A reason the API cannot start, said plainly."""
 
 
-def check_services(settings: object) -> None:
+def check_services(settings: Settings) -> None:
     """Every setting and service the API needs, or :class:`StartupError` naming the first
     that is missing or unreachable."""
     import psycopg  # noqa: PLC0415
@@ -27,9 +31,7 @@ def check_services(settings: object) -> None:
 
     from aetheris.apiwiring import api_limits, api_secrets  # noqa: PLC0415
     from infra.db.pool import redact_url  # noqa: PLC0415
-    from infra.settings import Settings  # noqa: PLC0415
 
-    assert isinstance(settings, Settings)
     try:
         api_secrets(settings)
         api_limits(settings)
@@ -124,7 +126,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = parser.add_subparsers(dest="api_command", metavar="SUBCOMMAND", required=True)
     run = commands.add_parser("serve", help="serve the API with uvicorn", description=__doc__)
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    run.add_argument("--port", type=int, default=8000, help="port (8000; 0 picks a free one)")
+    run.add_argument("--port", type=int, default=8000, help="port (8000)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     run.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
     run.add_argument(

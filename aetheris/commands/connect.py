@@ -67,11 +67,15 @@ def _read_secret_file(path: Path | None, what: str) -> str | None:
 def _sync_log_writer(settings: Settings, enabled: bool) -> tuple[SyncLogWriter, Database | None]:
     from connectors.synclog import MemorySyncLogWriter, PostgresSyncLogWriter  # noqa: PLC0415
     from infra.db.database import open_database  # noqa: PLC0415
+    from infra.db.retry import RetryPolicy  # noqa: PLC0415
+    from infra.db.synclog import SyncLogStore  # noqa: PLC0415
 
     if not enabled:
         return MemorySyncLogWriter(), None
     database = open_database(settings, name="aetheris-connect")
-    return PostgresSyncLogWriter(database.pool), database
+    # A short retry: a sync log must not hold up the FIX session's thread for long.
+    store = SyncLogStore(database.pool, RetryPolicy(attempts=3, first_delay=0.1))
+    return PostgresSyncLogWriter(store), database
 
 
 def _account_event(args: argparse.Namespace) -> AccountEvent | None:
@@ -95,7 +99,7 @@ def fix_command(args: argparse.Namespace) -> int:
         run_drop_copy,
     )
     from connectors.instruments import InstrumentError, load_instruments  # noqa: PLC0415
-    from connectors.statefile import JsonStateFile, StateFileError  # noqa: PLC0415
+    from connectors.statefile import JsonStateFile, StateFileError, file_name  # noqa: PLC0415
     from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
 
     settings = kafka_settings(
@@ -119,6 +123,9 @@ def fix_command(args: argparse.Namespace) -> int:
             reconnect_seconds=args.reconnect,
             username=args.username,
             password=password,
+            session_start=args.session_start,
+            session_end=args.session_end,
+            reset_on_logon=args.reset_on_logon,
         )
         config.quickfix_settings()  # checks the ids before anything starts
         account = _account_event(args)
@@ -141,7 +148,7 @@ def fix_command(args: argparse.Namespace) -> int:
         handler = DropCopyHandler(
             book,
             EventPublisher(bus.publisher(), topics),
-            JsonStateFile(config.session_dir / f"book-{args.account}.json"),
+            JsonStateFile(config.session_dir / f"book-{file_name(args.account)}.json"),
             sync_log,
             source=f"fix:{args.sender_comp_id}-{args.target_comp_id}",
             fix_account=args.fix_account,
@@ -160,7 +167,7 @@ def rest_command(args: argparse.Namespace) -> int:
     from connectors.oanda.client import OandaClient  # noqa: PLC0415
     from connectors.oanda.connector import Backoff, OandaPoller  # noqa: PLC0415
     from connectors.oanda.parse import OandaBook  # noqa: PLC0415
-    from connectors.statefile import JsonStateFile, StateFileError  # noqa: PLC0415
+    from connectors.statefile import JsonStateFile, StateFileError, file_name  # noqa: PLC0415
     from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
 
     settings = kafka_settings(
@@ -188,7 +195,9 @@ def rest_command(args: argparse.Namespace) -> int:
         print(f"aetheris connect rest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     data_dir = args.data_dir or settings.data_dir
-    state = JsonStateFile(data_dir / "oanda" / f"{args.broker_account}-{args.account}.json")
+    state = JsonStateFile(
+        data_dir / "oanda" / f"{file_name(args.broker_account, args.account)}.json"
+    )
     topics = Topics.from_settings(settings)
     bus = open_bus(settings)
     sync_log, database = _sync_log_writer(settings, args.sync_log)
@@ -204,6 +213,7 @@ def rest_command(args: argparse.Namespace) -> int:
             sync_log,
             source=f"rest:oanda:{args.broker_account}",
             since_transaction_id=args.since_transaction_id,
+            currency=args.currency,
         )
         report = poller.run(
             interval=args.interval,
@@ -294,6 +304,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fix.add_argument("--heartbeat", type=int, default=30, help="HeartBtInt in seconds (30)")
     fix.add_argument(
         "--reconnect", type=int, default=5, help="seconds between reconnect attempts (5)"
+    )
+    fix.add_argument(
+        "--session-start",
+        default="00:00:00",
+        help="the daily FIX session's start, UTC HH:MM:SS (00:00:00); sequence numbers "
+        "reset when a session begins",
+    )
+    fix.add_argument(
+        "--session-end",
+        default="00:00:00",
+        help="its end, UTC HH:MM:SS (00:00:00; equal to the start: 24 hours)",
+    )
+    fix.add_argument(
+        "--reset-on-logon",
+        action="store_true",
+        help="ask for sequence number 1 at every logon (ResetSeqNumFlag=Y)",
     )
     fix.add_argument(
         "--instruments",

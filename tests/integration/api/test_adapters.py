@@ -14,14 +14,18 @@ import redis
 from limits import parse
 from starlette.websockets import WebSocketDisconnect
 
+from api.services import ApiLimits
+from infra.bus import Topics
+from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
 from infra.db.users import PostgresUsers
+from infra.live.redis_store import RedisLive
 from infra.ratelimit import RateLimiter
 from infra.rulesets import RulesetCatalog
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings, standing_key
 from risk_engine import Armor, snapshot
-from tests.integration.api.conftest import Api
+from tests.integration.api.conftest import ACCOUNT, Api, build_api, sign_up
 from tests.unit.risk_engine.builders import account, tick
 
 
@@ -129,3 +133,52 @@ def test_the_dashboard_page_asks_for_a_login(api: Api) -> None:
     assert "/api/v1/auth/login" in page.text
     assert "Bearer" in page.text
     assert "#C9A050" in page.text
+
+
+def test_the_docs_when_turned_on_load_nothing_from_a_cdn(
+    pool: Pool, kafka: KafkaBus, topics: Topics, redis_url: str, redis_prefix: str
+) -> None:
+    api = build_api(pool, kafka, topics, redis_url, redis_prefix, limits=ApiLimits(docs=True))
+    with api.client:
+        page = api.client.get("/docs")
+        script = api.client.get("/docs-assets/swagger-ui-bundle.js")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert script.status_code == 200 and len(script.content) > 100_000
+
+
+def test_the_websocket_streams_the_breaches_the_pipeline_publishes_to_redis(
+    api: Api, redis_url: str
+) -> None:
+    user = sign_up(api.client)
+    account_id = api.client.post("/api/v1/accounts", headers=user.auth, json=ACCOUNT).json()["id"]
+    armor = Armor(RulesetCatalog())
+    breaches = [
+        b.model_copy(update={"account_id": account_id})
+        for e in (
+            account("ftmo-2step"),
+            tick("2026-03-02 09:00", 100_000),
+            tick("2026-03-02 10:00", 100_000, 94_000),
+        )
+        for b in armor.process(e)
+    ]
+    assert [b.level for b in breaches] == [1, 2, 3]
+    live = RedisLive.from_url(redis_url, api.redis_prefix, 3.0)
+    ticket = api.client.post("/api/v1/realtime/ticket", headers=user.auth).json()["ticket"]
+    try:
+        with api.client.websocket_connect("/ws/realtime") as socket:
+            socket.send_json({"type": "auth", "ticket": ticket})
+            snapshot_message = socket.receive_json()
+            live.publish(breaches[:2])
+            first, second = socket.receive_json(), socket.receive_json()
+    finally:
+        live.close()
+    assert snapshot_message == {
+        "kind": "snapshot",
+        "account_id": account_id,
+        "seq": 0,
+        "state": None,
+    }
+    assert first == {"kind": "breach", "breach": breaches[0].model_dump(mode="json")}
+    assert second["breach"]["breach_id"] == breaches[1].breach_id
