@@ -191,7 +191,11 @@ def main() -> int:
     kafka.create_topics([*topics.all(), f"bench.rtt.{suffix}"], 2)
     processes: list[subprocess.Popen[bytes]] = []
     log = Path(tempfile.mkdtemp(prefix="aetheris-fanout-")) / "system.log"
-    result: dict[str, Any] = {"clients": args.clients, "rounds": args.rounds}
+    result: dict[str, Any] = {
+        "clients": args.clients,
+        "rounds": args.rounds,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
     try:
         with scratch_database(args.admin_url, prefix="aetheris_bench") as database_url:
             prepare_database(database_url, timescale="off")
@@ -351,6 +355,7 @@ def main() -> int:
         if keys:
             client.delete(*keys)
         client.close()
+    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"machine: {describe()}")
     print(json.dumps(result, indent=1))
     print(f"written to {write_result('fanout', result)}")

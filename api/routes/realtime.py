@@ -211,8 +211,14 @@ async def _write(
     next_check = loop.time() + limits.session_check_seconds
     while True:
         item: str | Close
+        # asyncio.timeout, not wait_for: no task per message (hundreds of sockets per
+        # process each take every message of their accounts).
         try:
-            item = await asyncio.wait_for(client.queue.get(), limits.heartbeat_seconds)
+            if client.queue.empty():
+                async with asyncio.timeout(limits.heartbeat_seconds):
+                    item = await client.queue.get()
+            else:
+                item = client.queue.get_nowait()
         except TimeoutError:
             item = f'{{"kind":"heartbeat","live":{"true" if hub.live else "false"}}}'
         if not isinstance(item, Close) and loop.time() >= next_check:
@@ -226,7 +232,8 @@ async def _write(
             await _close(socket, item, limits.close_timeout_seconds)
             return
         try:
-            await asyncio.wait_for(socket.send_text(item), limits.send_timeout_seconds)
+            async with asyncio.timeout(limits.send_timeout_seconds):
+                await socket.send_text(item)
         except TimeoutError:
             hub.dropped_slow += 1
             reason = "the client does not keep up: reconnect"
