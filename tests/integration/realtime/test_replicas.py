@@ -1,8 +1,8 @@
 """The production system as an operator runs it: `aetheris pipeline run` and two
 `aetheris api serve` processes on the real Kafka, Redis and PostgreSQL. Ticks published
 to Kafka reach a user's WebSocket on either API process as the account's levels 1, 2 and
-3 and its status turning ``locked``, each process serving what the other handed a
-ticket for."""
+3, its status turning ``locked``, and the next day ``failed``, each process serving what
+the other handed a ticket for."""
 
 from __future__ import annotations
 
@@ -141,7 +141,13 @@ def _levels_and_lock(messages: list[dict[str, Any]]) -> bool:
     return levels == {1, 2, 3} and locked and shown
 
 
-def test_levels_1_2_3_and_the_lock_reach_sockets_on_both_api_processes(
+def _failed(messages: list[dict[str, Any]]) -> bool:
+    failed = any(m["kind"] == "status" and m["status"]["status"] == "failed" for m in messages)
+    shown = any(m["kind"] == "state" and m["state"]["status"] == "failed" for m in messages)
+    return failed and shown
+
+
+def test_levels_1_2_3_the_lock_and_the_failure_reach_sockets_on_both_api_processes(
     system: System, kafka: KafkaBus, topics: Topics
 ) -> None:
     first, second = system.apis
@@ -193,6 +199,19 @@ def test_levels_1_2_3_and_the_lock_reach_sockets_on_both_api_processes(
             }
             delays = {level: round(breaches[level] - sent[level], 3) for level in (1, 2, 3)}
             print(f"tick -> socket on the {name} API process, seconds by level: {delays}")
+        # The next trading day the account trades again and loses 10,500: its max loss
+        # (10,000 for the account's life) reaches level 3 and the account fails.
+        readers = [
+            asyncio.create_task(_collect(stream, _failed, 90)) for stream in (on_second, on_first)
+        ]
+        line = balance(account, START + timedelta(days=1), 89_500.0)
+        await asyncio.to_thread(publish, publisher, topics.events, [line])
+        for seen in await asyncio.gather(*readers):
+            messages = [m for _, m in seen]
+            last = [m["state"] for m in messages if m["kind"] == "state"][-1]
+            max_loss = next(r for r in last["rules"] if r["rule"] == "max_loss")
+            assert (max_loss["level"], max_loss["used"]) == (3, 10_500.0)
+            assert last["status"] == "failed"
         for stream in (on_second, on_first):
             await stream.close()
 
