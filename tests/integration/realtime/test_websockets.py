@@ -410,3 +410,46 @@ def test_the_redis_ticket_is_stored_hashed_and_expires(
     assert len(keys) == 1
     assert value.encode() not in keys[0]
     assert 0 < redis_client.ttl(keys[0]) <= 30
+
+
+@pytest.mark.parametrize("bad_id", ["x" * 200, "a%20b", "%00"])
+def test_a_malformed_account_id_is_refused_like_a_missing_one(server: Server, bad_id: str) -> None:
+    async def scenario() -> None:
+        stream = await connect(f"{server.ws}/ws/realtime/{bad_id}", open_timeout=10)
+        assert await closed_with(stream) == (1008, "account not found")
+
+    asyncio.run(scenario())
+
+
+def test_a_path_outside_the_stream_routes_is_refused_at_the_handshake(server: Server) -> None:
+    async def scenario() -> None:
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"{server.ws}/ws/realtime/..%2F..%2Fetc", open_timeout=10)
+        assert refused.value.response.status_code == 403
+
+    asyncio.run(scenario())
+
+
+def test_a_session_ended_without_a_notice_is_closed_at_its_next_check(
+    pool: Pool, redis_url: str, redis_prefix: str
+) -> None:
+    # As if the revocation notice was lost (Redis down at logout): only the database knows.
+    checking = start_server(
+        pool, redis_url, redis_prefix, limits=RealtimeLimits(session_check_seconds=0.5)
+    )
+    try:
+        trader = sign_up(checking.base)
+        session_id = checking.services.tokens.read(trader.access).session_id
+
+        async def scenario() -> None:
+            stream = await open_stream(checking.ws, ticket(checking.base, trader))
+            await next_message(stream, "snapshot")
+            await asyncio.to_thread(checking.services.users.revoke_session, session_id, "test")
+            assert await closed_with(stream, within=20) == (
+                1008,
+                "the session has ended: sign in again",
+            )
+
+        asyncio.run(scenario())
+    finally:
+        checking.stop()
