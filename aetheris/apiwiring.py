@@ -16,9 +16,9 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.history import DatabaseHistory
-from api.hub import BreachHub
 from api.observability import ObservabilityMiddleware
-from api.ports import EventSink, Limiter, PublishError, Standings
+from api.ports import EventSink, Limiter, PublishError, Revocations, Standings, Tickets
+from api.realtime import RealtimeHub, RealtimeLimits
 from api.security import AccessTokens, Passwords, check_secret_key
 from api.services import ApiLimits, ApiServices
 from infra.bus import EventPublisher, Topics
@@ -31,6 +31,8 @@ from infra.db.accounts import (
 )
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
+from infra.live.feed import RedisFeed
+from infra.live.tickets import RedisRevocations, RedisTickets
 from infra.ratelimit import RateLimiter, parse_limit
 from infra.secrets import SecretBox, parse_keys
 from infra.settings import Settings
@@ -108,6 +110,7 @@ def api_limits(settings: Settings, *, extra_origins: tuple[str, ...] = ()) -> Ap
         login=parse_limit(settings.rate_limit_login, name="AETHERIS_RATE_LIMIT_LOGIN"),
         register=parse_limit(settings.rate_limit_register, name="AETHERIS_RATE_LIMIT_REGISTER"),
         totp=parse_limit(settings.rate_limit_totp, name="AETHERIS_RATE_LIMIT_TOTP"),
+        ticket=parse_limit(settings.rate_limit_ws_ticket, name="AETHERIS_RATE_LIMIT_WS_TICKET"),
         max_body_bytes=settings.api_max_body_bytes,
         allowed_origins=origins + extra_origins,
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
@@ -122,7 +125,9 @@ def build_services(
     standings: Standings,
     events: EventSink,
     limiter: Limiter,
-    hub: BreachHub | None = None,
+    realtime: RealtimeHub | None = None,
+    tickets: Tickets | None = None,
+    revocations: Revocations | None = None,
     secrets: ApiSecrets | None = None,
     passwords: Passwords | None = None,
     extra_origins: tuple[str, ...] = (),
@@ -142,7 +147,18 @@ def build_services(
         limits=api_limits(settings, extra_origins=extra_origins),
         history=DatabaseHistory(pool),
         journals=PostgresJournals(pool),
-        hub=hub,
+        realtime=realtime,
+        tickets=tickets,
+        revocations=revocations,
+    )
+
+
+def realtime_limits(settings: Settings) -> RealtimeLimits:
+    return RealtimeLimits(
+        queue_size=settings.ws_queue_size,
+        heartbeat_seconds=settings.ws_heartbeat_seconds,
+        send_timeout_seconds=settings.ws_send_timeout_seconds,
+        session_check_seconds=settings.ws_session_check_seconds,
     )
 
 
@@ -181,6 +197,12 @@ def production_app(settings: Settings) -> FastAPI:
         standings=RedisStandings(client, settings.redis_prefix),
         events=sink,
         limiter=RateLimiter.redis(settings.redis_url, settings.redis_prefix),
+        realtime=RealtimeHub(
+            RedisFeed(settings.redis_url, settings.redis_prefix, REDIS_TIMEOUT_SECONDS),
+            realtime_limits(settings),
+        ),
+        tickets=RedisTickets(client, settings.redis_prefix, settings.ws_ticket_seconds),
+        revocations=RedisRevocations(client, settings.redis_prefix),
     )
     services.closers.extend([sink.close, client.close, pool.close])
     app = create_app(services)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItem, parse
 
-from api.hub import BreachHub
 from api.ports import (
     Accounts,
     Cipher,
@@ -18,11 +17,14 @@ from api.ports import (
     History,
     Journals,
     Limiter,
+    Revocations,
     Standings,
+    Tickets,
     Trades,
     TradingSessions,
     Users,
 )
+from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
 
 
@@ -42,6 +44,7 @@ class ApiLimits:
     login: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
     register: RateLimitItem = field(default_factory=lambda: parse("5/minute"))
     totp: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
+    ticket: RateLimitItem = field(default_factory=lambda: parse("60/minute"))
     max_body_bytes: int = 65_536
     max_page: int = 500
     allowed_origins: tuple[str, ...] = ()
@@ -64,7 +67,11 @@ class ApiServices:
     limits: ApiLimits = field(default_factory=ApiLimits)
     history: History | None = None
     journals: Journals | None = None
-    hub: BreachHub | None = None
+    # Live streams (issue 12 items 3-4): the WebSocket hub over the live feed, its
+    # single-use tickets, and the channel that tells every process a session ended.
+    realtime: RealtimeHub | None = None
+    tickets: Tickets | None = None
+    revocations: Revocations | None = None
     # The clock of TOTP time steps (tokens use the real time, as PyJWT checks them).
     clock: Callable[[], datetime] = _utc_now
     account_ids: Callable[[], str] = new_account_id

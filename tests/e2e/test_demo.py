@@ -123,9 +123,19 @@ def test_the_demo_serves_live_accounts_alerts_and_a_breach_feed(
     stored = {a["breach"]["breach_id"] for a in alerts}
     assert all(a["breach"]["account_id"].startswith("SIM") for a in alerts)
 
+    # The live stream on the in-process twin: the same protocol as on Redis.
+    live_ticket = httpx.post(
+        f"http://{address}/api/v1/realtime/ticket", headers=auth, timeout=10
+    ).json()["ticket"]
     with connect(f"ws://{address}/ws/realtime", open_timeout=10) as websocket:
-        message = json.loads(websocket.recv(timeout=30))
-    assert message["kind"] == "breach"
+        websocket.send(json.dumps({"type": "auth", "ticket": live_ticket}))
+        first = json.loads(websocket.recv(timeout=30))
+        kinds = set()
+        message = first
+        while message["kind"] != "breach":
+            kinds.add(message["kind"])
+            message = json.loads(websocket.recv(timeout=30))
+    assert first["kind"] == "snapshot" and first["account_id"].startswith("SIM")
     assert message["breach"]["level"] in (1, 2, 3)
 
     page = httpx.get(f"http://{address}/", timeout=5)

@@ -27,7 +27,7 @@ from limits import parse
 from aetheris.apiwiring import ApiSecrets, BusEventSink
 from api.app import create_app
 from api.history import DatabaseHistory
-from api.hub import BreachHub
+from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
 from api.services import ApiLimits, ApiServices
 from infra.bus import Topics
@@ -42,6 +42,8 @@ from infra.db.database import prepare_database
 from infra.db.pool import Pool, create_pool, redact_url
 from infra.db.scratch import scratch_database
 from infra.db.users import PostgresUsers
+from infra.live.feed import RedisFeed
+from infra.live.tickets import RedisRevocations, RedisTickets
 from infra.ratelimit import RateLimiter
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings
@@ -142,7 +144,6 @@ class Api:
     clock: Clock
     topics: Topics
     redis_prefix: str
-    hub: BreachHub
 
 
 # Cheap argon2 parameters keep the suite fast; the bench measures the real (OWASP) cost.
@@ -159,7 +160,6 @@ def build_api(
     limits: ApiLimits | None = None,
 ) -> Api:
     clock = Clock()
-    hub = BreachHub()
     secrets = ApiSecrets(
         tokens=AccessTokens(
             SECRET_KEY, issuer=ISSUER, audience=AUDIENCE, lifetime=timedelta(minutes=15)
@@ -187,7 +187,9 @@ def build_api(
         ),
         history=DatabaseHistory(pool),
         journals=PostgresJournals(pool),
-        hub=hub,
+        realtime=RealtimeHub(RedisFeed(redis_url, redis_prefix)),
+        tickets=RedisTickets(client, redis_prefix, 30),
+        revocations=RedisRevocations(client, redis_prefix),
         clock=clock,
     )
     services.closers.append(client.close)
@@ -197,7 +199,6 @@ def build_api(
         clock=clock,
         topics=topics,
         redis_prefix=redis_prefix,
-        hub=hub,
     )
 
 
