@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.history import DatabaseHistory
-from api.observability import ObservabilityMiddleware
+from api.observability import MeasuredRealtimeHub, ObservabilityMiddleware
 from api.ports import EventSink, Limiter, PublishError, Revocations, Standings, Tickets
 from api.realtime import RealtimeHub, RealtimeLimits
 from api.security import AccessTokens, Passwords, check_secret_key
@@ -197,7 +197,7 @@ def production_app(settings: Settings) -> FastAPI:
         standings=RedisStandings(client, settings.redis_prefix),
         events=sink,
         limiter=RateLimiter.redis(settings.redis_url, settings.redis_prefix),
-        realtime=RealtimeHub(
+        realtime=MeasuredRealtimeHub(
             RedisFeed(settings.redis_url, settings.redis_prefix, REDIS_TIMEOUT_SECONDS),
             realtime_limits(settings),
         ),

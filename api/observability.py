@@ -16,6 +16,8 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.realtime import RealtimeHub, RealtimeLimits
+from infra.live.feed import LiveFeed
 from infra.observability import log_context
 
 REQUESTS = Counter(
@@ -90,3 +92,33 @@ class ObservabilityMiddleware:
             method, route = scope["method"], route_of(scope)
             REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - started)
             REQUESTS.labels(method, route, str(status)).inc()
+
+
+FANOUT_SECONDS = Histogram(
+    "aetheris_api_fanout_seconds",
+    "Time to hand one live message from Redis to the queue of every WebSocket client "
+    "watching its account on this process.",
+    buckets=(0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1),
+)
+FANOUT_MESSAGES = Counter(
+    "aetheris_api_fanout_messages",
+    "Live messages (standings, breaches, status changes) this process received from Redis.",
+)
+REALTIME_CLIENTS = Gauge(
+    "aetheris_api_realtime_clients",
+    "WebSocket clients registered with this process's live hub (authenticated, watching).",
+)
+
+
+class MeasuredRealtimeHub(RealtimeHub):
+    """The live hub, its fan-out timed and its clients counted (composition root's choice)."""
+
+    def __init__(self, feed: LiveFeed, limits: RealtimeLimits | None = None) -> None:
+        super().__init__(feed, limits)
+        REALTIME_CLIENTS.set_function(lambda: self.clients)
+
+    def on_message(self, account_id: str, message: str) -> None:
+        started = time.perf_counter()
+        super().on_message(account_id, message)
+        FANOUT_SECONDS.observe(time.perf_counter() - started)
+        FANOUT_MESSAGES.inc()

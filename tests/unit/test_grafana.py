@@ -85,6 +85,8 @@ def test_every_promql_metric_is_exported_by_an_aetheris_process() -> None:
         "aetheris_api_requests_total",
         "aetheris_api_request_seconds_bucket",
         "aetheris_api_websocket_clients",
+        "aetheris_api_realtime_clients",
+        "aetheris_api_fanout_seconds_bucket",
         "aetheris_notify_deliveries_total",
         "aetheris_notify_retries_total",
         "aetheris_notify_failures_total",

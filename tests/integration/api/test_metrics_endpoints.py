@@ -140,6 +140,8 @@ def test_the_api_process_counts_requests_per_route_template(
     count = samples["aetheris_api_request_seconds_count"]
     assert count[(("method", "GET"), ("route", "/api/v1/accounts/{account_id}"))] == 2
     assert samples["aetheris_api_websocket_clients"][()] == 0
+    assert samples["aetheris_api_realtime_clients"][()] == 0
+    assert "aetheris_api_fanout_seconds_count" in samples
     # JSON logs: every line of the process's own logging is one JSON object.
     lines = [line for line in api.log.read_text().splitlines() if line.startswith("{")]
     assert any(orjson.loads(line)["message"].startswith("metrics on") for line in lines)
