@@ -14,17 +14,21 @@ from datetime import timedelta
 import redis
 from fastapi import FastAPI
 
+from aetheris.notify import webhook_service
 from api.app import create_app
 from api.history import DatabaseHistory
 from api.hub import BreachHub
+from api.metrics import DatabaseMetrics
 from api.ports import EventSink, Limiter, PublishError, Standings
 from api.security import AccessTokens, Passwords, check_secret_key
 from api.services import ApiLimits, ApiServices
 from infra.bus import EventPublisher, Topics
 from infra.bus.port import Bus, BusError
 from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
+from infra.db.alerts import PostgresAlerts
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
+from infra.notify.cipher import KeyBoxCipher, cipher_from_secret_key
 from infra.ratelimit import RateLimiter, parse_limit
 from infra.secrets import SecretBox, parse_keys
 from infra.settings import Settings
@@ -136,6 +140,16 @@ def build_services(
         limits=api_limits(settings, extra_origins=extra_origins),
         history=DatabaseHistory(pool),
         hub=hub,
+        alerts=PostgresAlerts(pool),
+        webhooks=webhook_service(
+            settings,
+            pool,
+            KeyBoxCipher(
+                checked.cipher,
+                cipher_from_secret_key(settings.secret_key) if settings.secret_key else None,
+            ),
+        ),
+        metrics=DatabaseMetrics(pool),
     )
 
 

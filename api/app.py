@@ -15,7 +15,16 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.hardening import HardeningMiddleware, install_error_handlers, origin_allowed
-from api.routes import accounts, alerts, auth, sessions, trades
+from api.routes import (
+    accounts,
+    alert_settings,
+    alerts,
+    auth,
+    metrics,
+    sessions,
+    trades,
+    webhooks,
+)
 from api.services import ApiServices
 
 
@@ -67,6 +76,9 @@ def create_app(services: ApiServices) -> FastAPI:
         trades.router,
         sessions.router,
         alerts.router,
+        webhooks.router,
+        alert_settings.router,
+        metrics.router,
     ):
         app.include_router(router)
     if services.limits.docs:

@@ -69,11 +69,14 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
     import uvicorn  # noqa: PLC0415
 
     from aetheris.apiwiring import ApiSecrets, BusEventSink, build_services  # noqa: PLC0415
+    from aetheris.kpi_snapshots import KpiSnapshotJob  # noqa: PLC0415
     from aetheris.live import LiveStack  # noqa: PLC0415
+    from aetheris.notify import notify_worker  # noqa: PLC0415
     from api.app import create_app  # noqa: PLC0415
     from api.security import AccessTokens, Passwords  # noqa: PLC0415
     from infra.db.accounts import PostgresAccounts  # noqa: PLC0415
     from infra.db.users import PostgresUsers  # noqa: PLC0415
+    from infra.notify.cipher import KeyBoxCipher  # noqa: PLC0415
     from infra.ratelimit import RateLimiter  # noqa: PLC0415
     from infra.secrets import SecretBox, new_key, parse_keys  # noqa: PLC0415
 
@@ -100,6 +103,27 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
         users.disable_totp(user.id)
         PostgresAccounts(database.pool).claim(user.id, stack.account_events())
         stack.start()
+        # The notify worker (webhooks, e-mail) and the daily KPI snapshot job, in-process.
+        background = threading.Event()
+        worker = notify_worker(
+            settings,
+            database.pool,
+            stack.bus,
+            cipher=KeyBoxCipher(checked.cipher),
+            consumer=f"demo-{secrets.token_hex(6)}",
+        )
+        worker.open_reader(from_beginning=True)
+        helpers = [
+            threading.Thread(target=worker.run, args=(background,), name="notify", daemon=True),
+            threading.Thread(
+                target=KpiSnapshotJob(database.pool).run,
+                args=(background, settings.kpi_snapshot_seconds or 60.0),
+                name="kpi-snapshots",
+                daemon=True,
+            ),
+        ]
+        for helper in helpers:
+            helper.start()
         sink = BusEventSink(stack.bus, stack.topics)
         services = build_services(
             settings,
@@ -128,6 +152,10 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
         try:
             server.run()
         finally:
+            background.set()
+            for helper in helpers:
+                helper.join(timeout=10)
+            worker.close()
             stack.stop()
             print(
                 f"AETHERIS demo: stopped; {len(stack.hub.recent())} recent breaches shown.",

@@ -116,8 +116,10 @@ def test_the_demo_serves_live_accounts_alerts_and_a_breach_feed(
     assert all(a["standing"]["rules"] for a in accounts)
 
     alerts = _poll(
-        f"http://{address}/api/v1/alerts?limit=500", lambda found: len(found) > 0, headers=auth
-    )
+        f"http://{address}/api/v1/alerts?limit=500",
+        lambda found: bool(found.get("items")),
+        headers=auth,
+    )["items"]
     stored = {a["breach"]["breach_id"] for a in alerts}
     assert all(a["breach"]["account_id"].startswith("SIM") for a in alerts)
 

@@ -21,13 +21,18 @@ from aetheris.apiwiring import ApiSecrets, BusEventSink
 from api.app import create_app
 from api.history import DatabaseHistory
 from api.hub import BreachHub
+from api.metrics import DatabaseMetrics
 from api.security import AccessTokens, Passwords
 from api.services import ApiLimits, ApiServices
+from api.webhooks import WebhookService
 from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
+from infra.db.alerts import PostgresAlerts
 from infra.db.pool import Pool
 from infra.db.users import PostgresUsers
+from infra.notify.cipher import KEYBOX_KEY_ID, KeyBoxCipher
+from infra.notify.ssrf import SystemResolver
 from infra.ratelimit import RateLimiter
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings
@@ -144,6 +149,15 @@ def build_api(
         history=DatabaseHistory(pool),
         hub=hub,
         clock=clock,
+        alerts=PostgresAlerts(pool),
+        # The real SSRF guard, no allow-list: tests that need a local receiver swap it.
+        webhooks=WebhookService(
+            pool,
+            cipher=KeyBoxCipher(secrets.cipher),
+            resolver=SystemResolver(),
+            key_id=KEYBOX_KEY_ID,
+        ),
+        metrics=DatabaseMetrics(pool),
     )
     services.closers.append(client.close)
     return Api(
