@@ -27,6 +27,8 @@ def _fail(message: str, as_json: bool, code: int = EXIT_BAD_INPUT) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import psycopg  # noqa: PLC0415
+
     from connectors.generic_csv.formats import GenericCsv  # noqa: PLC0415
     from connectors.generic_csv.wire import MappingError  # noqa: PLC0415
     from connectors.statements.importer import (  # noqa: PLC0415
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from connectors.statements.timezones import TimezoneError, resolve_timezone  # noqa: PLC0415
     from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
     from infra.db.database import open_database  # noqa: PLC0415
+    from infra.db.errors import StorageError  # noqa: PLC0415
     from infra.settings import get_settings  # noqa: PLC0415
 
     as_json: bool = args.json
@@ -92,7 +95,10 @@ def run(args: argparse.Namespace) -> int:
         statement_format=statement_format,
     )
     settings = get_settings()
-    database = open_database(settings, name="aetheris-import")
+    try:
+        database = open_database(settings, name="aetheris-import")
+    except (StorageError, psycopg.Error) as exc:
+        return _fail(f"the database: {exc}", as_json, EXIT_FAILED)
     bus = open_bus(settings)
     topics = Topics.from_settings(settings)
     try:
@@ -109,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{exc.reason} (sync log {exc.sync_log_id})", as_json)
     except BusError as exc:
         return _fail(f"the bus: {exc}", as_json, EXIT_FAILED)
+    except (StorageError, psycopg.Error) as exc:
+        return _fail(f"the database: {exc}", as_json, EXIT_FAILED)
     finally:
         bus.close()
         database.close()

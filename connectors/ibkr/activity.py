@@ -4,9 +4,16 @@
   section's lines that follow (a section repeats it per asset class), ``SubTotal`` and
   ``Total`` lines are sums and are not read; the ``Total`` line that
   ``Deposits & Withdrawals`` writes as data is skipped too.
+- Amounts must be in the account's base currency (``Account Information``): a line in
+  another currency is reported (the CSV carries no rate on the line; the Flex Query's
+  ``fxRateToBase`` converts).
 - Times are US Eastern (``America/New_York``, with its daylight-saving dates) unless
   ``--timezone`` says otherwise; deposits and withdrawals carry a settle date only,
   taken as midnight in the same zone.
+- Cash sections: ``Deposits & Withdrawals`` lines are deposits and withdrawals;
+  ``Fees``, ``Interest``, ``Dividends``, ``Withholding Tax`` lines balance adjustments.
+  A ``Trades`` header without ``Realized P/L`` is IBKR's for currency conversions: its
+  ``Forex`` lines are skipped (counted), any other line under it is reported.
 - ``Trades`` ``Order`` lines are the fills. The ``Trade`` lines under an order are that
   order's executions again (their sum is the order): they are skipped, so an order is
   never counted twice; a ``Trade`` line with no ``Order`` above it is a fill.
@@ -34,11 +41,11 @@ from connectors.ibkr.wire import ActivityCash, ActivityTrade
 from connectors.statements.accounts import choose_account
 from connectors.statements.headers import Columns, find_columns
 from connectors.statements.model import (
+    CashKind,
     CashMovement,
     ParseContext,
     ParsedStatement,
     StatementMeta,
-    cash_kind,
 )
 from connectors.statements.roundtrips import (
     Fill,
@@ -50,6 +57,7 @@ from connectors.statements.roundtrips import (
 )
 from connectors.statements.tables import (
     Line,
+    errors_by_row,
     invalid_trade,
     merge_aliases,
     parse_wall_time,
@@ -104,6 +112,16 @@ TRADES_WANTED = (
 )
 TRADES_REQUIRED = ("symbol", "time", "size", "price", "profit")
 CASH_WANTED = ("currency", "account", "settle_date", "description", "amount")
+CASH_SECTIONS = (
+    "Deposits & Withdrawals",
+    "Fees",
+    "Interest",
+    "Dividends",
+    "Withholding Tax",
+    "Payment In Lieu Of Dividends",
+)
+"""Sections whose lines change the cash balance: the first are deposits and withdrawals,
+the others balance adjustments."""
 
 
 def sniff(text: str) -> bool:
@@ -128,35 +146,40 @@ def _columns(
     return find_columns(line.cells[2:], wanted, aliases=merge_aliases(table))
 
 
+def _header(line: Line, section: str, parsed: ParsedStatement) -> Columns | None:
+    """The columns of a ``Trades`` or cash section header, or ``None`` (an error is
+    recorded) when it lacks a column the section needs. A ``Trades`` header without
+    ``Realized P/L`` is kept: IBKR writes one for currency conversions (below)."""
+    trades = section == "Trades"
+    columns = _columns(
+        line, *((TRADES_WANTED, TRADES_HEADERS) if trades else (CASH_WANTED, CASH_HEADERS))
+    )
+    needed = [n for n in TRADES_REQUIRED if n != "profit"] if trades else ["settle_date", "amount"]
+    missing = [name for name in needed if name not in columns]
+    if missing:
+        parsed.error(
+            line.number, f"{section} header", f"missing column(s) {', '.join(missing)}", line.raw
+        )
+        return None
+    return columns
+
+
 def _read(lines: list[Line], parsed: ParsedStatement) -> _Read:
     """The file's lines → wire records, by section (errors for unreadable headers)."""
     read = _Read()
     headers: dict[str, Columns] = {}
-    broken: dict[str, int] = {}
+    header_line: dict[str, int] = {}
     for line in lines:
         section = line.cells[0].strip().lstrip("\ufeff")
         kind = line.cells[1].strip() if len(line.cells) > 1 else ""
         if kind == "Header":
-            wanted, table = {
-                "Trades": (TRADES_WANTED, TRADES_HEADERS),
-                "Deposits & Withdrawals": (CASH_WANTED, CASH_HEADERS),
-            }.get(section, ((), {}))
-            if wanted:
-                columns = _columns(line, wanted, table)
-                needed = TRADES_REQUIRED if section == "Trades" else ("settle_date", "amount")
-                missing = [name for name in needed if name not in columns]
-                if missing:
-                    parsed.error(
-                        line.number,
-                        f"{section} header",
-                        f"missing column(s) {', '.join(missing)}",
-                        line.raw,
-                    )
+            if section == "Trades" or section in CASH_SECTIONS:
+                header_line[section] = line.number
+                columns = _header(line, section, parsed)
+                if columns is None:
                     headers.pop(section, None)
-                    broken[section] = line.number
-                    continue
-                headers[section] = columns
-                broken.pop(section, None)
+                else:
+                    headers[section] = columns
             continue
         if kind != "Data":
             continue  # SubTotal, Total, Notes
@@ -164,20 +187,33 @@ def _read(lines: list[Line], parsed: ParsedStatement) -> _Read:
         if section in ("Statement", "Account Information") and len(cells) >= 2:
             read.info[cells[0].strip()] = cells[1].strip()
             continue
+        if section != "Trades" and section not in CASH_SECTIONS:
+            continue  # sections AETHERIS does not read (NAV, positions, …)
+        if cells and cells[0].strip().lower().startswith("total"):
+            continue  # the section's totals, written as data
+        parsed.rows_seen += 1
         columns_or_none = headers.get(section)
         if columns_or_none is None:
-            if section in ("Trades", "Deposits & Withdrawals"):
-                parsed.rows_seen += 1
-                reason = (
-                    f"its header (line {broken[section]}) lacks required columns"
-                    if section in broken
-                    else "data line before its header"
-                )
-                parsed.error(line.number, section, reason, line.raw)
+            reason = (
+                f"its header (line {header_line[section]}) lacks required columns"
+                if section in header_line
+                else "data line before its header"
+            )
+            parsed.error(line.number, section, reason, line.raw)
             continue
         columns = columns_or_none
         if section == "Trades":
-            parsed.rows_seen += 1
+            if "profit" not in columns:
+                if columns.get(cells, "asset_category").lower() == "forex":
+                    parsed.skipped += 1  # a currency conversion, not a trade
+                    continue
+                parsed.error(
+                    line.number,
+                    "Trades",
+                    f"its header (line {header_line[section]}) has no Realized P/L column",
+                    line.raw,
+                )
+                continue
             read.trades.append(
                 ActivityTrade(
                     row=line.number,
@@ -196,15 +232,12 @@ def _read(lines: list[Line], parsed: ParsedStatement) -> _Read:
                 )
             )
         else:
-            currency = columns.get(cells, "currency")
-            if currency.lower().startswith("total"):
-                continue
-            parsed.rows_seen += 1
             read.cash.append(
                 ActivityCash(
                     row=line.number,
                     raw=line.raw,
-                    currency=currency,
+                    section=section,
+                    currency=columns.get(cells, "currency"),
                     account=columns.get(cells, "account"),
                     settle_date=columns.get(cells, "settle_date"),
                     description=columns.get(cells, "description"),
@@ -334,11 +367,17 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
     info_account = read.info.get("Account", "")
     statement_account = info_account if info_account and "," not in info_account else "IB"
     found = _fills(read.trades)
-    parsed.skipped = found.skipped
+    parsed.skipped += found.skipped
     fills: list[Fill] = []
+    base = (read.info.get("Base Currency") or "").strip().upper()
     for trade in found.orders:
         if not choice.takes(trade.account):
             parsed.skipped += 1
+            continue
+        if _foreign(trade.currency, base):
+            parsed.error(
+                trade.row, "Trades/Currency", _foreign_reason(trade.currency, base), trade.raw
+            )
             continue
         try:
             fills.append(_fill(trade, statement_account, tz))
@@ -351,8 +390,26 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
         if not choice.takes(cash.account):
             parsed.skipped += 1
             continue
+        if _foreign(cash.currency, base):
+            reason = _foreign_reason(cash.currency, base)
+            parsed.error(cash.row, f"{cash.section}/Currency", reason, cash.raw)
+            continue
         _add_cash(parsed, cash, tz)
-    return parsed
+    return errors_by_row(parsed)
+
+
+def _foreign(currency: str, base: str) -> bool:
+    """Whether a line's amounts are in another currency than the account's."""
+    code = currency.strip().upper()
+    return bool(base and code and code != base)
+
+
+def _foreign_reason(currency: str, base: str) -> str:
+    return (
+        f"amounts in {currency.strip()}, the account's currency is {base}, and the Activity "
+        "Statement gives no exchange rate on the line; import the Flex Query "
+        "(its fxRateToBase converts them)"
+    )
 
 
 def _add_trades(
@@ -417,18 +474,21 @@ def _add_cash(parsed: ParsedStatement, cash: ActivityCash, tz: tzinfo) -> None:
     try:
         amount = read_amount(cash.amount)
     except ValueError as exc:
-        parsed.error(cash.row, "Deposits & Withdrawals/Amount", str(exc), cash.raw)
+        parsed.error(cash.row, f"{cash.section}/Amount", str(exc), cash.raw)
         return
     try:
         ts = parse_wall_time(cash.settle_date, DATE_LAYOUTS, tz)
     except ValueError as exc:
-        parsed.error(cash.row, "Deposits & Withdrawals/Settle Date", str(exc), cash.raw)
+        parsed.error(cash.row, f"{cash.section}/Date", str(exc), cash.raw)
         return
+    kind: CashKind = "adjustment"
+    if cash.section == "Deposits & Withdrawals":
+        kind = "deposit" if amount >= 0 else "withdrawal"
     parsed.cash.append(
         CashMovement(
             ts=ts,
             amount=amount,
-            kind=cash_kind(amount, cash.description),
+            kind=kind,
             broker_id=None,
             comment=cash.description,
             row=cash.row,

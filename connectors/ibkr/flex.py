@@ -7,6 +7,9 @@
   ``Lot`` and ``AssetSummary`` elements summarise or break them down and are skipped,
   so nothing is counted twice. A ``Trade`` with another ``levelOfDetail`` (``ORDER``,
   ``CLOSED_LOT``) is skipped for the same reason.
+- Money is converted to the account's currency with each line's ``fxRateToBase``
+  (``fifoPnlRealized``, ``ibCommission``, cash ``amount``; prices stay in the
+  instrument's currency).
 - ``dateTime`` (``20260306;093100``) is US Eastern unless ``--timezone`` says otherwise;
   a date without a time is midnight.
 - Executions pair first in first out per account and symbol: one closed trade per
@@ -16,7 +19,8 @@
   executions' share, each counted once. A closing execution (``openCloseIndicator``
   ``C``) whose opening is not in the file is reported.
 - ``CashTransaction`` of type ``Deposits/Withdrawals`` are deposits or withdrawals;
-  the other types (dividends, interest, fees) are balance adjustments.
+  the other types (dividends, interest, fees) are balance adjustments; a
+  ``levelOfDetail="SUMMARY"`` line repeats the detail lines and is skipped.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from connectors.statements.roundtrips import (
     trip_from_lots,
 )
 from connectors.statements.tables import (
+    errors_by_row,
     invalid_trade,
     parse_wall_time,
     read_amount,
@@ -126,6 +131,7 @@ def _trade(element: Element) -> FlexTrade:
         fifoPnlRealized=get("fifoPnlRealized", ""),
         multiplier=get("multiplier", ""),
         levelOfDetail=get("levelOfDetail", "EXECUTION"),
+        fxRateToBase=get("fxRateToBase", ""),
     )
 
 
@@ -141,6 +147,7 @@ def _cash(element: Element) -> FlexCash:
         amount=get("amount", ""),
         currency=get("currency", ""),
         description=get("description", ""),
+        fxRateToBase=get("fxRateToBase", ""),
     )
 
 
@@ -193,7 +200,10 @@ def _read(elements: list[Element]) -> _Read:
         elif element.tag in ("Order", "Lot", "Trade"):
             read.skipped += 1
         elif element.tag == "CashTransaction":
-            read.cash.append(_cash(element))
+            if _detail(element) in ("", "DETAIL"):
+                read.cash.append(_cash(element))
+            else:
+                read.skipped += 1  # a SUMMARY line repeats the detail lines above it
     return read
 
 
@@ -245,6 +255,7 @@ def _fill(trade: FlexTrade, tz: tzinfo) -> Fill:
     trade_id = trade.tradeID.strip() or trade.ibExecID.strip()
     if not trade_id:
         raise ValueError("tradeID: missing (and no ibExecID either)")
+    rate = _rate(trade.fxRateToBase)
     return Fill(
         key=f"{trade.accountId}|{trade.symbol}",
         symbol=trade.symbol,
@@ -253,11 +264,24 @@ def _fill(trade: FlexTrade, tz: tzinfo) -> Fill:
         price=price,
         ts=ts,
         fill_id=trade_id,
-        commission=values["ibCommission"],
+        commission=round(values["ibCommission"] * rate, 6),
         row=trade.row,
-        realized=realized,
+        realized=round(realized * rate, 6),
         closes=closes,
     )
+
+
+def _rate(text: str) -> float:
+    """``fxRateToBase``: the line's currency → the account's (1 when absent)."""
+    if not text.strip():
+        return 1.0
+    try:
+        rate = read_amount(text)
+    except ValueError as exc:
+        raise ValueError(f"fxRateToBase: {exc}") from None
+    if rate <= 0:
+        raise ValueError(f"fxRateToBase: {text!r} is not a positive rate")
+    return rate
 
 
 def parse_flex(data: bytes, ctx: ParseContext) -> ParsedStatement:
@@ -309,7 +333,7 @@ def parse_flex(data: bytes, ctx: ParseContext) -> ParsedStatement:
             parsed.skipped += 1
             continue
         _add_cash(parsed, cash, tz)
-    return parsed
+    return errors_by_row(parsed)
 
 
 def _date(text: str, tz: tzinfo) -> datetime | None:
@@ -384,6 +408,12 @@ def _add_cash(parsed: ParsedStatement, cash: FlexCash, tz: tzinfo) -> None:
         amount = read_amount(cash.amount)
     except ValueError as exc:
         parsed.error(cash.row, "CashTransaction/amount", str(exc), cash.raw)
+        return
+    try:
+        amount = round(amount * _rate(cash.fxRateToBase), 2)
+    except ValueError as exc:
+        column, _, reason = str(exc).partition(": ")
+        parsed.error(cash.row, f"CashTransaction/{column}", reason, cash.raw)
         return
     try:
         ts = parse_wall_time(cash.dateTime, TIME_LAYOUTS, tz)

@@ -43,10 +43,12 @@ class ActivityTrade:
 
 @dataclass(frozen=True, slots=True)
 class ActivityCash:
-    """A ``Deposits & Withdrawals,Data`` line."""
+    """A data line of a cash section (``Deposits & Withdrawals``, ``Fees``, ``Interest``,
+    ``Dividends``, ``Withholding Tax``)."""
 
     row: int
     raw: str
+    section: str
     currency: str
     account: str
     settle_date: str
@@ -76,6 +78,7 @@ class FlexTrade:
     fifoPnlRealized: str
     multiplier: str
     levelOfDetail: str
+    fxRateToBase: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +108,4 @@ class FlexCash:
     amount: str
     currency: str
     description: str
+    fxRateToBase: str

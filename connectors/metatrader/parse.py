@@ -1,7 +1,8 @@
 """MetaTrader 4 and 5 reports → contract trades and cash movements. Pure.
 
 - MT4 Statement / Detailed Statement (HTML): "Closed Transactions" rows are closed
-  trades (id: the ticket); ``balance`` / ``credit`` rows are cash movements; pending
+  trades (id: the ticket); ``balance`` rows are cash movements (``credit`` rows, the
+  broker's loan that moves equity and not the balance, are skipped); pending
   orders that never filled (``buy limit`` … marked *cancelled* or *deleted*) and EA
   comment sub-rows are skipped (a comment sub-row becomes the trade's notes); "Open
   Trades" rows are open trades.
@@ -11,9 +12,9 @@
   profit, commission and swap summed, as the Positions table reports them. Deal fees
   (not in the Positions table) are added from the position's deals: its ``in`` deal is
   the deal whose order is the position id, its ``out`` deals are matched by symbol,
-  opposite side, time and remaining volume. Balance-type deals (balance, credit,
-  charge, correction, bonus, …) are cash movements. "Open Positions" rows are open
-  trades.
+  opposite side, time and remaining volume. Balance-type deals (balance, charge,
+  correction, bonus, …) are cash movements; ``credit`` deals are skipped. "Open
+  Positions" rows are open trades.
 
 ``pnl`` is net: profit + commission + swap (+ MT4 taxes, + MT5 deal fees). Reports are
 in broker server time: the context's time zone converts it (there is no offset in the
@@ -50,7 +51,9 @@ NO_TIMEZONE = (
     "MetaTrader reports are in broker server time and do not say its offset: give "
     "--timezone (e.g. GMT+2/+3-US, the usual MT4/MT5 broker clock, or Europe/Helsinki)"
 )
-CASH_TYPES = {"balance", "credit", "charge", "correction", "bonus", "deposit", "withdrawal"}
+CASH_TYPES = {"balance", "charge", "correction", "bonus", "deposit", "withdrawal"}
+# Credit is the broker's loan on top of the balance: it moves equity, not the balance.
+SKIPPED_TYPES = {"credit"}
 MT5_CASH_TYPES = CASH_TYPES | {
     "commission",
     "daily commission",
@@ -163,6 +166,8 @@ def _mt4_row(row: Row, section: str) -> Mt4Transaction | None:
             ticket, open_time, kind, 0.0, "", 0.0, 0.0, 0.0, None, 0.0, 0.0, 0.0, 0.0,
             amount, comment,
         )  # fmt: skip
+    if kind in SKIPPED_TYPES:
+        return None
     if kind not in SIDES:
         if any(c.text.lower() in ("cancelled", "deleted", "expired") for c in cells):
             return None
@@ -542,11 +547,18 @@ def _allocate_fees(
     positions: list[_Open], deals: list[tuple[int, Mt5Deal]], add_error: Callable[..., None]
 ) -> None:
     """Give each position its deals' fees: the ``in`` deal by order = position id, the
-    ``out`` deals by symbol, opposite side, time and remaining volume (oldest first)."""
+    ``out`` deals by symbol, opposite side, time and remaining volume (oldest first).
+
+    Deals come in time order, so a position closed before the current deal can never
+    take a later one: each (symbol, side) list is walked from the first position still
+    open at the deal's time, which keeps the matching linear in practice.
+    """
     by_id = {p.position.position: p for p in positions}
-    by_symbol: dict[str, list[_Open]] = {}
+    lanes: dict[tuple[str, str], list[_Open]] = {}
     for p in sorted(positions, key=lambda p: p.position.open_time):
-        by_symbol.setdefault(p.position.symbol, []).append(p)
+        if p.position.close_time is not None:
+            lanes.setdefault((p.position.symbol, p.position.type), []).append(p)
+    first_live: dict[tuple[str, str], int] = dict.fromkeys(lanes, 0)
     for line, deal in deals:
         if deal.direction == "in":
             opened = by_id.get(deal.order)
@@ -556,28 +568,44 @@ def _allocate_fees(
             continue
         if deal.direction not in ("out", "out by", "inout"):
             continue
-        position_type = "sell" if deal.type == "buy" else "buy"
-        for candidate in by_symbol.get(deal.symbol, ()):
-            held = candidate.position
-            remaining = round(held.volume - candidate.closed_volume, 8)
-            if (
-                held.type == position_type
-                and held.close_time is not None
-                and held.open_time <= deal.time <= held.close_time
-                and remaining >= deal.volume - 1e-9
-            ):
-                candidate.closed_volume += deal.volume
-                candidate.fee += deal.fee
-                candidate.deals.append(deal.deal)
-                break
-        else:
-            if deal.fee:
-                add_error(
-                    line,
-                    "Deals/Fee",
-                    f"deal {deal.deal}: no closed position of {deal.symbol} takes this out "
-                    f"deal, so its fee {deal.fee} is not counted",
-                )
+        lane_key = (deal.symbol, "sell" if deal.type == "buy" else "buy")
+        lane = lanes.get(lane_key, [])
+        start = first_live.get(lane_key, 0)
+        while start < len(lane) and _spent(lane[start], deal.time):
+            start += 1
+        first_live[lane_key] = start
+        taker = _take(lane, start, deal)
+        if taker is None and deal.fee:
+            add_error(
+                line,
+                "Deals/Fee",
+                f"deal {deal.deal}: no closed position of {deal.symbol} takes this out "
+                f"deal, so its fee {deal.fee} is not counted",
+            )
+
+
+def _take(lane: list[_Open], start: int, deal: Mt5Deal) -> _Open | None:
+    """The oldest position of the lane open at the deal's time with room for its volume."""
+    for position in range(start, len(lane)):
+        candidate = lane[position]
+        held = candidate.position
+        if held.open_time > deal.time:
+            return None
+        remaining = round(held.volume - candidate.closed_volume, 8)
+        assert held.close_time is not None
+        if deal.time <= held.close_time and remaining >= deal.volume - 1e-9:
+            candidate.closed_volume += deal.volume
+            candidate.fee += deal.fee
+            candidate.deals.append(deal.deal)
+            return candidate
+    return None
+
+
+def _spent(candidate: _Open, at: datetime) -> bool:
+    """Closed before ``at``, or with no volume left to close."""
+    held = candidate.position
+    closed_before = held.close_time is not None and held.close_time < at
+    return closed_before or held.volume - candidate.closed_volume <= 1e-9
 
 
 def parse_mt5(table: Table5, ctx: ParseContext) -> ParsedStatement:
@@ -619,6 +647,8 @@ def parse_mt5(table: Table5, ctx: ParseContext) -> ParsedStatement:
                 elif deal.type in SIDES:
                     deals.append((line, deal))
                     parsed.skipped += 1  # counted in its position
+                elif deal.type in SKIPPED_TYPES:
+                    parsed.skipped += 1
                 else:
                     raise RowProblem("Type", f"unknown deal type {deal.type!r}")
         except RowProblem as exc:

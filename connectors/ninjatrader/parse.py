@@ -29,6 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from connectors.ninjatrader.wire import NinjaExecution, NinjaTrade
@@ -40,6 +41,7 @@ from connectors.statements.roundtrips import Fill, Side, closed_trade, pair_fifo
 from connectors.statements.tables import (
     Line,
     TableError,
+    errors_by_row,
     invalid_trade,
     merge_aliases,
     parse_wall_time,
@@ -55,7 +57,8 @@ from schemas.events import TradeEvent
 CENTRAL = ZoneInfo("America/Chicago")
 
 # NinjaTrader's header texts per language. English is the platform's own; the German
-# row shows the mechanism (add a language: its headers, words and culture below).
+# texts are ours, written to show the mechanism, not checked against a German
+# installation (add or correct a language: its headers, words and culture below).
 HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
         "instrument": ("Instrument",),
@@ -202,7 +205,7 @@ WANTED = (
 class Grid:
     """Which grid a header row is, in which language, and where its columns are."""
 
-    kind: str  # "executions" | "trades"
+    kind: Literal["executions", "trades"]
     language: str
     columns: Columns
 
@@ -219,7 +222,11 @@ def read_grid(cells: Sequence[str]) -> Grid | None:
         aliases = merge_aliases(HEADERS, [language])
         # this grid's texts only: the shared table would also take e.g. "Name" or "Rate"
         columns = find_columns(cells, WANTED, aliases=aliases, languages=("-",))
-        for kind, needed in (("executions", EXECUTIONS), ("trades", TRADES)):
+        grids: tuple[tuple[Literal["executions", "trades"], tuple[str, ...]], ...] = (
+            ("executions", EXECUTIONS),
+            ("trades", TRADES),
+        )
+        for kind, needed in grids:
             if all(name in columns for name in needed) and len(columns.index) > best_count:
                 best, best_count = Grid(kind, language, columns), len(columns.index)
     return best
@@ -306,7 +313,7 @@ def parse_ninjatrader(data: bytes, ctx: ParseContext) -> ParsedStatement:
         _executions(parsed, taken, grid, ctx, tz)
     else:
         _trades(parsed, taken, grid, ctx, tz)
-    return parsed
+    return errors_by_row(parsed)
 
 
 def _execution(line: Line, columns: Columns) -> NinjaExecution:

@@ -12,13 +12,14 @@ reports every row as a duplicate (connectors/statements/plan.py has the rules).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import uuid4
 
-from connectors.statements.model import ParseContext, ParsedStatement, RowError, StatementFormat
-from connectors.statements.plan import Plan, TradeRow, cash_key, plan
+from connectors.statements.model import ParseContext, RowError, StatementFormat
+from connectors.statements.plan import Plan, TradeRow, cash_key, plan, split_repeats
 from connectors.statements.registry import FormatError, detect, get_format
 from infra.bus import EventPublisher
 from infra.db.pool import Pool
@@ -113,6 +114,26 @@ class ImportResult:
         }
 
 
+class _Stages:
+    """Adds the wall seconds since the last lap to a stage's total, and this process's
+    CPU seconds under ``cpu:<stage>`` (when asked to; CPU time stays meaningful on a
+    loaded machine)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self._into = into
+        self._last = time.perf_counter()
+        self._last_cpu = time.process_time()
+
+    def lap(self, stage: str) -> None:
+        if self._into is None:
+            return
+        now, cpu = time.perf_counter(), time.process_time()
+        self._into[stage] = self._into.get(stage, 0.0) + now - self._last
+        key = f"cpu:{stage}"
+        self._into[key] = self._into.get(key, 0.0) + cpu - self._last_cpu
+        self._last, self._last_cpu = now, cpu
+
+
 def _choose_format(request: ImportRequest) -> StatementFormat:
     if request.statement_format is not None:
         return request.statement_format
@@ -154,15 +175,17 @@ def _account(
     )
 
 
-def _quality(parsed: ParsedStatement, now: datetime) -> tuple[list[TradeRow], list[RowError]]:
-    """The trades that pass the trade suite, and an error per failing row."""
-    records = [t.model_dump(exclude={"type"}) for t in parsed.trades]
+def _quality(rows: list[TradeRow], now: datetime) -> tuple[list[TradeRow], list[RowError]]:
+    """The trades that pass the trade suite, and an error per failing row (the rows are
+    without in-file repeats: the suite's unique-key check would refuse both copies)."""
+    # The models' own field dicts: no copy (the frame reads the contract's fields).
+    records = [r.trade.__dict__ for r in rows]
     result = validate_trades(records, now=now)
     broken = [o for o in result.outcomes if o.error is not None]
     good: list[TradeRow] = []
     errors: list[RowError] = []
-    for index, trade in enumerate(parsed.trades):
-        row = parsed.trade_rows[index] if index < len(parsed.trade_rows) else None
+    for index, item in enumerate(rows):
+        trade, row = item.trade, item.row
         reasons = list(result.row_failures.get(index, ()))
         reasons += [f"{o.reason} (the check could not run: {o.error})" for o in broken]
         if reasons:
@@ -175,7 +198,7 @@ def _quality(parsed: ParsedStatement, now: datetime) -> tuple[list[TradeRow], li
 def _check_ticks(ticks: list[BalanceEvent], now: datetime) -> list[RowError]:
     if not ticks:
         return []
-    result = validate_ticks([t.model_dump(exclude={"type"}) for t in ticks], now=now)
+    result = validate_ticks([t.__dict__ for t in ticks], now=now)
     return [
         RowError(None, "balance", f"balance at {ticks[i].ts.isoformat()}: {'; '.join(r)}")
         for i, r in result.row_failures.items()
@@ -202,13 +225,17 @@ def import_statement(
     publisher: EventPublisher,
     now: datetime,
     sync_logs: SyncLogStore | None = None,
+    stages: dict[str, float] | None = None,
 ) -> ImportResult:
-    """Run one import (module doc); :class:`StatementImportError` when it cannot run."""
+    """Run one import (module doc); :class:`StatementImportError` when it cannot run.
+
+    ``stages`` (optional) receives the seconds each stage took (for the benchmark).
+    """
     logs = sync_logs or SyncLogStore(pool)
     source = f"import:{request.filename}"
     run = logs.start(source, account_id=request.account_id, started_at=now)
     try:
-        return _run(request, run, logs, pool=pool, publisher=publisher, now=now)
+        return _run(request, run, logs, pool=pool, publisher=publisher, now=now, stages=stages)
     except StatementImportError as exc:
         logs.fail(run, exc.reason)
         exc.sync_log_id = run.id
@@ -229,10 +256,13 @@ def _run(
     pool: Pool,
     publisher: EventPublisher,
     now: datetime,
+    stages: dict[str, float] | None,
 ) -> ImportResult:
+    clock = _Stages(stages)
     fmt = _choose_format(request)
     ctx = ParseContext(request.account_id, request.timezone, request.filename)
     parsed = fmt.parse(request.data, ctx)
+    clock.lap("parse")
     account = _account(pool, request, parsed.meta.currency)
     run.rows_total = parsed.rows_seen
     run.details.update(
@@ -244,7 +274,13 @@ def _run(
             "skipped": parsed.skipped,
         }
     )
-    good, quality_errors = _quality(parsed, now)
+    rows = [
+        TradeRow(trade, parsed.trade_rows[i] if i < len(parsed.trade_rows) else None)
+        for i, trade in enumerate(parsed.trades)
+    ]
+    unique, repeats, repeat_errors = split_repeats(rows)
+    good, quality_errors = _quality(unique, now)
+    clock.lap("validate")
     ids = [r.trade.broker_trade_id for r in good]
     keys = [cash_key(c) for c in parsed.cash]
     with pool.connection() as conn:
@@ -265,8 +301,15 @@ def _run(
         balance_before=stored_balance,
         initial_balance=(account.initial_balance if account else (initial[0] if initial else None)),
     )
-    errors = parsed.errors + quality_errors + decided.errors
+    # exact repeats of a row that passed the suite are duplicates (its first copy decides)
+    good_ids = {(r.trade.broker_trade_id, r.trade.status) for r in good}
+    decided.trades["duplicate"].extend(
+        r for r in repeats if (r.trade.broker_trade_id, r.trade.status) in good_ids
+    )
+    clock.lap("dedup")
+    errors = parsed.errors + repeat_errors + quality_errors + decided.errors
     errors += _check_ticks(decided.balances, now)
+    clock.lap("validate")
     events: list[AccountEvent | TradeEvent | BalanceEvent] = [account] if account else []
     events.extend(decided.events)
     for position, event in enumerate(events, start=1):
@@ -274,17 +317,20 @@ def _run(
         if position % POLL_EVERY == 0:
             publisher.poll()
     publisher.flush()
+    clock.lap("publish")
     stored = store_import(
         pool,
         batch_id=uuid4(),
         account_id=request.account_id,
         source=f"import:{fmt.name}",
         account=account,
-        trades=decided.to_store,
+        new_trades=[r.trade for r in decided.trades["new"]],
+        updated_trades=[r.trade for r in decided.trades["updated"]],
         ticks=decided.balances,
         cash=[CashRow(cash_key(c), c.ts, c.amount, c.kind, c.comment) for c in decided.cash_new],
         dead_letters=_dead_letters(errors, fmt.name, request.account_id),
     )
+    clock.lap("store")
     trade_counts = {
         "new": stored.trades.new,
         "updated": stored.trades.updated,
@@ -305,6 +351,7 @@ def _run(
         {"cash_new": cash_counts["new"], "cash_duplicates": cash_counts["duplicates"]}
     )
     record: SyncLogRecord = logs.finish(run)
+    clock.lap("sync log")
     _log.info(
         "import %s into %s: %d new, %d updated, %d duplicates, %d errors",
         request.filename,

@@ -31,6 +31,7 @@ _TRAILING_WORD = re.compile(r"\s*[A-Za-z%]{1,12}\.?$")
 _CURRENCY_SIGNS = str.maketrans("", "", "$€£¥₹₽")
 _BODY = re.compile(r"[\d.,\s'’\u00a0\u202f\u2009\u2007]+")
 _GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+_PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def _fail(text: str, why: str) -> ValueError:
@@ -41,6 +42,8 @@ def parse_amount(text: str, *, decimal: str | None = None) -> float:
     """The number in ``text`` (see the module rules); ``ValueError`` quoting the text."""
     if decimal not in (None, ".", ","):
         raise ValueError(f"decimal mark must be '.' or ',', not {decimal!r}")
+    if decimal is None and _PLAIN.fullmatch(text):  # the common case: 1.08000, -7.00
+        return float(text)
     body = text.strip().replace("−", "-")
     if not body:
         raise _fail(text, "it is empty")

@@ -212,3 +212,10 @@ def plain(number: float) -> str:
     zeros (``18025.75``, ``5000``, ``-60``)."""
     text = f"{number:.8f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+def errors_by_row(parsed: ParsedStatement) -> ParsedStatement:
+    """``parsed`` with its errors in file order (file-level ones first): readers that
+    pair fills find some errors only after reading every row."""
+    parsed.errors.sort(key=lambda error: -1 if error.row is None else error.row)
+    return parsed

@@ -23,6 +23,7 @@ from connectors.statements.model import ParseContext, ParsedStatement, Statement
 from connectors.statements.roundtrips import Fill, Side, pair_fifo
 from connectors.statements.tables import (
     Line,
+    errors_by_row,
     invalid_trade,
     merge_aliases,
     parse_wall_time,
@@ -202,4 +203,4 @@ def parse_fills(
                 continue
             parsed.add_trade(event, closing.row)
     parsed.skipped += len(pairing.still_open)
-    return parsed
+    return errors_by_row(parsed)

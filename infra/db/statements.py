@@ -4,8 +4,9 @@
 - :func:`stored_cash_keys`: which of its cash movements are stored;
 - :func:`balance_before`: the last stored balance at or before a time (running balance);
 - :func:`account_balance`: a registered account's initial balance and currency;
-- :func:`store_import`: the account event, trades, balance ticks, cash movements and
-  dead letters in ONE transaction, recorded in ``sink_batches`` so a retry after a lost
+- :func:`store_import`: the account event, trades (new ones through a binary COPY into
+  a staging table, updated ones upserted), balance ticks, cash movements and dead
+  letters in ONE transaction, recorded in ``sink_batches`` so a retry after a lost
   commit acknowledgement stores nothing twice.
 """
 
@@ -105,6 +106,59 @@ def account_balance(conn: Connection, account_id: str) -> tuple[float, str] | No
     return None if row is None else (float(row[0]), str(row[1]))
 
 
+_STAGE_TRADES = """
+CREATE TEMP TABLE import_trades (
+    account_id text, broker_trade_id text, status text, symbol text, side text,
+    quantity float8, entry_price float8, entry_time timestamptz, exit_price float8,
+    exit_time timestamptz, pnl float8, commission float8, swap float8, stop_loss float8,
+    take_profit float8, notes text
+) ON COMMIT DROP
+"""
+_COPY_STAGED = (
+    "COPY import_trades (account_id, broker_trade_id, status, symbol, side, quantity, "
+    "entry_price, entry_time, exit_price, exit_time, pnl, commission, swap, stop_loss, "
+    "take_profit, notes) FROM STDIN (FORMAT BINARY)"
+)
+_STAGED_TYPES = [
+    "text", "text", "text", "text", "text", "float8", "float8", "timestamptz", "float8",
+    "timestamptz", "float8", "float8", "float8", "float8", "float8", "text",
+]  # fmt: skip
+# float8 -> numeric keeps 15 significant digits, more than any broker prints.
+_INSERT_STAGED = """
+INSERT INTO trades (account_id, broker_trade_id, status, symbol, side, quantity, entry_price,
+                    entry_time, exit_price, exit_time, pnl, commission, swap, stop_loss,
+                    take_profit, notes, source)
+SELECT account_id, broker_trade_id, status, symbol, side, quantity::numeric,
+       entry_price::numeric, entry_time, exit_price::numeric, exit_time, pnl::numeric,
+       commission::numeric, swap::numeric, stop_loss::numeric, take_profit::numeric, notes, %s
+FROM import_trades
+ON CONFLICT ON CONSTRAINT trades_broker_trade_key DO NOTHING
+"""
+
+
+def copy_new_trades(
+    cur: psycopg.Cursor[TupleRow], trades: Sequence[TradeEvent], source: str
+) -> int:
+    """Insert trades not stored yet through a binary COPY into a staging table (fast for
+    large files); returns how many were inserted (a row stored meanwhile is skipped)."""
+    if not trades:
+        return 0
+    cur.execute(_STAGE_TRADES)
+    with cur.copy(_COPY_STAGED) as copy:
+        copy.set_types(_STAGED_TYPES)
+        write_row = copy.write_row
+        for t in trades:
+            write_row(
+                (
+                    t.account_id, t.broker_trade_id, t.status, t.symbol, t.side, t.quantity,
+                    t.entry_price, t.entry_time, t.exit_price, t.exit_time, t.pnl,
+                    t.commission, t.swap, t.stop_loss, t.take_profit, t.notes,
+                )
+            )  # fmt: skip
+    cur.execute(_INSERT_STAGED, (source,))
+    return cur.rowcount
+
+
 _INSERT_CASH = """
 INSERT INTO statement_cash (account_id, cash_key, ts, amount, kind, comment, source)
 SELECT %s, u.cash_key, u.ts, u.amount, u.kind, u.comment, %s
@@ -121,7 +175,8 @@ def store_import(
     account_id: str,
     source: str,
     account: AccountEvent | None,
-    trades: Sequence[TradeEvent],
+    new_trades: Sequence[TradeEvent],
+    updated_trades: Sequence[TradeEvent],
     ticks: Sequence[BalanceEvent],
     cash: Sequence[CashRow],
     dead_letters: Sequence[DeadLetter] = (),
@@ -131,7 +186,7 @@ def store_import(
 
     def work(conn: Connection) -> StoredImport:
         with conn.cursor() as cur:
-            size = len(trades) + len(ticks) + len(cash) + len(dead_letters) + (1 if account else 0)
+            size = len(new_trades) + len(updated_trades) + len(ticks) + len(cash)
             cur.execute(
                 "INSERT INTO sink_batches (batch_id, rows_stored) VALUES (%s, %s) "
                 "ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id",
@@ -140,7 +195,10 @@ def store_import(
             if cur.fetchone() is None:
                 return StoredImport(TradeCounts(), 0, 0, 0, replayed=True)
             upsert_accounts(cur, [account] if account else [])
-            counts = upsert_trades(cur, trades, source=source)
+            inserted = copy_new_trades(cur, new_trades, source)
+            counts = upsert_trades(cur, updated_trades, source=source) + TradeCounts(
+                new=inserted, duplicate=len(new_trades) - inserted
+            )
             stored_ticks = copy_ticks(cur, ticks)
             if cash:
                 cur.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,64 @@ def test_registration_conflict_and_missing_timezone(pool: Pool, account: str) ->
     result, events = run(pool, request(account, "mt5-html", "ReportHistory-51234567.html"))
     assert (result.new, result.status, events) == (0, "failed", [])
     assert "--timezone" in result.errors[0].reason
+
+
+def test_rows_failing_the_quality_suite_are_reported_by_row(
+    pool: Pool, account: str, tmp_path: Path
+) -> None:
+    # Line 3 closes in 2027, after the run's clock (2026-06-01): the great-expectations
+    # trade suite refuses times in the future; line 4's id is 129 characters, beyond the
+    # contract's 128 (refused while reading). Lines 2 and 5 land: +100 and -40.
+    long_id = "X" * 129
+    path = tmp_path / "quality.csv"
+    path.write_text(
+        "broker_trade_id,symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl\n"
+        "Q-1,ES,long,1,2026-03-02 14:30:00,5000,2026-03-02 15:00:00,5002,100\n"
+        "Q-2,ES,long,1,2027-03-02 14:30:00,5000,2027-03-02 15:00:00,5002,100\n"
+        f"{long_id},ES,long,1,2026-03-02 16:30:00,5000,2026-03-02 17:00:00,5002,100\n"
+        "Q-4,ES,short,1,2026-03-03 14:30:00,5000,2026-03-03 15:00:00,5001,-40\n"
+    )
+    req = ImportRequest(
+        data=path.read_bytes(),
+        filename=path.name,
+        account_id=account,
+        format_name="generic-csv",
+        registration=Registration("topstep-50k", 50000),
+    )
+    result, events = run(pool, req)
+    assert result.new == 2
+    assert sorted((e.row, e.where) for e in result.errors) == [(3, "quality"), (4, "row")]
+    quality = next(e for e in result.errors if e.where == "quality")
+    assert "future" in quality.reason
+    assert balances(events) == [50100.0, 50060.0]
+    with pool.connection() as conn:
+        log = conn.execute(
+            "SELECT status, errors_total FROM sync_logs WHERE id = %s", (result.sync_log_id,)
+        ).fetchone()
+        letters = conn.execute(
+            "SELECT count(*) FROM dead_letters WHERE account_id = %s", (account,)
+        ).fetchone()
+    assert log == ("partial", 2)
+    assert letters == (2,)
+
+
+def test_a_row_repeated_in_the_file_is_a_duplicate_not_an_error(
+    pool: Pool, account: str, tmp_path: Path
+) -> None:
+    # Exports that overlap (two periods pasted together) repeat rows: line 3 repeats
+    # line 2 exactly (a duplicate); line 4 reuses the id with another P&L (an error).
+    header = "broker_trade_id,symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl"
+    trade = "R-1,ES,long,1,2026-03-02 14:30:00,5000,2026-03-02 15:00:00,5002,100"
+    path = tmp_path / "repeats.csv"
+    path.write_text(f"{header}\n{trade}\n{trade}\n{trade[:-3]}250\n")
+    req = ImportRequest(
+        data=path.read_bytes(),
+        filename=path.name,
+        account_id=account,
+        format_name="generic-csv",
+        registration=Registration("topstep-50k", 50000),
+    )
+    result, events = run(pool, req)
+    assert (result.new, result.duplicates) == (1, 1)
+    assert [(e.row, e.where) for e in result.errors] == [(4, "trade id")]
+    assert balances(events) == [50100.0]

@@ -6,10 +6,11 @@ worked by hand (US Eastern times; balance starts at 0 because the first event is
 account's funding):
 
     03-05 05:00Z  deposit 25 000.00                    balance 25 000.00
-    03-06 15:15Z  AAPL 60 closed, pnl +298.80          balance 25 298.80
-    03-06 20:30Z  MESM6 2 (short) closed, pnl +95.02   balance 25 393.82
-    03-09 04:00Z  withdrawal −1 500.00                 balance 23 893.82
-    03-09 15:00Z  AAPL 40 closed, pnl −61.40           balance 23 832.42
+    03-06 05:00Z  market data fee −10.00               balance 24 990.00
+    03-06 15:15Z  AAPL 60 closed, pnl +298.80          balance 25 288.80
+    03-06 20:30Z  MESM6 2 (short) closed, pnl +95.02   balance 25 383.82
+    03-09 04:00Z  withdrawal −1 500.00                 balance 23 883.82
+    03-09 15:00Z  AAPL 40 closed, pnl −61.40           balance 23 822.42
 """
 
 from __future__ import annotations
@@ -70,10 +71,10 @@ def test_ibkr_activity_statement_imports_publishes_in_order_and_dedups(
     code, first = run_json(argv, capsys)
     assert code == 0
     assert first["format"] == "ibkr-activity-csv"
-    # 3 closed trades + 2 cash movements
-    assert (first["new"], first["duplicates"], first["updated"], first["errors"]) == (5, 0, 0, [])
+    # 3 closed trades + 3 cash movements
+    assert (first["new"], first["duplicates"], first["updated"], first["errors"]) == (6, 0, 0, [])
 
-    messages = read_topic(kafka, topics.events, at_least=9)
+    messages = read_topic(kafka, topics.events, at_least=10)
     events = [parse_event(m.value or b"", "test") for m in messages]
     shape = [
         (e.symbol, e.pnl) if isinstance(e, TradeEvent) else round(e.balance, 2)
@@ -82,13 +83,14 @@ def test_ibkr_activity_statement_imports_publishes_in_order_and_dedups(
     ]
     assert shape == [
         25000.0,
+        24990.0,
         ("AAPL", 298.8),
-        25298.8,
+        25288.8,
         ("MESM6", 95.02),
-        25393.82,
-        23893.82,
+        25383.82,
+        23883.82,
         ("AAPL", -61.4),
-        23832.42,
+        23822.42,
     ]
     with pool.connection() as conn:
         stored = conn.execute(
@@ -105,7 +107,7 @@ def test_ibkr_activity_statement_imports_publishes_in_order_and_dedups(
     # The same file again: every row a duplicate, nothing new published or stored.
     code, second = run_json(argv, capsys)
     assert code == 0
-    assert (second["new"], second["duplicates"], second["updated"]) == (0, 5, 0)
+    assert (second["new"], second["duplicates"], second["updated"]) == (0, 6, 0)
     again = read_topic(kafka, topics.events, at_least=len(messages), timeout=5)
     assert len(again) == len(messages)
     with pool.connection() as conn:
@@ -167,3 +169,78 @@ def test_tradovate_three_exports_of_one_day_add_each_trade_once(
         "2112-2114",
         "2113-2114",
     ]
+
+
+# (format folder, file, broker account to stand in for, trades, cash rows, Σ pnl, Σ cash,
+#  rows reported): the figures the unit tests derive by hand from each sample file.
+SAMPLES = [
+    ("ibkr-activity-csv", "activity_single_account.csv", None, 3, 3, 332.42, 23490.0, 0),
+    ("ibkr-activity-csv", "activity_two_accounts.csv", "U1111111", 1, 1, 11.26, 5000.0, 0),
+    ("ibkr-activity-csv", "activity_closed_lots.csv", None, 1, 0, 798.0, 0.0, 1),
+    ("ibkr-flex-xml", "flex_two_accounts.xml", "U1111111", 2, 2, -23.72, 9990.0, 0),
+    ("tradovate-csv", "performance.csv", None, 6, 0, 1537.0, 0.0, 0),
+    ("tradovate-csv", "position_history.csv", "APEX-1001", 2, 0, -20.0, 0.0, 0),
+    ("tradovate-csv", "fills.csv", None, 8, 0, 1554.78, 0.0, 0),
+    ("ninjatrader-csv", "executions.csv", "APEX-1001", 3, 0, 267.18, 0.0, 0),
+    ("ninjatrader-csv", "trades.csv", "APEX-1001", 3, 0, 267.18, 0.0, 0),
+    ("ninjatrader-csv", "executions_de.csv", None, 1, 0, 11.26, 0.0, 0),
+    ("ninjatrader-csv", "executions_en_gb.csv", None, 2, 0, -2.0, 0.0, 0),
+    ("topstepx-csv", "trades.csv", None, 5, 0, 18.74, 0.0, 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("folder", "filename", "stand_in", "trades", "cash", "pnl", "cash_total", "reported"),
+    SAMPLES,
+    ids=[f"{folder}/{filename}" for folder, filename, *_ in SAMPLES],
+)
+@pytest.mark.usefixtures("env")
+def test_every_sample_imports_its_counts_and_amounts_and_then_only_duplicates(
+    pool: Pool,
+    account: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    folder: str,
+    filename: str,
+    stand_in: str | None,
+    trades: int,
+    cash: int,
+    pnl: float,
+    cash_total: float,
+    reported: int,
+) -> None:
+    path = DATA / folder / filename
+    if stand_in is not None:  # a several-account file: this test's account plays one
+        path = tmp_path / filename
+        path.write_bytes(
+            (DATA / folder / filename).read_bytes().replace(stand_in.encode(), account.encode())
+        )
+    argv = ["import", str(path), "--format", "auto", "--account", account, "--json"]
+    register = ["--ruleset", "personal", "--initial-balance", "10000"]
+    code, first = run_json([*argv, *register], capsys)
+    assert first["format"] == folder
+    assert (first["new"], first["duplicates"], first["updated"]) == (trades + cash, 0, 0)
+    errors = first["errors"]
+    assert isinstance(errors, list) and len(errors) == reported
+    assert code == (2 if reported else 0)
+    with pool.connection() as conn:
+        stored = conn.execute(
+            "SELECT count(*), coalesce(sum(pnl), 0) FROM trades WHERE account_id = %s",
+            (account,),
+        ).fetchone()
+    assert stored is not None
+    assert (stored[0], round(float(stored[1]), 2)) == (trades, pnl)
+    # the balance the import built: the start (0 after a first deposit, else the initial
+    # 10,000) moved by every trade's P&L and cash row
+    start = 0.0 if cash_total > 0 else 10000.0
+    # (two trades closed by one fill share its time: the last of them holds the total)
+    with pool.connection() as conn:
+        last = conn.execute(
+            "SELECT balance FROM balance_ticks WHERE account_id = %s AND ts = "
+            "(SELECT max(ts) FROM balance_ticks WHERE account_id = %s)",
+            (account, account),
+        ).fetchall()
+    assert round(start + pnl + cash_total, 2) in {round(float(b[0]), 2) for b in last}
+
+    code, second = run_json(argv, capsys)
+    assert (second["new"], second["duplicates"], second["updated"]) == (0, trades + cash, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.ibkr import flex
 from connectors.statements.model import ParseContext
 from connectors.statements.registry import FORMATS
 from tests.unit.connectors.helpers import sample
@@ -34,3 +35,34 @@ def test_empty_and_binary_files_do_not_raise(format_name: str) -> None:
         parsed = fmt.parse(data, ParseContext("acct"))
         assert parsed.trades == []
         assert not fmt.sniff(data, "x.csv") or data == b""
+
+
+@pytest.mark.parametrize(
+    ("format_name", "filename", "account"),
+    [
+        ("ibkr-activity-csv", "activity_single_account.csv", "a"),
+        ("tradovate-csv", "position_history.csv", "APEX-1001"),
+        ("ninjatrader-csv", "executions_de.csv", "Sim101"),
+        ("topstepx-csv", "trades_bad_rows.csv", "a"),
+    ],
+)
+def test_bom_and_windows_line_ends_change_nothing(
+    format_name: str, filename: str, account: str
+) -> None:
+    original = sample(format_name, filename)
+    windows = b"\xef\xbb\xbf" + original.replace(b"\n", b"\r\n")
+    fmt = FORMATS[format_name]
+    plain_parse = fmt.parse(original, ParseContext(account))
+    windows_parse = fmt.parse(windows, ParseContext(account))
+    assert plain_parse.trades and windows_parse.trades == plain_parse.trades
+    assert [(e.row, e.where) for e in windows_parse.errors] == [
+        (e.row, e.where) for e in plain_parse.errors
+    ]
+    assert fmt.sniff(windows[:4096], filename)
+
+
+def test_a_flex_report_over_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flex, "MAX_BYTES", 1024)
+    parsed = FORMATS["ibkr-flex-xml"].parse(b"<FlexQueryResponse>" + b" " * 2048, ParseContext("a"))
+    assert [(e.row, e.where) for e in parsed.errors] == [(None, "file")]
+    assert "more than a Flex report can be" in parsed.errors[0].reason

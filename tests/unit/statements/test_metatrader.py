@@ -141,3 +141,24 @@ def test_mt5_xlsx_that_is_not_a_workbook() -> None:
     parsed = MT5_XLSX.parse(b"PK\x03\x04 broken", ParseContext("FTMO-2", SERVER, "x.xlsx"))
     assert parsed.errors[0].row is None
     assert "XLSX" in parsed.errors[0].reason
+
+
+def test_mt4_credit_is_skipped_and_a_correction_is_an_adjustment() -> None:
+    page = (
+        "<html><head><title>Statement: 1</title></head><body><table>"
+        "<tr><td colspan=13><b>Closed Transactions:</b></td></tr>"
+        "<tr><td>Ticket</td><td>Open Time</td><td>Type</td><td>Size</td><td>Item</td>"
+        "<td>Price</td><td>S / L</td><td>T / P</td><td>Close Time</td><td>Price</td>"
+        "<td>Commission</td><td>Taxes</td><td>Swap</td><td>Profit</td></tr>"
+        "<tr><td>1</td><td>2026.03.02 08:00</td><td>credit</td><td colspan=10>Credit in</td>"
+        "<td>5 000.00</td></tr>"
+        "<tr><td>2</td><td>2026.03.02 09:00</td><td>balance</td>"
+        "<td colspan=10>Correction swap</td><td>-12.50</td></tr>"
+        "</table></body></html>"
+    )
+    parsed = MT4_HTML.parse(page.encode(), ParseContext("A", SERVER, "s.htm"))
+    # times without seconds are read too; 09:00 GMT+2 = 07:00 UTC
+    assert [(c.broker_id, c.amount, c.kind, c.ts) for c in parsed.cash] == [
+        ("2", -12.5, "adjustment", utc(2026, 3, 2, 7))
+    ]
+    assert (parsed.skipped, parsed.errors) == (1, [])

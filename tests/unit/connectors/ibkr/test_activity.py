@@ -66,18 +66,20 @@ def test_single_account_statement_gives_the_round_trips_the_broker_realised() ->
             -1.40,
         ),
     ]
-    # Account P&L 298.80 + 95.02 − 61.40 = 332.42; cash +25,000 − 1,500 = 23,500, so the
-    # statement moves the balance by 23,832.42.
+    # Account P&L 298.80 + 95.02 − 61.40 = 332.42; cash +25,000 − 1,500 − 10 (market
+    # data fee) = 23,490, so the statement moves the balance by 23,822.42.
     assert total_pnl(parsed) == 332.42
-    assert total_cash(parsed) == 23500.0
+    assert total_cash(parsed) == 23490.0
     assert [(c.ts, c.amount, c.kind) for c in parsed.cash] == [
         (utc("2026-03-05 05:00:00"), 25000.0, "deposit"),  # settle date, midnight EST
         (utc("2026-03-09 04:00:00"), -1500.0, "withdrawal"),  # midnight EDT
+        (utc("2026-03-06 05:00:00"), -10.0, "adjustment"),  # the Fees section
     ]
     assert all(t.account_id == "acct-1" for t in parsed.trades)
-    # 8 trade lines + 2 cash lines looked at; skipped: the 2 execution lines of the
-    # 40-share order and the MSFT purchase still open at the end of the statement.
-    assert (parsed.rows_seen, parsed.skipped) == (10, 3)
+    # 8 trade lines, 3 cash lines and the EUR.USD conversion looked at; skipped: the 2
+    # execution lines of the 40-share order, the MSFT purchase still open at the end of
+    # the statement, and the currency conversion (a Forex line, no Realized P/L).
+    assert (parsed.rows_seen, parsed.skipped) == (12, 4)
     assert parsed.meta.account_number == "U7654321"
     assert parsed.meta.currency == "USD"
 
@@ -151,6 +153,8 @@ def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept() -> None:
         (8, "Trades/Date/Time"),  # 25:61:00
         (9, "Trades"),  # closes AMD bought before the statement
         (13, "Deposits & Withdrawals/Amount"),  # "lots"
+        (14, "Trades/Currency"),  # SAP in EUR in a USD account: no rate on the line
+        (15, "Trades/Currency"),
     ]
     assert "'ten'" in parsed.errors[0].reason
     assert "25:61:00" in parsed.errors[1].reason
@@ -158,6 +162,7 @@ def test_bad_rows_are_reported_by_line_and_column_and_good_rows_kept() -> None:
         "AMD" in parsed.errors[2].reason and "opening is not in the file" in parsed.errors[2].reason
     )
     assert parsed.errors[0].raw.startswith("Trades,Data,Order,Stocks,USD,TSLA")
+    assert "Flex Query" in parsed.errors[4].reason
     # INTC: 50 × (21.00 − 20.00) = 50.00 − 2 × 1.00 = 48.00, still imported
     assert [(t.symbol, t.pnl, t.commission) for t in parsed.trades] == [("INTC", 48.0, -2.0)]
 
@@ -169,8 +174,22 @@ def test_missing_required_column_names_it() -> None:
     )
     parsed = IBKR_ACTIVITY_CSV.parse(text.encode(), ParseContext("a"))
     assert errors(parsed) == [(1, "Trades header"), (2, "Trades")]
-    assert "price" in parsed.errors[0].reason and "profit" in parsed.errors[0].reason
+    assert "price" in parsed.errors[0].reason
     assert "header (line 1) lacks required columns" in parsed.errors[1].reason
+
+
+def test_a_trades_header_without_realized_pl_holds_only_currency_conversions() -> None:
+    text = (
+        "Trades,Header,DataDiscriminator,Asset Category,Currency,Symbol,Date/Time,Quantity,"
+        "T. Price,,Proceeds,Comm in USD,,,MTM in USD,Code\n"
+        'Trades,Data,Order,Forex,USD,EUR.USD,"2026-03-05, 10:00:00",-5000,1.085,,5425,-2,,,0,\n'
+        'Trades,Data,Order,Stocks,USD,AAPL,"2026-03-05, 10:00:00",10,200,,-2000,-1,,,0,O\n'
+    )
+    parsed = IBKR_ACTIVITY_CSV.parse(text.encode(), ParseContext("a"))
+    # the conversion is skipped; a stock line there cannot be priced: reported
+    assert errors(parsed) == [(3, "Trades")]
+    assert "no Realized P/L column" in parsed.errors[0].reason
+    assert (parsed.rows_seen, parsed.skipped, parsed.trades) == (2, 1, [])
 
 
 def test_sniff_accepts_activity_statements_only() -> None:

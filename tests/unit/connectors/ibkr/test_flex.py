@@ -56,12 +56,29 @@ def test_scale_out_gives_one_trade_per_exit_with_commission_counted_once() -> No
         (utc("2026-03-06 05:00:00"), 10000.0, "deposit", "7001"),
         (utc("2026-03-09 04:00:00"), -10.0, "adjustment", "7002"),
     ]
+    # the SUMMARY line repeating the deposit is not counted again
     assert total_cash(parsed) == 9990.0  # balance moves by 9,990 − 23.72 = 9,966.28
 
 
 def test_second_account_short_a_close_from_its_lot_and_one_without() -> None:
     parsed = parse("U2222222")
     assert [row(t) for t in parsed.trades] == [
+        # SAP in EUR: bought 10 at 200 (05:00 EDT → 09:00Z, commission 3.00 EUR at
+        # fxRateToBase 1.08 = 3.24 USD), sold at 210 (11:00 → 15:00Z, 3.00 EUR at 1.10 =
+        # 3.30 USD). IBKR's 94.00 EUR realised (100 − 6) is 103.40 USD at the sale's rate;
+        # commission 3.24 + 3.30 = 6.54 USD; prices stay in EUR.
+        (
+            "9106",
+            "SAP",
+            "long",
+            10.0,
+            200.0,
+            utc("2026-03-09 09:00:00"),
+            210.0,
+            utc("2026-03-09 15:00:00"),
+            103.4,
+            -6.54,
+        ),
         # Sold short 100 AAPL at 210 on 9 March 10:00 New York (EDT → 14:00Z), bought
         # back at 207.50 at 15:30 (19:30Z): 2.50 × 100 = 250.00 − 2.00 = 248.00.
         (
@@ -94,7 +111,7 @@ def test_second_account_short_a_close_from_its_lot_and_one_without() -> None:
         ),
     ]
     # the NVDA cover closes a short opened before the report, and no Lot says it
-    assert errors(parsed) == [(25, "Trade")]
+    assert errors(parsed) == [(26, "Trade")]
     assert "NVDA" in parsed.errors[0].reason
     assert [(c.amount, c.kind) for c in parsed.cash] == [(-2500.0, "withdrawal")]
 
