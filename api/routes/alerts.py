@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from api.deps import NOT_FOUND, CurrentUser, Services
+from api.params import IsoTime
 from api.ports import Alerts, StoredAlert
 from api.services import ApiServices
 from api.webhooks import InvalidWebhook, NotFound, WebhookService
@@ -82,8 +83,8 @@ def list_alerts(
     level: Annotated[int | None, Query(ge=1, le=3)] = None,
     rule: RuleName | None = None,
     dismissed: bool | None = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[IsoTime | None, Query(alias="from")] = None,
+    until: Annotated[IsoTime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=1_000, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> AlertPage:

@@ -9,9 +9,10 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from api.deps import OwnedAccount, Services
+from api.params import IsoTime
 from api.ports import MetricsStore
 from api.services import ApiServices
 
@@ -76,8 +77,8 @@ def _range(since: datetime | None, until: datetime | None) -> None:
 def kpis(
     account: OwnedAccount,
     services: Services,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[IsoTime | None, Query(alias="from")] = None,
+    until: Annotated[IsoTime | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     """Every KPI of the account's closed trades (by exit time) and balance ticks in
     ``[from, to)`` -- the keys of ``aetheris kpis`` (docs/kpis.md). The starting balance
@@ -125,8 +126,8 @@ def month_calendar(
 def equity_curve(
     account: OwnedAccount,
     services: Services,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[IsoTime | None, Query(alias="from")] = None,
+    until: Annotated[IsoTime | None, Query(alias="to")] = None,
     buckets: Annotated[int, Query(ge=1, le=2_000)] = 250,
 ) -> EquityCurve:
     """The balance ticks of ``[from, to)`` (all of them by default) cut into ``buckets``

@@ -126,6 +126,10 @@ def test_alert_filters(api: Api, alice: User, stored: tuple[str, str, list[Breac
         ).status_code
         == 422
     )  # a time without its offset is ambiguous
+    for bad in ("0.5", "1741000000", "yesterday"):  # seconds since 1970 are not ISO-8601
+        response = api.client.get("/api/v1/alerts", headers=alice.auth, params={"to": bad})
+        assert response.status_code == 422, (bad, response.text)
+        assert "ISO-8601" in response.text
 
 
 def test_dismiss_then_filter_by_dismissed(

@@ -96,6 +96,11 @@ def test_kpis_of_a_range_start_from_the_balance_then(api: Api, alice: User, acco
         params={"from": "2026-03-04T00:00:00Z", "to": "2026-03-03T00:00:00Z"},
     )
     assert backwards.status_code == 422
+    for bad in ("0.5", "2026-03-03T00:00:00"):
+        response = api.client.get(
+            f"/api/v1/metrics/{account}", headers=alice.auth, params={"from": bad}
+        )
+        assert response.status_code == 422, bad
 
 
 def test_month_calendar(api: Api, alice: User, account: str) -> None:
