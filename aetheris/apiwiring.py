@@ -28,6 +28,7 @@ from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
 from infra.db.alerts import PostgresAlerts
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
+from infra.kpi_cache import KpiCache, RedisKpiCache
 from infra.notify.cipher import KeyBoxCipher, cipher_from_secret_key
 from infra.ratelimit import RateLimiter, parse_limit
 from infra.secrets import SecretBox, parse_keys
@@ -124,6 +125,7 @@ def build_services(
     secrets: ApiSecrets | None = None,
     passwords: Passwords | None = None,
     extra_origins: tuple[str, ...] = (),
+    kpi_cache: KpiCache | None = None,
 ) -> ApiServices:
     checked = secrets or api_secrets(settings)
     return ApiServices(
@@ -149,7 +151,7 @@ def build_services(
                 cipher_from_secret_key(settings.secret_key) if settings.secret_key else None,
             ),
         ),
-        metrics=DatabaseMetrics(pool),
+        metrics=DatabaseMetrics(pool, kpi_cache),
     )
 
 
@@ -188,6 +190,9 @@ def production_app(settings: Settings) -> FastAPI:
         standings=RedisStandings(client, settings.redis_prefix),
         events=sink,
         limiter=RateLimiter.redis(settings.redis_url, settings.redis_prefix),
+        kpi_cache=RedisKpiCache(client, settings.redis_prefix, settings.kpi_cache_seconds)
+        if settings.kpi_cache_seconds > 0
+        else None,
     )
     services.closers.extend([sink.close, client.close, pool.close])
     return create_app(services)

@@ -62,7 +62,7 @@ class KpiSnapshotJob:
             day = clock.day_of(first)
             if day.end > now:
                 break  # the day is not over: its numbers can still change
-            data = rows.journal_rows(self._pool, account, day.start, day.end)
+            data = rows.journal_rows(self._pool, account, day.start, day.end, zone=clock.zone.key)
             kpis = kpis_of(data, clock)
             if rows.save_kpi_snapshot(
                 self._pool,

@@ -8,6 +8,8 @@ here; the reads go through ``infra.db.metrics``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -19,6 +21,7 @@ import polars as pl
 from infra.db import metrics as rows
 from infra.db.pool import Pool
 from infra.db.repositories import DailyPnl, daily_pnl
+from infra.kpi_cache import KpiCache
 from risk_engine.calendar import TradingDay, trading_day_of
 from risk_engine.metrics import Journal, KpiConfig, compute_kpis_by_account
 from risk_engine.metrics.frames import ACCOUNT_SCHEMA, BALANCE_SCHEMA, TRADE_SCHEMA
@@ -86,19 +89,57 @@ def kpis_of(data: rows.JournalRows, clock: DayClock) -> dict[str, Any]:
     return result
 
 
+# Part of every cache key: a change to how KPIs are computed or shaped bumps it.
+KPI_DOCUMENT_VERSION = "1"
+
+
+def _cache_key(
+    basics: AccountBasics, since: datetime | None, until: datetime | None, fingerprint: str
+) -> str:
+    named = json.dumps(
+        [
+            KPI_DOCUMENT_VERSION,
+            basics.account_id,
+            basics.ruleset,
+            basics.overrides,
+            basics.initial_balance,
+            basics.currency,
+            None if since is None else since.isoformat(),
+            None if until is None else until.isoformat(),
+            fingerprint,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(named.encode()).hexdigest()
+
+
 class DatabaseMetrics:
-    """:class:`api.ports.MetricsStore` over PostgreSQL (either backend)."""
+    """:class:`api.ports.MetricsStore` over PostgreSQL (either backend), with an optional
+    cache of computed KPI documents keyed by a fingerprint of the history."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, cache: KpiCache | None = None) -> None:
         self._pool = pool
+        self._cache = cache
 
-    def kpis(
-        self, account_id: str, since: datetime | None, until: datetime | None
-    ) -> dict[str, Any] | None:
+    def kpis(self, account_id: str, since: datetime | None, until: datetime | None) -> bytes | None:
+        """The KPI document of the range as JSON, or None without such an account."""
         basics = rows.account_basics(self._pool, account_id)
         if basics is None:
             return None
-        return kpis_of(rows.journal_rows(self._pool, basics, since, until), day_clock(basics))
+        key = None
+        if self._cache is not None:
+            fingerprint = rows.history_fingerprint(self._pool, account_id, since, until)
+            key = _cache_key(basics, since, until, fingerprint)
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        clock = day_clock(basics)
+        data = rows.journal_rows(self._pool, basics, since, until, zone=clock.zone.key)
+        document = json.dumps(kpis_of(data, clock), allow_nan=False, separators=(",", ":")).encode()
+        if self._cache is not None and key is not None:
+            self._cache.put(key, document)
+        return document
 
     def day_kpis(self, account_id: str, day: date) -> dict[str, Any] | None:
         return rows.kpi_snapshot(self._pool, account_id, day)

@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     kpi_snapshot_seconds: float = Field(
         default=60.0, ge=0, le=86_400, alias="AETHERIS_KPI_SNAPSHOT_SECONDS"
     )
+    # How long a computed KPI document stays in the Redis cache (0: no cache).
+    kpi_cache_seconds: int = Field(
+        default=3_600, ge=0, le=604_800, alias="AETHERIS_KPI_CACHE_SECONDS"
+    )
 
 
 class SettingsError(ValueError):

@@ -76,6 +76,7 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
     from api.security import AccessTokens, Passwords  # noqa: PLC0415
     from infra.db.accounts import PostgresAccounts  # noqa: PLC0415
     from infra.db.users import PostgresUsers  # noqa: PLC0415
+    from infra.kpi_cache import MemoryKpiCache  # noqa: PLC0415
     from infra.notify.cipher import KeyBoxCipher  # noqa: PLC0415
     from infra.ratelimit import RateLimiter  # noqa: PLC0415
     from infra.secrets import SecretBox, new_key, parse_keys  # noqa: PLC0415
@@ -135,6 +136,7 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
             secrets=checked,
             passwords=passwords,
             extra_origins=(f"http://{args.host}:{args.port}",),
+            kpi_cache=MemoryKpiCache() if settings.kpi_cache_seconds > 0 else None,
         )
         app = create_app(services)
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")

@@ -8,7 +8,7 @@ import calendar as month_days
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import OwnedAccount, Services
@@ -73,13 +73,23 @@ def _range(since: datetime | None, until: datetime | None) -> None:
         raise HTTPException(422, "to: must be after from")
 
 
-@router.get("/{account_id}", responses=RESPONSES)
+@router.get(
+    "/{account_id}",
+    response_class=Response,
+    responses={
+        **RESPONSES,
+        200: {
+            "description": "the KPI document (docs/kpis.md)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+    },
+)
 def kpis(
     account: OwnedAccount,
     services: Services,
     since: Annotated[IsoTime | None, Query(alias="from")] = None,
     until: Annotated[IsoTime | None, Query(alias="to")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Every KPI of the account's closed trades (by exit time) and balance ticks in
     ``[from, to)`` -- the keys of ``aetheris kpis`` (docs/kpis.md). The starting balance
     is the initial balance plus every trade closed before ``from``."""
@@ -87,7 +97,7 @@ def kpis(
     found = _store(services).kpis(account.id, since, until)
     if found is None:
         raise HTTPException(404, "not found")
-    return found
+    return Response(found, media_type="application/json")
 
 
 @router.get("/{account_id}/calendar", responses=RESPONSES)

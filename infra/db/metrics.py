@@ -29,13 +29,15 @@ WHERE account_id = %(account)s AND status = 'closed'
 ORDER BY exit_time, broker_trade_id
 """
 
-_TICKS = """
-SELECT account_id, ts, balance, equity
+# The KPI engine reads balance ticks only for each calendar day's close (the equity of
+# the day's last tick, by the KPI time zone): the database hands over just those.
+_DAY_CLOSES = """
+SELECT DISTINCT ON ((ts AT TIME ZONE %(zone)s)::date) account_id, ts, balance, equity
 FROM balance_ticks
 WHERE account_id = %(account)s
   AND (%(since)s::timestamptz IS NULL OR ts >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR ts < %(until)s::timestamptz)
-ORDER BY ts
+ORDER BY (ts AT TIME ZONE %(zone)s)::date, ts DESC
 """
 
 _REALISED_BEFORE = """
@@ -78,8 +80,9 @@ class AccountBasics:
 
 @dataclass(frozen=True)
 class JournalRows:
-    """An account's closed trades and balance ticks over a range, and its balance at the
-    range's start (the initial balance plus every trade closed before it)."""
+    """An account's closed trades over a range, the last balance tick of each calendar day
+    in it, and its balance at the range's start (the initial balance plus every trade
+    closed before it)."""
 
     account: AccountBasics
     start_balance: float
@@ -105,12 +108,19 @@ def account_basics(pool: Pool, account_id: str) -> AccountBasics | None:
 
 
 def journal_rows(
-    pool: Pool, account: AccountBasics, since: datetime | None, until: datetime | None
+    pool: Pool,
+    account: AccountBasics,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    zone: str = "UTC",
 ) -> JournalRows:
-    params = {"account": account.account_id, "since": since, "until": until}
+    """What the KPI engine needs of ``[since, until)``; ``zone`` (an IANA name) says where
+    calendar days end."""
+    params = {"account": account.account_id, "since": since, "until": until, "zone": zone}
     with pool.connection() as conn:
         trades = conn.execute(_TRADES, params).fetchall()
-        balances = conn.execute(_TICKS, params).fetchall()
+        balances = conn.execute(_DAY_CLOSES, params).fetchall()
         realised = 0.0
         if since is not None:
             found = conn.execute(_REALISED_BEFORE, params).fetchone()
@@ -121,6 +131,31 @@ def journal_rows(
         trades=[tuple(row) for row in trades],
         balances=[tuple(row) for row in balances],
     )
+
+
+_FINGERPRINT = """
+SELECT (SELECT concat_ws(':', count(*), max(updated_at), sum(pnl))
+        FROM trades
+        WHERE account_id = %(account)s AND status = 'closed'
+          AND (%(until)s::timestamptz IS NULL OR exit_time < %(until)s::timestamptz)),
+       (SELECT concat_ws(':', count(*), min(ts), max(ts))
+        FROM balance_ticks
+        WHERE account_id = %(account)s
+          AND (%(since)s::timestamptz IS NULL OR ts >= %(since)s::timestamptz)
+          AND (%(until)s::timestamptz IS NULL OR ts < %(until)s::timestamptz))
+"""
+
+
+def history_fingerprint(
+    pool: Pool, account_id: str, since: datetime | None, until: datetime | None
+) -> str:
+    """Changes whenever what the KPIs of ``[since, until)`` are computed from changes: the
+    closed trades up to ``until`` (count, last update, P&L sum -- those before ``since``
+    set the starting balance) and the ticks in the range (count, first, last)."""
+    params = {"account": account_id, "since": since, "until": until}
+    with pool.connection() as conn:
+        row = conn.execute(_FINGERPRINT, params).fetchone()
+    return "" if row is None else f"{row[0]}|{row[1]}"
 
 
 def tick_range(pool: Pool, account_id: str) -> tuple[datetime, datetime] | None:

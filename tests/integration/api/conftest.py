@@ -31,6 +31,7 @@ from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
 from infra.db.alerts import PostgresAlerts
 from infra.db.pool import Pool
 from infra.db.users import PostgresUsers
+from infra.kpi_cache import RedisKpiCache
 from infra.notify.cipher import KEYBOX_KEY_ID, KeyBoxCipher
 from infra.notify.ssrf import SystemResolver
 from infra.ratelimit import RateLimiter
@@ -157,7 +158,7 @@ def build_api(
             resolver=SystemResolver(),
             key_id=KEYBOX_KEY_ID,
         ),
-        metrics=DatabaseMetrics(pool),
+        metrics=DatabaseMetrics(pool, RedisKpiCache(client, redis_prefix, 60)),
     )
     services.closers.append(client.close)
     return Api(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import redis
 
 from aetheris.commands.kpis import build_report
 from aetheris.kpi_snapshots import KpiSnapshotJob
@@ -218,3 +219,29 @@ def test_another_users_account_is_404_on_every_metrics_route(
         )
         assert missing.status_code == 404, path
     assert api.client.get(f"/api/v1/metrics/{account}").status_code == 401
+
+
+def test_kpi_documents_are_cached_in_redis_and_new_history_is_never_served_stale(
+    api: Api, alice: User, account: str, pool: Pool, redis_url: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    pattern = f"{api.redis_prefix}:kpis:*"
+    try:
+        url = f"/api/v1/metrics/{account}"
+        first = _get(api, alice, url)
+        assert len(list(client.scan_iter(match=pattern))) == 1
+        assert _get(api, alice, url) == first  # the cached document
+        assert len(list(client.scan_iter(match=pattern))) == 1
+        # a trade closed later: a new fingerprint, a new document
+        PostgresSink(pool).write(
+            [closed_trade("T4", "2026-03-05 09:05", "2026-03-05 09:30", -100, account_id=account)]
+        )
+        after = _get(api, alice, url)
+        assert after["execution"]["trades"] == 4
+        assert after["execution"]["net_pnl"] == pytest.approx(1_100.0)
+        assert len(list(client.scan_iter(match=pattern))) == 2
+        # a range that ends before the new trade keeps its cached document
+        march_3 = {"from": "2026-03-03T00:00:00Z", "to": "2026-03-04T00:00:00Z"}
+        assert _get(api, alice, url, **march_3)["execution"]["trades"] == 1
+    finally:
+        client.close()
