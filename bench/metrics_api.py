@@ -5,10 +5,14 @@ of history: ``--trades`` closed trades a day and a balance tick every five minut
 real ``aetheris api serve --workers N`` serves it (PostgreSQL, Redis and Kafka on this
 machine). Then, for ``--seconds`` each:
 
-1. service time: one request at a time (closed loop), to see what one request costs;
+1. service time: one request at a time (closed loop), uncached and cached, to see what
+   one request costs;
 2. ``GET /api/v1/health`` at ``--rate`` requests per second (the server's floor);
 3. ``GET /api/v1/metrics/{id}?from=&to=`` (the last 30 days of a random account) at
-   ``--rate`` requests per second.
+   ``--rate`` requests per second: after the first request per account, from the KPI
+   cache (the fingerprint query and a Redis GET);
+4. the same route with a range of its own per request (nothing cached: the KPI engine
+   runs every time) at ``--cold-rate`` requests per second.
 
 Requests are sent on a fixed schedule whatever the answers (open loop), and latency is
 measured from the moment a request was due, so a server that falls behind shows it
@@ -191,6 +195,9 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=10, help="closed trades per day")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--cold-rate", type=float, default=20.0, help="requests/s of the uncached phase"
+    )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
@@ -259,16 +266,31 @@ def main() -> None:
             until = END.isoformat().replace("+00:00", "Z")
             rng = random.Random(11)
             paths = [
-                f"/api/v1/metrics/bench_{rng.randrange(args.accounts):04d}?from={since}&to={until}"
-                for _ in range(1_000)
+                f"/api/v1/metrics/bench_{i:04d}?from={since}&to={until}"
+                for i in range(args.accounts)
             ]
-            closed_loop(base, headers, paths, 20)  # warm up
-            service = closed_loop(base, headers, paths, 100)
-            print(f"service time, one at a time: {service}", flush=True)
+            rng.shuffle(paths)
+            # Cold: every request a range of its own (a minute's shift), so none is cached.
+            cold_paths = [
+                f"/api/v1/metrics/bench_{rng.randrange(args.accounts):04d}"
+                f"?from={(END - timedelta(days=30, minutes=n)).isoformat().replace('+00:00', 'Z')}"
+                f"&to={until}"
+                for n in range(1, 20_000)
+            ]
+            closed_loop(base, headers, cold_paths[-20:], 20)  # warm up the processes
+            service_cold = closed_loop(base, headers, cold_paths[:100], 100)
+            print(f"service time, uncached, one at a time: {service_cold}", flush=True)
+            closed_loop(base, headers, paths, len(paths))  # fill the cache
+            service = closed_loop(base, headers, paths, 200)
+            print(f"service time, cached, one at a time: {service}", flush=True)
             health = asyncio.run(open_loop(base, {}, ["/api/v1/health"], args.rate, args.seconds))
             print(f"health at {args.rate:g}/s: {health}", flush=True)
             metrics = asyncio.run(open_loop(base, headers, paths, args.rate, args.seconds))
             print(f"metrics at {args.rate:g}/s: {metrics}", flush=True)
+            cold = asyncio.run(
+                open_loop(base, headers, cold_paths[100:], args.cold_rate, args.seconds)
+            )
+            print(f"metrics uncached at {args.cold_rate:g}/s: {cold}", flush=True)
         finally:
             server.terminate()
             server.wait(30)
@@ -278,9 +300,12 @@ def main() -> None:
         "rate": args.rate,
         "seconds": args.seconds,
         "workers": args.workers,
-        "service_time": service,
+        "cold_rate": args.cold_rate,
+        "service_time_uncached": service_cold,
+        "service_time_cached": service,
         "health_open_loop": health,
         "metrics_open_loop": metrics,
+        "metrics_uncached_open_loop": cold,
     }
     print(f"written to {write_result('metrics_api', result)}")
     print(describe())
