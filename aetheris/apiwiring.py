@@ -24,7 +24,12 @@ from api.security import AccessTokens, Passwords, check_secret_key
 from api.services import ApiLimits, ApiServices
 from infra.bus import EventPublisher, Topics
 from infra.bus.port import Bus, BusError
-from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
+from infra.db.accounts import (
+    PostgresAccounts,
+    PostgresJournals,
+    PostgresSessions,
+    PostgresTrades,
+)
 from infra.db.alerts import PostgresAlerts
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
@@ -141,6 +146,7 @@ def build_services(
         passwords=passwords or Passwords(),
         limits=api_limits(settings, extra_origins=extra_origins),
         history=DatabaseHistory(pool),
+        journals=PostgresJournals(pool),
         hub=hub,
         alerts=PostgresAlerts(pool),
         webhooks=webhook_service(

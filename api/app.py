@@ -58,6 +58,11 @@ def create_app(services: ApiServices) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        responses={
+            400: {"description": "the body is not JSON (or not UTF-8)"},
+            413: {"description": "the body is larger than the cap"},
+            422: {"description": "the input does not validate"},
+        },
     )
     app.state.services = services
     install_error_handlers(app)

@@ -17,6 +17,7 @@ from api.ports import (
     Cipher,
     EventSink,
     History,
+    Journals,
     Limiter,
     MetricsStore,
     Standings,
@@ -65,6 +66,7 @@ class ApiServices:
     passwords: Passwords
     limits: ApiLimits = field(default_factory=ApiLimits)
     history: History | None = None
+    journals: Journals | None = None
     hub: BreachHub | None = None
     # The clock of TOTP time steps (tokens use the real time, as PyJWT checks them).
     clock: Callable[[], datetime] = _utc_now

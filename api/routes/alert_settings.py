@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1/auth/me/alerts", tags=["auth"])
 class AlertSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    email_level3: bool = Field(description="e-mail me each level-3 (breached) alert")
+    email_level3: bool = Field(strict=True, description="e-mail me each level-3 (breached) alert")
 
 
 def _alerts(services: ApiServices) -> Alerts:

@@ -24,7 +24,7 @@ class WebhookCreate(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str = Field(min_length=8, max_length=2_048, description="an http(s) URL")
-    levels: list[int] | None = Field(
+    levels: list[Annotated[int, Field(strict=True, ge=1, le=3)]] | None = Field(
         default=None, min_length=1, max_length=3, description="breach levels to receive"
     )
 

@@ -325,6 +325,8 @@ def test_registration_refuses_unsafe_urls_with_the_reason(
 def test_registration_refuses_bad_levels_and_unknown_fields(api: Api, alice: User) -> None:
     for body in (
         {"url": "https://example.com/hook", "levels": [4]},
+        {"url": "https://example.com/hook", "levels": [True]},
+        {"url": "https://example.com/hook", "levels": ["3"]},
         {"url": "https://example.com/hook", "levels": []},
         {"url": "https://example.com/hook", "owner_id": alice.id},
     ):
@@ -377,6 +379,12 @@ def test_email_opt_in_is_per_user(api: Api, alice: User, bob: User, pool: Pool) 
             ).fetchall()
         )
     assert rows == {alice.id: True, bob.id: False}
-    for body in ({"email_level3": "yes please"}, {}, {"email_level3": True, "user_id": bob.id}):
+    for body in (
+        {"email_level3": "yes please"},
+        {"email_level3": 0},
+        {"email_level3": "true"},
+        {},
+        {"email_level3": True, "user_id": bob.id},
+    ):
         assert api.client.put(url, headers=alice.auth, json=body).status_code == 422
     assert api.client.get(url).status_code == 401

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from uuid import uuid4
 
 import psycopg
@@ -17,8 +16,7 @@ from pydantic import SecretStr
 from standardwebhooks import Webhook
 
 from api.webhooks import WebhookService
-from infra.db.pool import Pool, create_pool
-from infra.db.scratch import scratch_database
+from infra.db.pool import Pool
 from infra.notify import repository as repo
 from infra.notify.backoff import RetryPolicy
 from infra.notify.cipher import KEY_ID, KEYBOX_KEY_ID, KeyBoxCipher, cipher_from_secret_key
@@ -26,24 +24,10 @@ from infra.notify.http import WebhookHttpClient
 from infra.notify.ssrf import SystemResolver, parse_allowed_networks
 from infra.notify.worker import NotifyConfig, NotifyWorker
 from infra.secrets import SecretBox, SecretsError, new_key
-from tests.integration.db.conftest import migrated
 from tests.integration.notify_support import breach_event, make_account, make_user, webhook_receiver
 
 LOCAL = parse_allowed_networks("127.0.0.0/8")
 SECRET_KEY = "webhook-secrets-test-key-0123456789"
-
-
-@pytest.fixture
-def own_database(admin_url: str) -> Iterator[str]:
-    with scratch_database(admin_url, prefix="aetheris_test_rotate") as url:
-        yield migrated(url, "postgresql")
-
-
-@pytest.fixture
-def own_pool(own_database: str) -> Iterator[Pool]:
-    pool = create_pool(own_database, size=2, name="rotate-test")
-    yield pool
-    pool.close()
 
 
 def _service(pool: Pool, cipher: KeyBoxCipher | None, *, legacy: bool = False) -> WebhookService:
