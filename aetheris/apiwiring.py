@@ -14,8 +14,10 @@ from datetime import timedelta
 import redis
 from fastapi import FastAPI
 
+from aetheris.notify import webhook_service
 from api.app import create_app
 from api.history import DatabaseHistory
+from api.metrics import DatabaseMetrics
 from api.ports import EventSink, Limiter, PublishError, Revocations, Standings, Tickets
 from api.realtime import RealtimeHub, RealtimeLimits
 from api.security import AccessTokens, Passwords, check_secret_key
@@ -28,10 +30,13 @@ from infra.db.accounts import (
     PostgresSessions,
     PostgresTrades,
 )
+from infra.db.alerts import PostgresAlerts
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
+from infra.kpi_cache import KpiCache, RedisKpiCache
 from infra.live.feed import RedisFeed
 from infra.live.tickets import RedisRevocations, RedisTickets
+from infra.notify.cipher import KeyBoxCipher, cipher_from_secret_key
 from infra.ratelimit import RateLimiter, parse_limit
 from infra.secrets import SecretBox, parse_keys
 from infra.settings import Settings
@@ -130,6 +135,7 @@ def build_services(
     secrets: ApiSecrets | None = None,
     passwords: Passwords | None = None,
     extra_origins: tuple[str, ...] = (),
+    kpi_cache: KpiCache | None = None,
 ) -> ApiServices:
     checked = secrets or api_secrets(settings)
     return ApiServices(
@@ -149,6 +155,16 @@ def build_services(
         realtime=realtime,
         tickets=tickets,
         revocations=revocations,
+        alerts=PostgresAlerts(pool),
+        webhooks=webhook_service(
+            settings,
+            pool,
+            KeyBoxCipher(
+                checked.cipher,
+                cipher_from_secret_key(settings.secret_key) if settings.secret_key else None,
+            ),
+        ),
+        metrics=DatabaseMetrics(pool, kpi_cache),
     )
 
 
@@ -202,6 +218,9 @@ def production_app(settings: Settings) -> FastAPI:
         ),
         tickets=RedisTickets(client, settings.redis_prefix, settings.ws_ticket_seconds),
         revocations=RedisRevocations(client, settings.redis_prefix),
+        kpi_cache=RedisKpiCache(client, settings.redis_prefix, settings.kpi_cache_seconds)
+        if settings.kpi_cache_seconds > 0
+        else None,
     )
     services.closers.extend([sink.close, client.close, pool.close])
     return create_app(services)

@@ -14,7 +14,17 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.hardening import HardeningMiddleware, install_error_handlers
-from api.routes import accounts, alerts, auth, metrics, risk, sessions, trades
+from api.routes import (
+    accounts,
+    alert_settings,
+    alerts,
+    auth,
+    metrics,
+    risk,
+    sessions,
+    trades,
+    webhooks,
+)
 from api.routes import realtime as realtime_routes
 from api.routes.realtime import install_websockets
 from api.services import ApiServices
@@ -70,6 +80,8 @@ def create_app(services: ApiServices) -> FastAPI:
         trades.router,
         sessions.router,
         alerts.router,
+        webhooks.router,
+        alert_settings.router,
         metrics.router,
         risk.router,
         realtime_routes.router,

@@ -12,11 +12,13 @@ from limits import RateLimitItem, parse
 
 from api.ports import (
     Accounts,
+    Alerts,
     Cipher,
     EventSink,
     History,
     Journals,
     Limiter,
+    MetricsStore,
     Revocations,
     Standings,
     Tickets,
@@ -26,6 +28,7 @@ from api.ports import (
 )
 from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
+from api.webhooks import WebhookService
 
 
 def _utc_now() -> datetime:
@@ -75,5 +78,9 @@ class ApiServices:
     # The clock of TOTP time steps (tokens use the real time, as PyJWT checks them).
     clock: Callable[[], datetime] = _utc_now
     account_ids: Callable[[], str] = new_account_id
+    # Alerts, webhooks and metrics (issue 12 items 5-8); None: not configured (503).
+    alerts: Alerts | None = None
+    webhooks: WebhookService | None = None
+    metrics: MetricsStore | None = None
     # Called when the app shuts down (pools, publishers, clients it owns).
     closers: list[Callable[[], None]] = field(default_factory=list)

@@ -177,6 +177,15 @@ class Settings(BaseSettings):
     )
     # A CA bundle to verify the SMTP server's certificate with (a private CA); unset: the system's.
     smtp_ca_file: Path | None = Field(default=None, alias="AETHERIS_SMTP_CA_FILE")
+    # Metrics (issue 12 item 8, branch alerts-metrics): how often the daily KPI snapshot
+    # job looks for trading days that ended (0: not in the notify worker's process).
+    kpi_snapshot_seconds: float = Field(
+        default=60.0, ge=0, le=86_400, alias="AETHERIS_KPI_SNAPSHOT_SECONDS"
+    )
+    # How long a computed KPI document stays in the Redis cache (0: no cache).
+    kpi_cache_seconds: int = Field(
+        default=3_600, ge=0, le=604_800, alias="AETHERIS_KPI_CACHE_SECONDS"
+    )
 
 
 class SettingsError(ValueError):
