@@ -14,6 +14,7 @@ from datetime import timedelta
 import redis
 from fastapi import FastAPI
 
+from aetheris.brokers import body_limits, broker_services
 from api.app import create_app
 from api.history import DatabaseHistory
 from api.hub import BreachHub
@@ -103,6 +104,7 @@ def api_limits(settings: Settings, *, extra_origins: tuple[str, ...] = ()) -> Ap
         register=parse_limit(settings.rate_limit_register, name="AETHERIS_RATE_LIMIT_REGISTER"),
         totp=parse_limit(settings.rate_limit_totp, name="AETHERIS_RATE_LIMIT_TOTP"),
         max_body_bytes=settings.api_max_body_bytes,
+        body_limits=body_limits(settings),
         allowed_origins=origins + extra_origins,
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
         docs=settings.api_docs,
@@ -168,14 +170,18 @@ def production_app(settings: Settings) -> FastAPI:
     )
     sink = BusEventSink(bus, Topics.from_settings(settings))
     client = redis_client(settings.redis_url)
+    checked = api_secrets(settings)
     services = build_services(
         settings,
         pool,
         standings=RedisStandings(client, settings.redis_prefix),
         events=sink,
         limiter=RateLimiter.redis(settings.redis_url, settings.redis_prefix),
+        secrets=checked,
     )
-    services.closers.extend([sink.close, client.close, pool.close])
+    brokers_publisher = EventPublisher(bus.publisher(), Topics.from_settings(settings))
+    services.brokers = broker_services(settings, pool, brokers_publisher, checked.cipher, client)
+    services.closers.extend([sink.close, brokers_publisher.close, client.close, pool.close])
     return create_app(services)
 
 

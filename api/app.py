@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.hardening import HardeningMiddleware, install_error_handlers, origin_allowed
-from api.routes import accounts, alerts, auth, sessions, trades
+from api.routes import accounts, alerts, auth, brokers, sessions, syncjobs, trades
 from api.services import ApiServices
 
 
@@ -59,7 +59,11 @@ def create_app(services: ApiServices) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
-    app.add_middleware(HardeningMiddleware, max_body_bytes=services.limits.max_body_bytes)
+    app.add_middleware(
+        HardeningMiddleware,
+        max_body_bytes=services.limits.max_body_bytes,
+        body_limits=services.limits.body_limits,
+    )
     for router in (
         auth.router,
         auth.totp,
@@ -67,6 +71,9 @@ def create_app(services: ApiServices) -> FastAPI:
         trades.router,
         sessions.router,
         alerts.router,
+        brokers.router,
+        brokers.bridge,
+        syncjobs.router,
     ):
         app.include_router(router)
     if services.limits.docs:
