@@ -177,6 +177,21 @@ class PostgresBrokerConnections:
                 (status, error, status, at, connection_id),
             )
 
+    def load_state(self, connection_id: UUID) -> dict[str, Any] | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT poll_state FROM broker_connections WHERE id = %s", (connection_id,)
+            ).fetchone()
+        state: dict[str, Any] | None = row[0] if row is not None else None
+        return state
+
+    def save_state(self, connection_id: UUID, state: dict[str, Any]) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE broker_connections SET poll_state = %s WHERE id = %s",
+                (Jsonb(state), connection_id),
+            )
+
     # `aetheris secrets rotate` ------------------------------------------------------
 
     def ciphertexts(self) -> Iterator[tuple[UUID, bytes]]:

@@ -3,7 +3,11 @@
 -- The same statements run on plain PostgreSQL and on TimescaleDB.
 
 -- A broker connection's kind may name the broker (e.g. 'oanda' for a REST poller).
-ALTER TABLE broker_connections ADD COLUMN broker text NOT NULL DEFAULT '';
+-- poll_state: where a poller resumes (e.g. OANDA's last transaction id), kept here so
+-- any sync worker can run the next poll.
+ALTER TABLE broker_connections
+    ADD COLUMN broker text NOT NULL DEFAULT '',
+    ADD COLUMN poll_state jsonb CHECK (poll_state IS NULL OR jsonb_typeof(poll_state) = 'object');
 
 -- One bridge key per account, encrypted with the key box (AETHERIS_ENCRYPTION_KEYS);
 -- issuing a new one replaces it (the old key stops working at once).
