@@ -29,7 +29,7 @@ from tests.integration.api.conftest import Api, User
 from tests.integration.kafka.oanda_server import FakeOanda, Fault
 from tests.integration.kafka.test_oanda_poller import HISTORY, OANDA_ACCOUNT, TOKEN
 
-MT4 = Path("tests/data/statements/mt4-html/statement-2150977.htm")
+MT4 = Path(__file__).resolve().parents[2] / "data/statements/mt4-html/statement-2150977.htm"
 
 
 @pytest.fixture
