@@ -23,7 +23,12 @@ from api.security import AccessTokens, Passwords, check_secret_key
 from api.services import ApiLimits, ApiServices
 from infra.bus import EventPublisher, Topics
 from infra.bus.port import Bus, BusError
-from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
+from infra.db.accounts import (
+    PostgresAccounts,
+    PostgresJournals,
+    PostgresSessions,
+    PostgresTrades,
+)
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
 from infra.ratelimit import RateLimiter, parse_limit
@@ -137,6 +142,7 @@ def build_services(
         passwords=passwords or Passwords(),
         limits=api_limits(settings, extra_origins=extra_origins),
         history=DatabaseHistory(pool),
+        journals=PostgresJournals(pool),
         hub=hub,
     )
 

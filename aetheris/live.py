@@ -79,6 +79,7 @@ class LiveStack:
             round_size=self.settings.pipeline_round_size,
             live=lambda: self.live,
             standing_interval_seconds=self.settings.standing_interval_ms / 1000.0,
+            standings_per_second=self.settings.standings_per_second or None,
         )
         self._threads: list[threading.Thread] = []
 

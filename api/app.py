@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.hardening import HardeningMiddleware, install_error_handlers, origin_allowed
-from api.routes import accounts, alerts, auth, brokers, sessions, syncjobs, trades
+from api.routes import accounts, alerts, auth, brokers, metrics, sessions, syncjobs, trades
 from api.services import ApiServices
 
 
@@ -49,6 +49,11 @@ def create_app(services: ApiServices) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        responses={
+            400: {"description": "the body is not JSON (or not UTF-8)"},
+            413: {"description": "the body is larger than the cap"},
+            422: {"description": "the input does not validate"},
+        },
     )
     app.state.services = services
     install_error_handlers(app)
@@ -71,6 +76,7 @@ def create_app(services: ApiServices) -> FastAPI:
         trades.router,
         sessions.router,
         alerts.router,
+        metrics.router,
         brokers.router,
         brokers.bridge,
         syncjobs.router,

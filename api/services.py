@@ -17,6 +17,7 @@ from api.ports import (
     Cipher,
     EventSink,
     History,
+    Journals,
     Limiter,
     Standings,
     Trades,
@@ -65,6 +66,7 @@ class ApiServices:
     passwords: Passwords
     limits: ApiLimits = field(default_factory=ApiLimits)
     history: History | None = None
+    journals: Journals | None = None
     hub: BreachHub | None = None
     # Broker connections, the MetaTrader bridge and sync jobs (issue 13, items 6-8).
     brokers: BrokerServices | None = None

@@ -9,10 +9,12 @@ run's own, deleted at the end:
 - ``LiveWriter``: the pipeline's path (its own thread, coalescing per account), offered
   every account's standing ``--rounds`` times as fast as it takes them;
 - baselines in the same run: a bare pipelined SET + PUBLISH of the same bytes (no script,
-  no numbering), and serialising the standings alone (the Python side's share);
+  no numbering), and serialising the standings alone (orjson on plain values, as
+  published, beside pydantic's dump of the same standings as models);
 - the whole dataflow on the in-process bus over ``--ticks`` balance ticks of the same
-  accounts: without a live output, with Redis at the default 100 ms interval, and with
-  no interval at all (a standing per account per batch).
+  accounts: without a live output, with Redis at the defaults (100 ms per account,
+  2,000 standings a second in all), and with neither bound (a standing per account per
+  batch: what the whole path sustains).
 
     python bench/live_standing.py [--accounts 10000] [--rounds 10] [--ticks 200000]
 """
@@ -32,22 +34,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._machine import describe, write_result
 from infra.bus import InProcessBus, Topics
-from infra.live import InMemoryLive, LivePublisher
+from infra.live import InMemoryLive, LivePublisher, Standing
 from infra.live.messages import account_channel, sequence_key, standing_body, standing_key
 from infra.live.redis_store import RedisLive, redis_client
 from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
+from pipelines.armor import STANDINGS_PER_SECOND
 from pipelines.inprocess import InProcessPipeline
 from pipelines.live import LiveFactory, LiveWriter
-from risk_engine import apply, snapshot
+from risk_engine import apply, snapshot_fields
 from schemas import AccountEvent, BalanceEvent, event_json
 from schemas.state import AccountSnapshot
 
 RULESETS = ["ftmo-2step", "ftmo-1step", "topstep-50k", "apex-50k-intraday", "personal"]
 
 
-def standings(accounts: int) -> list[AccountSnapshot]:
-    """One standing per account, from the engine after a registration and a tick."""
+def standings(accounts: int) -> list[Standing]:
+    """One standing per account, as the pipeline publishes it (plain values), from the
+    engine after a registration and a tick."""
     catalog = RulesetCatalog()
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     out = []
@@ -73,7 +77,7 @@ def standings(accounts: int) -> list[AccountSnapshot]:
             ),
             catalog,
         )
-        out.append(snapshot(state))
+        out.append(Standing(account_id, snapshot_fields(state)))
     return out
 
 
@@ -81,7 +85,7 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
-def bench_adapter(live: RedisLive, items: list[AccountSnapshot], rounds: int, batch: int) -> float:
+def bench_adapter(live: RedisLive, items: list[Standing], rounds: int, batch: int) -> float:
     started = time.perf_counter()
     for _ in range(rounds):
         for low in range(0, len(items), batch):
@@ -90,7 +94,7 @@ def bench_adapter(live: RedisLive, items: list[AccountSnapshot], rounds: int, ba
 
 
 def bench_bare(
-    client: redis.Redis[bytes], prefix: str, items: list[AccountSnapshot], rounds: int, batch: int
+    client: redis.Redis[bytes], prefix: str, items: list[Standing], rounds: int, batch: int
 ) -> float:
     """SET + PUBLISH of the same bytes, pipelined the same way: Redis's own cost."""
     started = time.perf_counter()
@@ -105,7 +109,7 @@ def bench_bare(
     return rate(rounds * len(items), time.perf_counter() - started)
 
 
-def bench_serialise(items: list[AccountSnapshot], rounds: int) -> float:
+def bench_serialise(items: list[Standing], rounds: int) -> float:
     started = time.perf_counter()
     for _ in range(rounds):
         for item in items:
@@ -113,9 +117,17 @@ def bench_serialise(items: list[AccountSnapshot], rounds: int) -> float:
     return rate(rounds * len(items), time.perf_counter() - started)
 
 
-def bench_writer(
-    live: RedisLive, items: list[AccountSnapshot], rounds: int
-) -> tuple[float, int, int]:
+def bench_model_serialise(items: list[Standing], rounds: int) -> float:
+    """The same standings built and dumped as pydantic models (what orjson replaces)."""
+    models = [AccountSnapshot.model_validate_json(standing_body(item)) for item in items]
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for model in models:
+            standing_body(model)
+    return rate(rounds * len(items), time.perf_counter() - started)
+
+
+def bench_writer(live: RedisLive, items: list[Standing], rounds: int) -> tuple[float, int, int]:
     """Offer every standing ``rounds`` times; (published/s, published, superseded)."""
     writer = LiveWriter(live)
     started = time.perf_counter()
@@ -130,7 +142,7 @@ def bench_writer(
     return rate(published, seconds), published, rounds * len(items) - published
 
 
-def bench_twin(items: list[AccountSnapshot], rounds: int, batch: int) -> float:
+def bench_twin(items: list[Standing], rounds: int, batch: int) -> float:
     twin = InMemoryLive("bench")
     started = time.perf_counter()
     for _ in range(rounds):
@@ -169,7 +181,10 @@ def feed(accounts: int, ticks: int) -> list[tuple[str, bytes]]:
 
 
 def bench_pipeline(
-    lines: list[tuple[str, bytes]], live: LiveFactory | None, interval: float
+    lines: list[tuple[str, bytes]],
+    live: LiveFactory | None,
+    interval: float,
+    per_second: float | None = None,
 ) -> float:
     """Seconds for the dataflow to apply every line and publish (and drain) its outputs."""
     bus = InProcessBus()
@@ -179,7 +194,13 @@ def bench_pipeline(
     for key, value in lines:
         publisher.publish(topics.events, key, value)
     began = time.perf_counter()
-    InProcessPipeline(bus, topics, live=live, standing_interval_seconds=interval).run_until_end()
+    InProcessPipeline(
+        bus,
+        topics,
+        live=live,
+        standing_interval_seconds=interval,
+        standings_per_second=per_second,
+    ).run_until_end()
     return time.perf_counter() - began
 
 
@@ -217,19 +238,25 @@ def main() -> None:
         bare = bench_bare(client, prefix, items, args.rounds, args.batch)
         writer_rate, writer_count, superseded = bench_writer(live, items, args.rounds)
         serialise = bench_serialise(items, args.rounds)
+        model_serialise = bench_model_serialise(items, args.rounds)
         twin = bench_twin(items, args.rounds, args.batch)
         stored = client.get(standing_key(prefix, items[-1].account_id))
         assert stored is not None and AccountSnapshot.model_validate_json(stored).seq > 0
 
         flows: dict[str, tuple[float, int]] = {}
         flows["no live output"] = (bench_pipeline(lines, None, 0.1), 0)
-        for name, interval in (("Redis, 100 ms", 0.1), ("Redis, no interval", 0.0)):
-            flow_prefix = f"{prefix}-{int(interval * 1000)}"
+        for number, (name, interval, per_second) in enumerate(
+            (
+                ("Redis, 100 ms, the default budget (2,000/s)", 0.1, STANDINGS_PER_SECOND),
+                ("Redis, no interval, no budget", 0.0, None),
+            )
+        ):
+            flow_prefix = f"{prefix}-{number}"
 
             def factory(flow_prefix: str = flow_prefix) -> LivePublisher:
                 return RedisLive.from_url(url, flow_prefix, 10.0)
 
-            seconds = bench_pipeline(lines, factory, interval)
+            seconds = bench_pipeline(lines, factory, interval, per_second)
             flows[name] = (seconds, published(client, flow_prefix, args.accounts))
     finally:
         keys = list(client.scan_iter(match=f"{prefix}*", count=5_000))
@@ -250,6 +277,7 @@ def main() -> None:
         "writer_published": writer_count,
         "writer_superseded": superseded,
         "serialise_per_s": round(serialise),
+        "model_dump_per_s": round(model_serialise),
         "twin_per_s": round(twin),
         "pipeline": {
             name: {

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
         default="auto", alias="AETHERIS_DB_TIMESCALE"
     )
     db_pool_size: int = Field(default=4, ge=1, alias="AETHERIS_DB_POOL_SIZE")
+    # Storage (TimescaleDB / production archive): balance ticks `aetheris pipeline run`
+    # keeps per account -- 0: every tick; N > 0: the last tick of each N-second interval
+    # plus every tick that fired a breach (docs/storage.md: measured storage cost).
+    archive_tick_interval_seconds: float = Field(
+        default=60.0, ge=0, alias="AETHERIS_ARCHIVE_TICK_INTERVAL_SECONDS"
+    )
     # Message bus: unset → the in-process bus.
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
     # Cache / fan-out: unset → the in-process equivalent.
@@ -77,6 +83,11 @@ class Settings(BaseSettings):
     )
     standing_interval_ms: float = Field(
         default=100.0, ge=0, le=60_000, alias="AETHERIS_STANDING_INTERVAL_MS"
+    )
+    # The most standings one pipeline process publishes a second, all accounts together
+    # (0: no bound); accounts beyond it wait, their latest standing going later.
+    standings_per_second: float = Field(
+        default=2_000.0, ge=0, alias="AETHERIS_STANDINGS_PER_SECOND"
     )
     redis_timeout_seconds: float = Field(
         default=1.0, gt=0, le=60, alias="AETHERIS_REDIS_TIMEOUT_SECONDS"

@@ -18,11 +18,9 @@ whose key is not its ``account_id`` would break that, so it is rejected too.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import pickle
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeGuard, cast
@@ -35,10 +33,11 @@ from bytewax.operators import StatefulBatchLogic
 from pydantic import ValidationError
 
 from infra.bus import Bus, BusMessage, DeadLetter, Publisher, Topics, open_bus
-from infra.live import LiveItem, open_live
+from infra.live import LiveItem, Standing, open_live
 from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
-from pipelines.live import LiveFactory, LiveSink
+from pipelines.archive import ArchiveInput
+from pipelines.live import LiveFactory, LiveSink, StandingBudget, StandingSchedule
 from pipelines.sinks import (
     EmittedBreach,
     TopicWriter,
@@ -50,11 +49,10 @@ from pipelines.sinks import (
 )
 from pipelines.sources import ROUND_SIZE, BusSource, StopSignal
 from pipelines.state import LAYOUT, check_layout, freeze, thaw
-from risk_engine import AccountState, RulesetResolver, UnknownAccountError, snapshot, step
+from risk_engine import AccountState, RulesetResolver, UnknownAccountError, snapshot_fields, step
 from schemas import AccountEvent, BalanceEvent, BreachEvent, StatusEvent, TradeEvent
 from schemas.parsing import event_error_reason, validate_event_json
 from schemas.rulesets import RulesetError
-from schemas.state import AccountSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +61,15 @@ FLOW_ID = "aetheris-armor"
 InputEvent = AccountEvent | BalanceEvent | TradeEvent
 
 
-ArmorOutput = EmittedBreach | StatusEvent | AccountSnapshot | DeadLetter
+ArmorOutput = EmittedBreach | StatusEvent | Standing | DeadLetter
 """What the stateful step emits: breaches, status changes, standings (with a live
 output), and dead letters for events it could not apply."""
 
 STANDING_INTERVAL_SECONDS = 0.1
 """The least time between two standings of one account (``AETHERIS_STANDING_INTERVAL_MS``)."""
+STANDINGS_PER_SECOND = 2_000.0
+"""The most standings a pipeline process publishes a second, all accounts together
+(``AETHERIS_STANDINGS_PER_SECOND``; docs/live-standing.md)."""
 
 
 def where(message: BusMessage) -> str:
@@ -173,11 +174,11 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
     logged): one poisonous message must not stop every account's monitoring, nor
     crash-loop the dataflow after each restart.
 
-    With ``standing_interval`` set (a live output), each account changed by a batch gets
-    its standing emitted after the batch's outputs, at most once per interval: an
-    account changed sooner is held and emitted when its interval ends (a notification),
-    the latest state winning, or at the end of the input. A batch in which the account
-    had a breach or a status change emits its standing at once, after them.
+    With a ``standing`` schedule (a live output), each account changed by a batch gets
+    its standing emitted after the batch's outputs, at most once per interval and within
+    the process's standing budget (:class:`pipelines.live.StandingSchedule`): an account
+    held back goes at a notification, its latest state winning, or at the end of the
+    input. An account with a breach or a status change in the batch goes at once.
 
     Snapshots are incremental: an account's :func:`pipelines.state.freeze` copy is pickled
     once after each epoch it changed in, and kept; the shard's snapshot is those bytes
@@ -190,19 +191,14 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
         resolve: RulesetResolver,
         shards: int,
         resume: ShardSnapshot | None,
-        standing_interval: float | None = None,
+        standing: StandingSchedule | None = None,
     ) -> None:
         self._resolve = resolve
         self._shards = shards
         self._states: dict[str, AccountState] = {}
         self._changed: set[str] = set()
         self._frozen: dict[str, bytes] = {}
-        self._interval = standing_interval
-        # Standings: when each account's next may go (monotonic seconds), the accounts
-        # waiting for it, and a heap of (due, account) to wake up for them.
-        self._due: dict[str, float] = {}
-        self._waiting: set[str] = set()
-        self._wakeups: list[tuple[float, str]] = []
+        self._schedule = standing
         if resume is not None:
             layout, written_with, frozen = resume
             check_layout(layout)  # eagerly: accounts are thawed on their first event
@@ -225,7 +221,7 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
     def on_batch(self, values: list[list[BusMessage]]) -> tuple[list[ArmorOutput], bool]:
         out: list[ArmorOutput] = []
         resolve, states, changed = self._resolve, self._states, self._changed
-        live = self._interval is not None
+        live = self._schedule is not None
         touched: set[str] = set()
         eventful: set[str] = set()
         for messages in values:
@@ -264,44 +260,31 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
 
     def _standings(self, out: list[ArmorOutput], touched: set[str], eventful: set[str]) -> None:
         """Emit the standings of the accounts a batch changed that may go now; hold the rest."""
-        assert self._interval is not None
-        now = time.monotonic()
-        due, waiting, states = self._due, self._waiting, self._states
-        for account_id in touched:
-            if account_id in eventful or now >= due.get(account_id, 0.0):
-                out.append(snapshot(states[account_id]))
-                due[account_id] = now + self._interval
-                waiting.discard(account_id)
-            elif account_id not in waiting:
-                waiting.add(account_id)
-                heapq.heappush(self._wakeups, (due[account_id], account_id))
+        assert self._schedule is not None
+        out.extend(self._standing(a) for a in self._schedule.changed(touched, eventful))
+
+    def _standing(self, account_id: str) -> Standing:
+        return Standing(account_id, snapshot_fields(self._states[account_id]))
 
     def notify_at(self) -> datetime | None:
-        if not self._wakeups:
+        schedule = self._schedule
+        when = None if schedule is None else schedule.next_wakeup()
+        if schedule is None or when is None:
             return None
-        wait = max(0.0, self._wakeups[0][0] - time.monotonic())
+        wait = max(0.0, when - schedule.clock())
         return datetime.now(UTC) + timedelta(seconds=wait)
 
     def on_notify(self) -> tuple[list[ArmorOutput], bool]:
-        """The standings whose interval has ended."""
-        assert self._interval is not None
-        out: list[ArmorOutput] = []
-        now = time.monotonic()
-        wakeups, waiting, due = self._wakeups, self._waiting, self._due
-        while wakeups and wakeups[0][0] <= now:
-            _, account_id = heapq.heappop(wakeups)
-            if account_id in waiting and due[account_id] <= now:
-                waiting.discard(account_id)
-                out.append(snapshot(self._states[account_id]))
-                due[account_id] = now + self._interval
-        return out, False
+        """The held standings that may go now."""
+        if self._schedule is None:
+            return [], False
+        return [self._standing(a) for a in self._schedule.due()], False
 
     def on_eof(self) -> tuple[list[ArmorOutput], bool]:
         """The end of the input: every held standing goes now (none is lost at the end)."""
-        out: list[ArmorOutput] = [snapshot(self._states[a]) for a in sorted(self._waiting)]
-        self._waiting.clear()
-        self._wakeups.clear()
-        return out, False
+        if self._schedule is None:
+            return [], False
+        return [self._standing(a) for a in self._schedule.rest()], False
 
     def snapshot(self) -> ShardSnapshot:
         for account_id in self._changed:
@@ -313,12 +296,15 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
 
 
 def armor_logic(
-    resolve: RulesetResolver, shards: int = STATE_SHARDS, standing_interval: float | None = None
+    resolve: RulesetResolver,
+    shards: int = STATE_SHARDS,
+    standing: Callable[[], StandingSchedule] | None = None,
 ) -> Callable[[ShardSnapshot | None], ShardLogic]:
-    """The stateful step's builder: a fresh shard, or one resumed from its snapshot."""
+    """The stateful step's builder: a fresh shard, or one resumed from its snapshot;
+    ``standing`` makes each shard's standing schedule (a live output)."""
 
     def build(resume: ShardSnapshot | None) -> ShardLogic:
-        return ShardLogic(resolve, shards, resume, standing_interval)
+        return ShardLogic(resolve, shards, resume, None if standing is None else standing())
 
     return build
 
@@ -333,6 +319,8 @@ def build_armor_flow(
     status_output: WriterFactory[StatusEvent] | None = None,
     live_output: LiveFactory | None = None,
     standing_interval_seconds: float = STANDING_INTERVAL_SECONDS,
+    archive: WriterFactory[ArchiveInput] | None = None,
+    standings_per_second: float | None = STANDINGS_PER_SECOND,
     sink_parts: int = 1,
     shards: int = STATE_SHARDS,
     flow_id: str = FLOW_ID,
@@ -344,17 +332,26 @@ def build_armor_flow(
     of the snapshot and is written again after a crash (:class:`pipelines.sinks.Writer`).
     ``status_output`` gets every status change, keyed by account. ``live_output`` builds
     each worker's live publisher: standings (at most one per account per
-    ``standing_interval_seconds``), breaches and status changes, in order per account.
+    ``standing_interval_seconds``, at most ``standings_per_second`` for the process, None:
+    unbounded), breaches and status changes, in order per account.
+    ``archive`` (the database) gets every message read, every breach and every status
+    change, keyed by account (:mod:`pipelines.archive`).
     """
     flow = Dataflow(flow_id)
     if shards < 1:
         raise ValueError(f"at least one state shard, got {shards}")
     if standing_interval_seconds < 0:
         raise ValueError(f"the standing interval cannot be negative: {standing_interval_seconds}")
-    interval = None if live_output is None else standing_interval_seconds
+    schedule = None
+    if live_output is not None:
+        budget = StandingBudget(standings_per_second)  # one for every shard of the process
+
+        def schedule() -> StandingSchedule:
+            return StandingSchedule(standing_interval_seconds, budget)
+
     read = op.input("events", flow, source)
     keyed = op.flat_map_batch("by-shard", read, shard_batches(shards))
-    outcomes = op.stateful_batch("armor", keyed, armor_logic(resolve, shards, interval))
+    outcomes = op.stateful_batch("armor", keyed, armor_logic(resolve, shards, schedule))
     items = op.key_rm("unkey", outcomes)
     if live_output is not None:
         live: Stream[LiveItem] = op.filter_map("live-items", items, live_item)
@@ -373,13 +370,22 @@ def build_armor_flow(
     letters = op.key_on("deadletter-key", rejected, lambda item: item.key or "")
     op.output("deadletter-out", letters, WriterSink(deadletter_output, sink_parts))
 
+    changes = cast(Stream[StatusEvent], op.filter("statuses", others.falses, is_status))
+    keyed_changes = op.key_on("status-key", changes, lambda item: item.account_id)
     if status_output is not None:
-        changes = op.filter("statuses", others.falses, is_status)
-        keyed_changes = op.key_on(
-            "status-key", cast(Stream[StatusEvent], changes), lambda item: item.account_id
-        )
         op.output("status-out", keyed_changes, WriterSink(status_output, sink_parts))
+
+    if archive is not None:
+        read_keyed = op.key_on("archive-read-key", read, archive_key)
+        fired = op.map_value("archive-breach", breaches, lambda item: item.breach)
+        archived = op.merge("archive-in", read_keyed, fired, keyed_changes)
+        op.output("archive-out", archived, WriterSink(archive, sink_parts))
     return flow
+
+
+def archive_key(message: BusMessage) -> str:
+    """The account a message belongs to (its key; the dataflow rejects any other)."""
+    return (message.key or b"").decode("utf-8", errors="replace")
 
 
 class SharedPublisher:
@@ -406,10 +412,12 @@ def bus_flow(
     until_end: bool = False,
     stop: StopSignal | None = None,
     breach_stores: Sequence[WriterFactory[BreachEvent]] = (),
+    archive: WriterFactory[ArchiveInput] | None = None,
     end_grace_seconds: float = 0.5,
     round_size: int = ROUND_SIZE,
     live: LiveFactory | None = None,
     standing_interval_seconds: float = STANDING_INTERVAL_SECONDS,
+    standings_per_second: float | None = STANDINGS_PER_SECOND,
 ) -> Dataflow:
     """The dataflow over a bus (Kafka or in-process): the events topic in, breach,
     status and dead-letter topics out (no status topic when ``topics.status`` is None);
@@ -445,6 +453,8 @@ def bus_flow(
         status_output=None if status_topic is None else status_output,
         live_output=live,
         standing_interval_seconds=standing_interval_seconds,
+        archive=archive,
+        standings_per_second=standings_per_second,
         sink_parts=topics.partitions,
     )
 
@@ -462,4 +472,5 @@ def kafka_flow(until_end: bool = False) -> Dataflow:
         round_size=settings.pipeline_round_size,
         live=(lambda: open_live(settings)) if settings.redis_url else None,
         standing_interval_seconds=settings.standing_interval_ms / 1000.0,
+        standings_per_second=settings.standings_per_second or None,
     )

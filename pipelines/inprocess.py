@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from infra.bus import Bus, InProcessBus, Topics
-from pipelines.armor import STANDING_INTERVAL_SECONDS, bus_flow
+from pipelines.armor import STANDING_INTERVAL_SECONDS, STANDINGS_PER_SECOND, bus_flow
 from pipelines.live import LiveFactory
 from pipelines.runner import RecoveryConfig, ensure_recovery_store, run_main
 from pipelines.sinks import WriterFactory
@@ -36,6 +36,7 @@ class InProcessPipeline:
         round_size: int = ROUND_SIZE,
         live: LiveFactory | None = None,
         standing_interval_seconds: float = STANDING_INTERVAL_SECONDS,
+        standings_per_second: float | None = STANDINGS_PER_SECOND,
     ) -> None:
         self._bus = bus
         self._topics = topics
@@ -46,6 +47,7 @@ class InProcessPipeline:
         self._round_size = round_size
         self._live = live
         self._standing_interval = standing_interval_seconds
+        self._standings_per_second = standings_per_second
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -100,6 +102,7 @@ class InProcessPipeline:
             round_size=self._round_size,
             live=self._live,
             standing_interval_seconds=self._standing_interval,
+            standings_per_second=self._standings_per_second,
         )
         recovery = None
         if self._recovery_dir is not None:

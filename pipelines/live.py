@@ -12,17 +12,18 @@ record, Redis only the latest view, which the next standing repairs.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from infra.live import LiveError, LiveEvent, LiveItem, LivePublisher
-from schemas.state import AccountSnapshot
+from infra.live import LiveError, LiveEvent, LiveItem, LivePublisher, LiveStanding, is_standing
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class LiveWriter:
         self._publisher = publisher
         self._events: deque[LiveEvent] = deque()
         self._max_events = max_events
-        self._standings: dict[str, AccountSnapshot] = {}
+        self._standings: dict[str, LiveStanding] = {}
         self._ready = threading.Condition()
         self._stopping = False
         self._retry_initial = retry_initial_seconds
@@ -73,7 +74,7 @@ class LiveWriter:
         """Queue ``items`` (never blocks on the store)."""
         with self._ready:
             for item in items:
-                if isinstance(item, AccountSnapshot):
+                if is_standing(item):
                     self._standings.pop(item.account_id, None)
                     self._standings[item.account_id] = item
                 else:
@@ -108,10 +109,10 @@ class LiveWriter:
     def _give_back(self, batch: list[LiveItem]) -> None:
         """Requeue a batch that failed, behind nothing newer: a newer standing wins."""
         with self._ready:
-            events = [item for item in batch if not isinstance(item, AccountSnapshot)]
+            events = [item for item in batch if not is_standing(item)]
             self._events.extendleft(reversed(events))
             for item in batch:
-                if isinstance(item, AccountSnapshot):
+                if is_standing(item):
                     self._standings.setdefault(item.account_id, item)
             self._trim()
 
@@ -120,25 +121,26 @@ class LiveWriter:
         while (batch := self._take()) is not None:
             try:
                 self._publisher.publish(batch)
-            except LiveError as exc:
-                self._failed(batch, str(exc))
+            except Exception as exc:
+                if isinstance(exc, LiveError):
+                    reason = str(exc)
+                else:  # a bug, not an outage: logged with its traceback, retried the same way
+                    log.exception("live output: publishing failed unexpectedly")
+                    reason = f"unexpected {type(exc).__name__} (logged)"
+                self._failed(batch, reason)
                 with self._ready:
                     if self._stopping:
                         lost = len(self._events) + len(self._standings)
-                        log.error("live output stopped with %d items unpublished: %s", lost, exc)
+                        log.error("live output stopped with %d items unpublished: %s", lost, reason)
                         return
                     self._ready.wait(delay * self._rng.uniform(0.5, 1.0))
                 delay = min(delay * 2, self._retry_max)
-                continue
-            except Exception:
-                log.exception("live output: publishing failed unexpectedly; retrying")
-                self._failed(batch, "unexpected error (logged)")
                 continue
             if self.stats.failures and delay > self._retry_initial:
                 log.info("live output: publishing again after %d failures", self.stats.failures)
             delay = self._retry_initial
             self.stats.batches += 1
-            standings = sum(1 for item in batch if isinstance(item, AccountSnapshot))
+            standings = sum(1 for item in batch if is_standing(item))
             self.stats.standings += standings
             self.stats.events += len(batch) - standings
 
@@ -187,3 +189,139 @@ class LiveSink(DynamicSink[LiveItem]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> LivePartition:
         return LivePartition(LiveWriter(self._factory(), name=f"aetheris-live-{worker_index}"))
+
+
+class StandingBudget:
+    """At most ``per_second`` standings a second for a whole process, shared by its shards
+    and workers: a token bucket holding a tenth of a second's worth (``None``: no bound).
+
+    The per-account interval bounds each account; this bounds their sum, so that many
+    accounts changing at once cannot make the pipeline spend its time on standings
+    (building and publishing one costs several times applying an event). A standing
+    that must go (after a breach or a status change) always goes, and is counted.
+    """
+
+    def __init__(self, per_second: float | None) -> None:
+        if per_second is not None and per_second <= 0:
+            raise ValueError(f"the standing budget must be positive, got {per_second}")
+        self.per_second = per_second
+        self._capacity = 1.0 if per_second is None else max(1.0, per_second / 10.0)
+        self._tokens = self._capacity
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def take(self, now: float, *, force: bool = False) -> bool:
+        """Spend one standing at ``now`` (monotonic seconds) if the budget allows it."""
+        rate = self.per_second
+        if rate is None:
+            return True
+        with self._lock:
+            if self._last is not None:
+                self._tokens = min(self._capacity, self._tokens + (now - self._last) * rate)
+            self._last = now
+            if self._tokens >= 1.0 - 1e-9 or force:  # (clock sums round: 0.1 s is 0.0999…)
+                self._tokens = max(self._tokens - 1.0, -self._capacity)
+                return True
+            return False
+
+    def wait(self) -> float:
+        """Seconds until the next standing fits in the budget."""
+        rate = self.per_second
+        if rate is None:
+            return 0.0
+        with self._lock:
+            return max(0.0, (1.0 - self._tokens) / rate)
+
+
+class StandingSchedule:
+    """Which accounts' standings go out when, for one state shard.
+
+    An account changed by a batch goes at once if its interval has passed and the budget
+    allows; otherwise it is held, and goes when both allow (its latest state then).
+    An account with a breach or a status change goes at once. At the end of the input
+    every held account goes.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        budget: StandingBudget,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if interval < 0:
+            raise ValueError(f"the standing interval cannot be negative: {interval}")
+        self.interval = interval
+        self.budget = budget
+        self.clock = clock
+        self._next: dict[str, float] = {}  # when each account's next standing may go
+        self._held: set[str] = set()
+        self._wakeups: list[tuple[float, str]] = []  # (when, account), a heap
+        self._not_before = 0.0  # the budget ran out: nothing goes before this
+
+    def _hold(self, account_id: str, when: float) -> None:
+        if account_id not in self._held:
+            self._held.add(account_id)
+            heapq.heappush(self._wakeups, (when, account_id))
+
+    def _sent(self, account_id: str, now: float) -> None:
+        self._next[account_id] = now + self.interval
+        self._held.discard(account_id)
+
+    def changed(self, accounts: Iterable[str], eventful: set[str]) -> list[str]:
+        """The accounts of a batch whose standings go now (the others are held)."""
+        now = self.clock()
+        out: list[str] = []
+        for account_id in accounts:
+            if account_id in eventful:
+                self.budget.take(now, force=True)
+            elif now < self._next.get(account_id, 0.0):
+                self._hold(account_id, self._next[account_id])
+                continue
+            elif not self.budget.take(now):
+                self._not_before = now + self.budget.wait()
+                self._hold(account_id, self._not_before)
+                continue
+            self._sent(account_id, now)
+            out.append(account_id)
+        return out
+
+    def next_wakeup(self) -> float | None:
+        """When (clock seconds) a held standing may go next; None when none is held."""
+        return max(self._wakeups[0][0], self._not_before) if self._wakeups else None
+
+    def due(self) -> list[str]:
+        """At a wake-up: the held accounts whose standings go now."""
+        now = self.clock()
+        out: list[str] = []
+        wakeups = self._wakeups
+        if now < self._not_before:
+            return out
+        while wakeups and wakeups[0][0] <= now:
+            account_id = wakeups[0][1]
+            if account_id not in self._held:
+                heapq.heappop(wakeups)  # sent meanwhile
+                continue
+            ready = self._next.get(account_id, 0.0)
+            if ready > now:
+                heapq.heapreplace(wakeups, (ready, account_id))
+                continue
+            if not self.budget.take(now):
+                self._not_before = now + self.budget.wait()
+                break
+            heapq.heappop(wakeups)
+            self._sent(account_id, now)
+            out.append(account_id)
+        return out
+
+    def rest(self) -> list[str]:
+        """At the end of the input: every held account, in name order."""
+        now = self.clock()
+        out = sorted(self._held)
+        for account_id in out:
+            self._sent(account_id, now)
+        self._wakeups.clear()
+        return out
+
+    @property
+    def held(self) -> int:
+        return len(self._held)

@@ -13,7 +13,7 @@ from risk_engine.engine import (
     new_account_state,
     step,
 )
-from risk_engine.snapshot import snapshot
+from risk_engine.snapshot import snapshot, snapshot_fields
 from risk_engine.state import DAILY_RULES, AccountState
 from risk_engine.status import status_id
 
@@ -27,6 +27,7 @@ __all__ = [
     "breach_id",
     "new_account_state",
     "snapshot",
+    "snapshot_fields",
     "status_id",
     "step",
 ]

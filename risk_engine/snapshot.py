@@ -9,8 +9,9 @@ from schemas.events import RuleName
 from schemas.state import AccountSnapshot, ObjectivesProgress, RuleStanding
 
 
-def objectives_progress(state: AccountState) -> ObjectivesProgress | None:
-    """Profit against the target and trading days against the minimum, if the template has them."""
+def objectives_fields(state: AccountState) -> dict[str, object] | None:
+    """Profit against the target and trading days against the minimum, if the template has
+    them, as :class:`ObjectivesProgress`'s fields."""
     objectives = state.ruleset.objectives
     if objectives is None:
         return None
@@ -23,17 +24,23 @@ def objectives_progress(state: AccountState) -> ObjectivesProgress | None:
     no_breach = state.fired_levels.get("max_loss", 0) < 3 and (
         state.fired_levels.get("trailing_drawdown", 0) < 3
     )
-    return ObjectivesProgress(
-        profit=round(profit, 6),
-        profit_target=target,
-        profit_progress_percent=progress,
-        trading_days=days,
-        min_trading_days=objectives.min_trading_days,
-        passed=target_met and days_met and no_breach,
-    )
+    return {
+        "profit": round(profit, 6),
+        "profit_target": target,
+        "profit_progress_percent": progress,
+        "trading_days": days,
+        "min_trading_days": objectives.min_trading_days,
+        "passed": target_met and days_met and no_breach,
+    }
 
 
-def _standing(
+def objectives_progress(state: AccountState) -> ObjectivesProgress | None:
+    """Profit against the target and trading days against the minimum, if the template has them."""
+    fields = objectives_fields(state)
+    return None if fields is None else ObjectivesProgress.model_validate(fields)
+
+
+def _rule_fields(
     rule: RuleName,
     *,
     used: float,
@@ -41,31 +48,32 @@ def _standing(
     threshold: float | None,
     level: int,
     levels: tuple[float, float, float],
-) -> RuleStanding:
+) -> dict[str, object]:
     """One rule's numbers, with the headroom left to its next level and to level 3."""
     next_level = level + 1 if level < len(levels) else None
     headroom_next = (
         None if next_level is None else round(max(0.0, levels[next_level - 1] * limit - used), 6)
     )
-    return RuleStanding(
-        rule=rule,
-        used=round(used, 6),
-        limit=round(limit, 6),
-        used_percent=round(100.0 * used / limit, 4) if limit else 0.0,
-        threshold=None if threshold is None else round(threshold, 6),
-        level=level,
-        next_level=next_level,
-        headroom_next=headroom_next,
-        headroom_breach=round(max(0.0, levels[-1] * limit - used), 6),
-    )
+    return {
+        "rule": rule,
+        "used": round(used, 6),
+        "limit": round(limit, 6),
+        "used_percent": round(100.0 * used / limit, 4) if limit else 0.0,
+        "threshold": None if threshold is None else round(threshold, 6),
+        "level": level,
+        "next_level": next_level,
+        "headroom_next": headroom_next,
+        "headroom_breach": round(max(0.0, levels[-1] * limit - used), 6),
+    }
 
 
-def rule_standings(state: AccountState) -> tuple[RuleStanding, ...]:
-    """Every equity rule's standing, and the trades opened today against the daily cap."""
+def rule_fields(state: AccountState) -> tuple[dict[str, object], ...]:
+    """Every equity rule's standing, and the trades opened today against the daily cap, as
+    :class:`RuleStanding`'s fields."""
     levels = state.ruleset.levels
     fired = state.fired_levels
     standings = [
-        _standing(
+        _rule_fields(
             m.rule,
             used=m.used,
             limit=m.limit,
@@ -78,7 +86,7 @@ def rule_standings(state: AccountState) -> tuple[RuleStanding, ...]:
     overtrading = state.ruleset.overtrading
     if overtrading is not None and overtrading.max_trades_per_day is not None:
         standings.append(
-            _standing(
+            _rule_fields(
                 "overtrading",
                 used=float(len(state.entries_today)),
                 limit=float(overtrading.max_trades_per_day),
@@ -90,29 +98,47 @@ def rule_standings(state: AccountState) -> tuple[RuleStanding, ...]:
     return tuple(standings)
 
 
+def rule_standings(state: AccountState) -> tuple[RuleStanding, ...]:
+    """Every equity rule's standing, and the trades opened today against the daily cap."""
+    return tuple(RuleStanding.model_validate(fields) for fields in rule_fields(state))
+
+
+def snapshot_fields(state: AccountState) -> dict[str, object]:
+    """The account's standing as plain values, named and nested as :class:`AccountSnapshot`
+    has them (datetimes, dates, tuples of dicts; no ``seq``). :func:`snapshot` validates
+    them into the model; the live output writes them as JSON directly, which costs about
+    a third of building and dumping the model (docs/live-standing.md)."""
+    return _fields(state, rule_fields(state), objectives_fields(state))
+
+
+def _fields(state: AccountState, rules: object, objectives: object) -> dict[str, object]:
+    return {
+        "account_id": state.account_id,
+        "name": state.name,
+        "ruleset": state.ruleset.name,
+        "currency": state.currency,
+        "initial_balance": state.initial_balance,
+        "balance": state.balance,
+        "equity": state.equity,
+        "trading_day": None if state.day is None else state.day.label,
+        "start_of_day_balance": state.start_of_day_balance,
+        "start_of_day_equity": state.start_of_day_equity,
+        "highest_eod_balance": state.highest_eod_balance,
+        "peak_equity": state.peak_equity,
+        "rules": rules,
+        "objectives": objectives,
+        "last_event_time": state.last_event_time,
+        "events_applied": state.events_applied,
+        "duplicate_trades": state.duplicate_trades,
+        "late_trades": state.late_trades,
+        "breaches_emitted": state.breaches_emitted,
+        "status": state.status,
+        "status_until": state.status_until,
+        "status_rule": state.status_rule,
+    }
+
+
 def snapshot(state: AccountState) -> AccountSnapshot:
     """A serialisable view of the account's live standing."""
-    return AccountSnapshot(
-        account_id=state.account_id,
-        name=state.name,
-        ruleset=state.ruleset.name,
-        currency=state.currency,
-        initial_balance=state.initial_balance,
-        balance=state.balance,
-        equity=state.equity,
-        trading_day=None if state.day is None else state.day.label,
-        start_of_day_balance=state.start_of_day_balance,
-        start_of_day_equity=state.start_of_day_equity,
-        highest_eod_balance=state.highest_eod_balance,
-        peak_equity=state.peak_equity,
-        rules=rule_standings(state),
-        objectives=objectives_progress(state),
-        last_event_time=state.last_event_time,
-        events_applied=state.events_applied,
-        duplicate_trades=state.duplicate_trades,
-        late_trades=state.late_trades,
-        breaches_emitted=state.breaches_emitted,
-        status=state.status,
-        status_until=state.status_until,
-        status_rule=state.status_rule,
-    )
+    fields = _fields(state, rule_standings(state), objectives_progress(state))
+    return AccountSnapshot.model_validate(fields)

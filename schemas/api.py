@@ -15,27 +15,40 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from schemas.events import Money, Price, Quantity, UtcDatetime
+from schemas.rulesets import builtin_rulesets
 from schemas.state import AccountSnapshot
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 """Ids accepted in a URL: 1-128 printable ASCII characters, no spaces, slashes or NULs."""
 
+PRINTABLE = r"^[!-~]+$"
+"""Printable ASCII without spaces: the same set in Python and in JSON Schema regexes (the
+"non-space" class is not: Python counts U+0085 as a space, JavaScript does not)."""
+
 Email = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    ),
+    StringConstraints(to_lower=True, max_length=254, pattern=r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$"),
 ]
 Password = Annotated[str, Field(min_length=1, max_length=256)]
+NewPassword = Annotated[str, Field(min_length=10, max_length=256)]
 OneTimeCode = Annotated[str, Field(min_length=6, max_length=32, pattern=r"^[0-9A-Za-z -]+$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-RulesetName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]+$")]
+RulesetName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        json_schema_extra={"enum": sorted(builtin_rulesets())},
+        description="a built-in rule template",
+    ),
+]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Broker = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
-BrokerAccountId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
+BrokerAccountId = Annotated[str, Field(min_length=1, max_length=128, pattern=PRINTABLE)]
 Balance = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-Notes = Annotated[str, Field(max_length=4_000)]
+Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=PRINTABLE)]
+Notes = Annotated[str, Field(max_length=4_000, pattern=r"^[^\x00]*$")]
 
 Emotion = Literal["FOMO", "REVENGE", "OVERCONFIDENCE", "LOSS_AVERSION", "ANCHORING"]
 """Emotion and bias tags a trader puts on a trade."""
@@ -58,7 +71,7 @@ class Record(BaseModel):
 
 class RegisterBody(Body):
     email: Email
-    password: Password
+    password: NewPassword
 
 
 class LoginBody(Body):
@@ -77,7 +90,7 @@ class CodeBody(Body):
 
 class PasswordChangeBody(Body):
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class RegisteredUser(Record):
@@ -182,7 +195,7 @@ class TradeCreate(Body):
     account_id: Annotated[str, Field(pattern=ID_PATTERN)]
     broker_trade_id: BrokerAccountId | None = None
     status: Literal["open", "closed"]
-    symbol: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
+    symbol: Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
     side: Literal["long", "short"]
     quantity: Quantity
     entry_price: Price

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
 
 
 class StartupError(RuntimeError):
     """A reason the API cannot start, said plainly."""
 
 
-def check_services(settings: object) -> None:
+def check_services(settings: Settings) -> None:
     """Every setting and service the API needs, or :class:`StartupError` naming the first
     that is missing or unreachable."""
     import psycopg  # noqa: PLC0415
@@ -27,9 +31,7 @@ def check_services(settings: object) -> None:
 
     from aetheris.apiwiring import api_limits, api_secrets  # noqa: PLC0415
     from infra.db.pool import redact_url  # noqa: PLC0415
-    from infra.settings import Settings  # noqa: PLC0415
 
-    assert isinstance(settings, Settings)
     try:
         api_secrets(settings)
         api_limits(settings)

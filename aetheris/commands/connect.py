@@ -67,11 +67,15 @@ def _read_secret_file(path: Path | None, what: str) -> str | None:
 def _sync_log_writer(settings: Settings, enabled: bool) -> tuple[SyncLogWriter, Database | None]:
     from connectors.synclog import MemorySyncLogWriter, PostgresSyncLogWriter  # noqa: PLC0415
     from infra.db.database import open_database  # noqa: PLC0415
+    from infra.db.retry import RetryPolicy  # noqa: PLC0415
+    from infra.db.synclog import SyncLogStore  # noqa: PLC0415
 
     if not enabled:
         return MemorySyncLogWriter(), None
     database = open_database(settings, name="aetheris-connect")
-    return PostgresSyncLogWriter(database.pool), database
+    # A short retry: a sync log must not hold up the FIX session's thread for long.
+    store = SyncLogStore(database.pool, RetryPolicy(attempts=3, first_delay=0.1))
+    return PostgresSyncLogWriter(store), database
 
 
 def _account_event(args: argparse.Namespace) -> AccountEvent | None:
@@ -119,6 +123,9 @@ def fix_command(args: argparse.Namespace) -> int:
             reconnect_seconds=args.reconnect,
             username=args.username,
             password=password,
+            session_start=args.session_start,
+            session_end=args.session_end,
+            reset_on_logon=args.reset_on_logon,
         )
         config.quickfix_settings()  # checks the ids before anything starts
         account = _account_event(args)
@@ -204,6 +211,7 @@ def rest_command(args: argparse.Namespace) -> int:
             sync_log,
             source=f"rest:oanda:{args.broker_account}",
             since_transaction_id=args.since_transaction_id,
+            currency=args.currency,
         )
         report = poller.run(
             interval=args.interval,
@@ -294,6 +302,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fix.add_argument("--heartbeat", type=int, default=30, help="HeartBtInt in seconds (30)")
     fix.add_argument(
         "--reconnect", type=int, default=5, help="seconds between reconnect attempts (5)"
+    )
+    fix.add_argument(
+        "--session-start",
+        default="00:00:00",
+        help="the daily FIX session's start, UTC HH:MM:SS (00:00:00); sequence numbers "
+        "reset when a session begins",
+    )
+    fix.add_argument(
+        "--session-end",
+        default="00:00:00",
+        help="its end, UTC HH:MM:SS (00:00:00; equal to the start: 24 hours)",
+    )
+    fix.add_argument(
+        "--reset-on-logon",
+        action="store_true",
+        help="ask for sequence number 1 at every logon (ResetSeqNumFlag=Y)",
     )
     fix.add_argument(
         "--instruments",

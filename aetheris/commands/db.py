@@ -107,11 +107,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
     import psycopg  # noqa: PLC0415
 
     from infra.db.errors import StorageError  # noqa: PLC0415
     from infra.db.pool import connect  # noqa: PLC0415
-    from infra.quality.stored import check_stored_data  # noqa: PLC0415
+    from infra.db.storage_report import storage_report  # noqa: PLC0415
 
     since: datetime | None = None
     if args.since:
@@ -119,19 +121,66 @@ def _check(args: argparse.Namespace) -> int:
             since = _aware_time("--since", args.since)
         except ValueError as exc:
             return _fail(str(exc))
+    if args.top < 0:
+        return _fail(f"--top must be 0 or more, got {args.top}")
     try:
         url = _url(args)
         with connect(url, application_name="aetheris-check") as conn:
-            report = check_stored_data(
-                conn, now=datetime.now(UTC), since=since, chunk_rows=args.chunk_rows
-            )
+            storage = storage_report(conn, now=datetime.now(UTC), top=args.top)
+            conn.commit()
+            if args.storage_only:
+                report = None
+            else:
+                from infra.quality.stored import check_stored_data  # noqa: PLC0415
+
+                report = check_stored_data(
+                    conn, now=datetime.now(UTC), since=since, chunk_rows=args.chunk_rows
+                )
     except (StorageError, psycopg.Error) as exc:
         return _fail(str(exc))
-    print(report.to_json() if args.json else report.to_text())
+    combined: dict[str, object] = {} if report is None else json.loads(report.to_json())
+    combined["storage"] = storage.to_dict()
+    if args.json:
+        print(json.dumps(combined, indent=2))
+    else:
+        print(storage.to_text())
+        if report is not None:
+            print(report.to_text())
     if args.output:
         with open(args.output, "w", encoding="utf-8") as output:
-            output.write(report.to_json() + "\n")
-    return 0 if report.success else 1
+            output.write(json.dumps(combined, indent=2) + "\n")
+    return 0 if report is None or report.success else 1
+
+
+def _run_jobs(args: argparse.Namespace) -> int:
+    import psycopg  # noqa: PLC0415
+
+    from infra.db.errors import StorageError  # noqa: PLC0415
+    from infra.db.migrate import database_backend  # noqa: PLC0415
+    from infra.db.pool import connect  # noqa: PLC0415
+    from infra.db.storage_report import (  # noqa: PLC0415
+        COMPRESSION,
+        REFRESH,
+        RETENTION,
+        run_policy_jobs,
+    )
+
+    kinds = {"refresh": [REFRESH], "compression": [COMPRESSION], "retention": [RETENTION]}
+    chosen = kinds.get(args.kind, [REFRESH, COMPRESSION, RETENTION])
+    try:
+        url = _url(args)
+        with connect(url, autocommit=True, application_name="aetheris-jobs") as conn:
+            if database_backend(conn) != "timescaledb":
+                return _fail(
+                    "this database is not on TimescaleDB: its roll-up is kept by triggers "
+                    "and old ticks are deleted by `aetheris db prune`"
+                )
+            for kind in chosen:
+                for job_id in run_policy_jobs(conn, kind):
+                    print(f"ran job {job_id} ({kind})")
+    except (StorageError, psycopg.Error) as exc:
+        return _fail(str(exc))
+    return 0
 
 
 def _prune(args: argparse.Namespace) -> int:
@@ -229,7 +278,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.set_defaults(func=_status)
 
     check = actions.add_parser(
-        "check", help="run the data-quality suites over stored trades and ticks"
+        "check",
+        help="report the storage (backend, policy jobs, aggregate lag, tick volume) and run "
+        "the data-quality suites over stored trades and ticks",
     )
     check.add_argument("--url", help=url_help)
     check.add_argument("--since", help="only rows at or after this ISO-8601 time")
@@ -238,7 +289,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument(
         "--chunk-rows", type=int, default=250_000, help="rows validated at a time (memory)"
     )
+    check.add_argument(
+        "--storage-only", action="store_true", help="only the storage report (no data suites)"
+    )
+    check.add_argument("--top", type=int, default=20, help="accounts listed by tick volume (20)")
     check.set_defaults(func=_check)
+
+    jobs = actions.add_parser(
+        "run-jobs",
+        help="run the TimescaleDB policy jobs now (refresh, compression, retention)",
+        description=(
+            "Runs the database's policy jobs in this session (CALL run_job), in the order "
+            "refresh, compression, retention; for a server whose job scheduler is off or "
+            "failing (see `aetheris db check`), or from cron."
+        ),
+    )
+    jobs.add_argument("--url", help=url_help)
+    jobs.add_argument(
+        "--kind", choices=["refresh", "compression", "retention"], help="only these jobs"
+    )
+    jobs.set_defaults(func=_run_jobs)
 
     prune = actions.add_parser(
         "prune",

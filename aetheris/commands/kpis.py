@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
+from datetime import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +34,7 @@ def build_report(
     risk_free_rate: float,
     periods_per_year: int,
     timezone: str,
+    day_start: time = time(0, 0),
 ) -> tuple[dict[str, Any], str]:
     """The KPI report (``accounts``, and ``combined`` when asked) and a one-line summary."""
     from risk_engine.metrics import (  # noqa: PLC0415 - keeps `aetheris --help` light
@@ -43,7 +45,10 @@ def build_report(
     )
 
     config = KpiConfig(
-        risk_free_rate=risk_free_rate, periods_per_year=periods_per_year, timezone=timezone
+        risk_free_rate=risk_free_rate,
+        periods_per_year=periods_per_year,
+        timezone=timezone,
+        day_start=day_start,
     )
     journal, counts = journal_from_events(events)
     if account is not None:
@@ -59,6 +64,13 @@ def build_report(
         f"{counts.balances} balance snapshots, {len(report['accounts'])} accounts"
     )
     return report, summary
+
+
+def _day_start(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time of day HH:MM: {text!r}") from None
 
 
 def render_json(report: dict[str, Any]) -> str:
@@ -164,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             risk_free_rate=args.risk_free_rate,
             periods_per_year=args.periods_per_year,
             timezone=args.timezone,
+            day_start=args.day_start,
         )
     except (LookupError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
@@ -221,5 +234,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="UTC",
         metavar="TZ",
         help="IANA time zone of the calendar day, weekday, hour and month (default UTC)",
+    )
+    parser.add_argument(
+        "--day-start",
+        type=_day_start,
+        default=time(0, 0),
+        metavar="HH:MM",
+        help="when the trading day turns on that clock, as in the account's rule set "
+        "(17:00 for Topstep with --timezone America/Chicago; default 00:00)",
     )
     parser.set_defaults(func=run)

@@ -93,12 +93,19 @@ def run(args: argparse.Namespace) -> int:
     bus = open_bus(settings)
     with ExitStack() as resources:
         stores = []
+        archive = None
         if settings.database_url is not None and not args.no_database:
             from infra.db.database import open_database  # noqa: PLC0415
+            from pipelines.archive import database_archive  # noqa: PLC0415
             from pipelines.sinks import database_breach_store  # noqa: PLC0415
 
             database = resources.enter_context(open_database(settings))
             stores.append(database_breach_store(database.pool))
+            # The production archive: accounts, ticks (kept per the interval setting)
+            # and trades, beside the breaches.
+            archive = database_archive(
+                database.pool, tick_interval_seconds=settings.archive_tick_interval_seconds
+            )
         live = None
         if settings.redis_url is not None and not args.no_redis:
             from infra.live.redis_store import RedisLive  # noqa: PLC0415
@@ -111,9 +118,11 @@ def run(args: argparse.Namespace) -> int:
 
             live = live_publisher
             logging.getLogger("aetheris.pipeline").info(
-                "live standing to Redis under %r, at most one per account every %g ms",
+                "live standing to Redis under %r, at most one per account every %g ms "
+                "and %s a second in all",
                 prefix,
                 settings.standing_interval_ms,
+                f"{settings.standings_per_second:g}" if settings.standings_per_second else "any",
             )
         try:
             bus.partition_count(topics.events)
@@ -122,9 +131,11 @@ def run(args: argparse.Namespace) -> int:
                 topics,
                 until_end=args.until_end,
                 breach_stores=stores,
+                archive=archive,
                 round_size=settings.pipeline_round_size,
                 live=live,
                 standing_interval_seconds=settings.standing_interval_ms / 1000.0,
+                standings_per_second=settings.standings_per_second or None,
             )
         except BusError as exc:
             return _fail(str(exc))
@@ -212,7 +223,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run_parser.add_argument(
         "--no-database",
         action="store_true",
-        help="do not store breaches in DATABASE_URL even when it is set",
+        help="do not store breaches, ticks and trades in DATABASE_URL even when it is set",
     )
     run_parser.add_argument(
         "--no-redis",

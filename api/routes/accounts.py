@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from api.deps import CurrentUser, OwnedAccount, Services
 from api.ports import DailyRow, PublishError
 from api.services import ApiServices
-from schemas import AccountEvent
+from schemas import RULE_NAMES, AccountEvent
 from schemas.api import AccountCreate, AccountRecord, AccountUpdate, AccountView
 from schemas.rulesets import Ruleset, RulesetError, builtin_rulesets, with_overrides
 
@@ -115,9 +115,18 @@ def update_account(
     return with_standings(services, [updated])[0]
 
 
-@router.delete("/{account_id}", status_code=204, responses=RESPONSES)
+def unmonitored(account: AccountRecord) -> AccountEvent:
+    """The account's registration with every rule switched off (``null`` overrides): the
+    event contract's way to stop the engine from raising breaches for it."""
+    return _event(account).model_copy(
+        update={"overrides": {**account.overrides, **dict.fromkeys(RULE_NAMES)}}
+    )
+
+
+@router.delete("/{account_id}", status_code=204, responses={**RESPONSES, 503: {}})
 def delete_account(account: OwnedAccount, user: CurrentUser, services: Services) -> Response:
-    """Hide the account (its ticks, trades and breaches stay stored)."""
+    """Stop monitoring the account and hide it; its ticks, trades and breaches stay."""
+    publish(services, unmonitored(account))
     if not services.accounts.delete(user.id, account.id):
         raise HTTPException(404, "not found")
     return Response(status_code=204)

@@ -142,7 +142,12 @@ def login(body: LoginBody, request: Request, services: Services) -> TokenPair:
     if user.totp_enabled:
         if body.totp_code is None:
             raise unauthorised("a TOTP code is required: send totp_code")
-        enforce(services, services.limits.totp, ("totp", "user", str(user.id)))
+        enforce(
+            services,
+            services.limits.totp,
+            ("totp", "user", str(user.id)),
+            ("totp", "ip", client_ip(request)),
+        )
         problem = second_factor_problem(services, user, body.totp_code)
         if problem is not None:
             raise unauthorised(problem)

@@ -16,6 +16,7 @@ from api.ports import PublishError
 from schemas import TradeEvent
 from schemas.api import (
     ID_PATTERN,
+    PRINTABLE,
     TRADE_ID_PATTERN,
     Emotion,
     TradeCreate,
@@ -48,8 +49,8 @@ def list_trades(
     services: Services,
     account_id: Annotated[str, Query(pattern=ID_PATTERN)],
     status: Literal["open", "closed"] | None = None,
-    symbol: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^\S+$")] = None,
-    tag: Annotated[str | None, Query(min_length=1, max_length=40, pattern=r"^[^\x00]+$")] = None,
+    symbol: Annotated[str | None, Query(min_length=1, max_length=64, pattern=PRINTABLE)] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=40, pattern=PRINTABLE)] = None,
     emotion: Emotion | None = None,
     since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     until: Annotated[AwareDatetime | None, Query(alias="to")] = None,

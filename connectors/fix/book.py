@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from connectors.fix import wire
 from connectors.fix.parse import FixMessageError
 from connectors.fix.wire import ExecutionReport
@@ -165,7 +167,8 @@ class Ledger:
             entry_price=round(position.entry_notional / quantity, 10),
             entry_time=position.entry_time,
             exit_price=round(position.exit_notional / quantity, 10),
-            exit_time=fill.time,
+            # A broker clock may stamp a fill before the entry it closes: never earlier.
+            exit_time=max(fill.time, position.entry_time),
             pnl=round(position.realised - position.commission, 2),
             commission=commission,
         )
@@ -233,6 +236,8 @@ class DropCopyBook:
         self.fills: list[Fill] = []
         self.seen_exec_ids: set[str] = set()
         self.published: dict[tuple[str, str], TradeEvent] = {}
+        # The ExecID of each correction or cancel → the ExecID of the fill it changed.
+        self.corrected: dict[str, str] = {}
         self.ledger = self._new_ledger()
 
     def _new_ledger(self) -> Ledger:
@@ -248,12 +253,22 @@ class DropCopyBook:
             outcome = self._adjust(report)
         else:
             fill = fill_of(report)
-            trades = self.ledger.apply(fill)
+            try:
+                trades = self.ledger.apply(fill)
+            except ValidationError as exc:  # an event the contract refuses: undo the fill
+                self.ledger = self._replay(self.fills)
+                raise FixMessageError(f"ExecID {report.exec_id}: {_first_error(exc)}") from None
             self.fills.append(fill)
             fresh = self._remember(trades)
             outcome = Outcome("new", (*fresh, self.ledger.balance_event(fill.time)), ())
         self.seen_exec_ids.add(report.exec_id)
         return outcome
+
+    def _replay(self, fills: Iterable[Fill]) -> Ledger:
+        ledger = self._new_ledger()
+        for fill in fills:
+            ledger.apply(fill)
+        return ledger
 
     def _remember(self, trades: Iterable[TradeEvent]) -> list[TradeEvent]:
         fresh: list[TradeEvent] = []
@@ -265,7 +280,10 @@ class DropCopyBook:
         return fresh
 
     def _adjust(self, report: ExecutionReport) -> Outcome:
+        # A correction may name an earlier correction of the fill: follow it to the fill.
         ref = report.exec_ref_id
+        if ref is not None:
+            ref = self.corrected.get(ref, ref)
         index = next((i for i, f in enumerate(self.fills) if f.exec_id == ref), None)
         if index is None:
             raise FixMessageError(
@@ -290,10 +308,15 @@ class DropCopyBook:
             what = f"fill {ref} corrected to {report.last_qty:g} @ {report.last_px:g}"
         ledger = self._new_ledger()
         derived: list[TradeEvent] = []
-        for fill in fills:
-            derived.extend(ledger.apply(fill))  # raises before self changes: nothing half-done
+        try:
+            for fill in fills:
+                derived.extend(ledger.apply(fill))  # raises before self changes
+        except ValidationError as exc:
+            raise FixMessageError(f"ExecID {report.exec_id}: {_first_error(exc)}") from None
         self.fills = fills
         self.ledger = ledger
+        if ref is not None:
+            self.corrected[report.exec_id] = ref
         notes = [what]
         keys = {(t.broker_trade_id, t.status) for t in derived}
         for trade in derived:
@@ -316,6 +339,7 @@ class DropCopyBook:
             "account_id": self.account_id,
             "fills": [{**asdict(f), "time": f.time.isoformat()} for f in self.fills],
             "seen_exec_ids": sorted(self.seen_exec_ids),
+            "corrected": self.corrected,
             "published": [t.model_dump(mode="json") for t in self.published.values()],
         }
 
@@ -329,11 +353,15 @@ class DropCopyBook:
         fills = [
             Fill(**{**raw, "time": datetime.fromisoformat(raw["time"])}) for raw in state["fills"]
         ]
-        ledger = self._new_ledger()
-        for fill in fills:
-            ledger.apply(fill)
+        self.ledger = self._replay(fills)
         self.fills = fills
-        self.ledger = ledger
         self.seen_exec_ids = set(state["seen_exec_ids"])
+        self.corrected = dict(state.get("corrected", {}))
         trades = [TradeEvent.model_validate_json(json.dumps(raw)) for raw in state["published"]]
         self.published = {(t.broker_trade_id, t.status): t for t in trades}
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])

@@ -12,7 +12,9 @@ and the ExecID dedup (or the engine's trade dedup) keeps it from counting twice.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +35,11 @@ from schemas import AccountEvent
 _log = logging.getLogger("aetheris.connectors.fix")
 
 SOH = "\x01"
+_SESSION_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
+# While not logged on, a warning this often says so (QuickFIX retries quietly).
+NOT_LOGGED_ON_WARNING_SECONDS = 30.0
+# A long session's sync log row gets its counts so far at most this often.
+PROGRESS_SECONDS = 5.0
 TAG_USERNAME = 553
 TAG_PASSWORD = 554
 
@@ -56,6 +63,11 @@ class FixSessionConfig:
     reconnect_seconds: int = 5
     username: str | None = None
     password: str | None = None  # sent in the Logon (554); never logged
+    # The daily session in UTC (HH:MM:SS): QuickFIX resets the sequence numbers when a
+    # new one begins. Equal times: one 24-hour session a day, from that time.
+    session_start: str = "00:00:00"
+    session_end: str = "00:00:00"
+    reset_on_logon: bool = False  # send ResetSeqNumFlag=Y in every Logon
 
     @property
     def session_dir(self) -> Path:
@@ -72,15 +84,19 @@ class FixSessionConfig:
                 raise ValueError(
                     f"the FIX {name} {value!r} is empty or has a character FIX forbids"
                 )
+        for name, value in (("start", self.session_start), ("end", self.session_end)):
+            if not _SESSION_TIME.match(value):
+                raise ValueError(f"the session {name} time {value!r} is not HH:MM:SS (UTC)")
+        reset = "Y" if self.reset_on_logon else "N"
         return "\n".join(
             [
                 "[DEFAULT]",
                 "ConnectionType=initiator",
                 f"FileStorePath={self.session_dir / 'store'}",
-                "StartTime=00:00:00",
-                "EndTime=00:00:00",
+                f"StartTime={self.session_start}",
+                f"EndTime={self.session_end}",
                 "UseDataDictionary=N",
-                "ResetOnLogon=N",
+                f"ResetOnLogon={reset}",
                 "ResetOnLogout=N",
                 "ResetOnDisconnect=N",
                 f"ReconnectInterval={self.reconnect_seconds}",
@@ -133,6 +149,7 @@ class DropCopyHandler:
         self.source = source
         self.clock = clock
         self.run: SyncRun | None = None
+        self._progress_at = clock()
         self.logged_on = threading.Event()
         self.logons = 0
         self._lock = threading.Lock()
@@ -140,28 +157,35 @@ class DropCopyHandler:
         if saved is not None:
             book.restore(saved)
 
+    def _new_run(self) -> SyncRun:
+        run = SyncRun(self.source, self.book.account_id, self.clock(), format="fix")
+        self.sync_log.start(run)
+        self._progress_at = run.started_at
+        return run
+
     def on_logon(self) -> None:
         with self._lock:
             self.logons += 1
-            self.run = SyncRun(self.source, self.book.account_id, self.clock())
+            self.run = self._new_run()
         _log.info("drop-copy session %s logged on", self.source)
         self.logged_on.set()
 
     def on_logout(self) -> None:
+        if self.logged_on.is_set():  # QuickFIX also calls this after a failed connection
+            _log.info("drop-copy session %s logged out", self.source)
         self.logged_on.clear()
-        _log.info("drop-copy session %s logged out", self.source)
         self.finish_run()
 
     def finish_run(self) -> None:
         with self._lock:
             run, self.run = self.run, None
         if run is not None:
-            self.sync_log.write(run, self.clock())
+            self.sync_log.finish(run, self.clock())
 
     def on_message(self, raw: str) -> None:
         fields = fields_of(raw)
         with self._lock:
-            run = self.run or SyncRun(self.source, self.book.account_id, self.clock())
+            run = self.run or self._new_run()
             self.run = run
             if (
                 fields.get(wire.TAG_MSG_TYPE) != wire.MSG_EXECUTION_REPORT
@@ -186,6 +210,10 @@ class DropCopyHandler:
             self.state.save(self.book.to_state())
             run.count(outcome.kind)
             run.ticks += sum(1 for e in outcome.events if e.type == "balance")
+            now = self.clock()
+            if (now - self._progress_at).total_seconds() >= PROGRESS_SECONDS:
+                self._progress_at = now
+                self.sync_log.progress(run)
             for note in outcome.notes:
                 _log.info("drop-copy %s: %s: %s", self.source, where, note)
 
@@ -216,7 +244,11 @@ class _Application(fix.Application):  # type: ignore[misc]
                 message.setField(TAG_PASSWORD, self.config.password)
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        header = message.getHeader()
+        if header.isSetField(35) and header.getField(35) in ("5", "3"):  # Logout, Reject
+            kind = "logged us out" if header.getField(35) == "5" else "rejected a message"
+            text = message.getField(58) if message.isSetField(58) else "no reason given"
+            _log.warning("drop-copy %s: the broker %s: %s", self.handler.source, kind, text)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass
@@ -246,9 +278,20 @@ def run_drop_copy(
     initiator = fix.SocketInitiator(application, fix.FileStoreFactory(settings), settings)
     initiator.start()
     _log.info("drop-copy %s: connecting to %s:%d", handler.source, config.host, config.port)
+    waiting_since = time.monotonic()
     try:
         while not stop.wait(0.2):
-            pass
+            if handler.logged_on.is_set():
+                waiting_since = time.monotonic()
+            elif time.monotonic() - waiting_since >= NOT_LOGGED_ON_WARNING_SECONDS:
+                waiting_since = time.monotonic()
+                _log.warning(
+                    "drop-copy %s: not logged on to %s:%d yet; retrying every %d s",
+                    handler.source,
+                    config.host,
+                    config.port,
+                    config.reconnect_seconds,
+                )
     finally:
         initiator.stop()
         handler.finish_run()

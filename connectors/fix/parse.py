@@ -6,6 +6,7 @@ Every error names the tag and the value, so a sync log says what was wrong and w
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -17,6 +18,12 @@ class FixMessageError(ValueError):
     """An ExecutionReport the connector cannot use; the message names the tag."""
 
 
+_UTC_TIMESTAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})$")
+
+# The contract's limits on a trade id and a symbol.
+MAX_ID_LENGTH = 128
+MAX_SYMBOL_LENGTH = 64
+
 FILL_TYPES = (wire.EXEC_TYPE_TRADE, *wire.EXEC_TYPE_LEGACY_FILLS)
 ADJUSTING_TYPES = (wire.EXEC_TYPE_TRADE_CORRECT, wire.EXEC_TYPE_TRADE_CANCEL)
 
@@ -24,8 +31,12 @@ ADJUSTING_TYPES = (wire.EXEC_TYPE_TRADE_CORRECT, wire.EXEC_TYPE_TRADE_CANCEL)
 def parse_utc_timestamp(text: str, tag: int) -> datetime:
     """A FIX UTCTimestamp (``YYYYMMDD-HH:MM:SS`` with optional ``.sss`` … ``.sssssssss``)."""
     base, _, fraction = text.partition(".")
+    parts = _UTC_TIMESTAMP.match(base)
     try:
-        moment = datetime.strptime(base, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+        if parts is None:
+            raise ValueError(text)
+        year, month, day, hour, minute, second = (int(p) for p in parts.groups())
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise FixMessageError(
             f"tag {tag}: {text!r} is not a UTCTimestamp (YYYYMMDD-HH:MM:SS[.sss])"
@@ -70,6 +81,11 @@ def parse_execution_report(fields: Mapping[int, str]) -> ExecutionReport:
     if exec_type not in FILL_TYPES and exec_type not in ADJUSTING_TYPES:
         raise FixMessageError(f"tag 150 (ExecType): {exec_type!r} is not a fill, G or H")
     exec_id = _required(fields, wire.TAG_EXEC_ID, "ExecID")
+    if len(exec_id) > MAX_ID_LENGTH:
+        raise FixMessageError(f"tag 17 (ExecID) is longer than {MAX_ID_LENGTH} characters")
+    symbol = _required(fields, wire.TAG_SYMBOL, "Symbol")
+    if len(symbol) > MAX_SYMBOL_LENGTH:
+        raise FixMessageError(f"tag 55 (Symbol) is longer than {MAX_SYMBOL_LENGTH} characters")
     exec_ref_id = fields.get(wire.TAG_EXEC_REF_ID) or None
     if exec_type in ADJUSTING_TYPES and exec_ref_id is None:
         raise FixMessageError(
@@ -102,7 +118,7 @@ def parse_execution_report(fields: Mapping[int, str]) -> ExecutionReport:
     return ExecutionReport(
         exec_id=exec_id,
         exec_type=exec_type,
-        symbol=_required(fields, wire.TAG_SYMBOL, "Symbol"),
+        symbol=symbol,
         side="buy" if side == "buy" else "sell",
         last_qty=last_qty,
         last_px=last_px,

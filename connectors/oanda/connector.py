@@ -62,8 +62,10 @@ class OandaPoller:
         source: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         since_transaction_id: int | None = None,
+        currency: str | None = None,
     ) -> None:
         self.client = client
+        self.currency = currency
         self.book = book
         self.publisher = publisher
         self.state = state
@@ -78,7 +80,7 @@ class OandaPoller:
 
     def poll_once(self) -> SyncRun:
         """One round; raises :class:`RetryableError` or :class:`FatalError`."""
-        run = SyncRun(self.source, self.book.account_id, self.clock())
+        run = SyncRun(self.source, self.book.account_id, self.clock(), format="oanda")
         try:
             if self.book.last_transaction_id is None:
                 # First start without a saved id: only what happens from now on.
@@ -95,13 +97,19 @@ class OandaPoller:
                 if not answer.transactions or caught_up or self.book.last_transaction_id == before:
                     break
             summary = self.client.summary().account
+            if self.currency is not None and summary.currency != self.currency:
+                raise FatalError(
+                    f"the OANDA account is in {summary.currency}, the AETHERIS account "
+                    f"{self.book.account_id} in {self.currency}"
+                )
             self.publisher.publish_event(self.book.summary_event(summary, self.clock()))
             self.publisher.flush()
             self._save()
             run.ticks += 1
         finally:
             if not run.empty:
-                self.sync_log.write(run, self.clock())
+                self.sync_log.start(run)
+                self.sync_log.finish(run, self.clock())
         return run
 
     def _apply(self, raw: dict[str, object], run: SyncRun) -> None:

@@ -141,6 +141,11 @@ class OandaBook:
         except OandaDataError:
             self.open_trades = before  # a bad transaction changes no trade
             raise
+        except ValidationError as exc:  # an event the contract refuses
+            self.open_trades = before
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise OandaDataError(f"transaction {tx_id}: {where}: {first['msg']}") from None
         finally:
             self.last_transaction_id = tx_id
         return outcome

@@ -17,6 +17,7 @@ from infra.live.messages import (
     LiveItem,
     account_channel,
     event_message,
+    is_standing,
     standing_body,
     standing_key,
     state_message,
@@ -83,7 +84,7 @@ class InMemoryLive:
             out: list[tuple[str, str]] = []
             for item in items:
                 channel = account_channel(prefix, item.account_id)
-                if isinstance(item, AccountSnapshot):
+                if is_standing(item):
                     seq = self._seq.get(item.account_id, 0) + 1
                     self._seq[item.account_id] = seq
                     numbered = with_seq(standing_body(item), seq)

@@ -18,12 +18,12 @@ from infra.live.messages import (
     LiveItem,
     account_channel,
     event_message,
+    is_standing,
     sequence_key,
     standing_body,
     standing_key,
 )
 from infra.live.port import LiveError
-from schemas.state import AccountSnapshot
 
 # For standing i (1-based): KEYS[2i-1] its key, KEYS[2i] its sequence key; ARGV[2i-1] its
 # JSON without seq (ending with "}"), ARGV[2i] its account's channel.
@@ -89,7 +89,7 @@ class RedisLive:
         for item in items:
             account_id = item.account_id
             channel = account_channel(prefix, account_id)
-            if isinstance(item, AccountSnapshot):
+            if is_standing(item):
                 keys += (standing_key(prefix, account_id), sequence_key(prefix, account_id))
                 args += (standing_body(item), channel)
                 if len(keys) >= 2 * STANDINGS_PER_CALL:

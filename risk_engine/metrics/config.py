@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import time
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +15,10 @@ class KpiConfig:
     ``(1 + rate) ** (1 / periods_per_year) - 1``, as quantstats does.
     ``timezone`` decides which calendar day, weekday, hour and month a trade
     belongs to (an IANA name such as ``"Europe/Prague"``); sessions always use UTC.
+    ``day_start`` is when the day turns on that clock, as in the account's rule set
+    (``risk_engine.calendar``: 17:00 America/Chicago for Topstep); a day starting at or
+    after noon is labelled with the date it ends. The P&L calendar, daily returns and
+    drawdown days then match the engine's and the database's trading days.
     """
 
     periods_per_year: int = 252
@@ -23,6 +28,7 @@ class KpiConfig:
     breakeven_tolerance: float = 0.0
     outlier_fraction: float = 0.05
     timezone: str = "UTC"
+    day_start: time = time(0, 0)
 
     def __post_init__(self) -> None:
         if self.periods_per_year <= 0:
@@ -59,4 +65,5 @@ class KpiConfig:
             "breakeven_tolerance": self.breakeven_tolerance,
             "outlier_fraction": self.outlier_fraction,
             "timezone": self.timezone,
+            "day_start": self.day_start.strftime("%H:%M"),
         }

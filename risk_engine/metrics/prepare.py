@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import time
 
 import polars as pl
 
@@ -51,6 +52,8 @@ class Grouping:
         return pl.lit(self.aligned(frame, column)).gather(pl.col(GID))
 
 
+_MIDNIGHT = time(0, 0)
+_NOON = time(12, 0)
 _US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 24 * _US_PER_HOUR
 # 1970-01-01, day 0 of the epoch, was a Thursday (ISO weekday 4).
@@ -73,6 +76,18 @@ def wall_clock_us(column: str, config: KpiConfig) -> pl.Expr:
 def day_of(wall_clock_us: pl.Expr) -> pl.Expr:
     """The calendar day of a wall-clock instant."""
     return (wall_clock_us // _US_PER_DAY).cast(pl.Int32).cast(pl.Date)
+
+
+def trading_day_of(wall_clock_us: pl.Expr, config: KpiConfig) -> pl.Expr:
+    """The trading day of a wall-clock instant: the day turns at ``config.day_start``;
+    a day starting at or after noon is labelled with the date it ends
+    (``risk_engine.calendar``)."""
+    start = config.day_start
+    if start == _MIDNIGHT:
+        return day_of(wall_clock_us)
+    shift = (start.hour * 60 + start.minute) * 60_000_000
+    label = 1 if start >= _NOON else 0
+    return ((wall_clock_us - shift) // _US_PER_DAY + label).cast(pl.Int32).cast(pl.Date)
 
 
 def outcome_expr(config: KpiConfig) -> pl.Expr:
@@ -116,7 +131,7 @@ def prepare_trades(trades: pl.DataFrame, grouping: Grouping, config: KpiConfig) 
             "duration_s"
         ),
         (pl.col("pnl") - pl.col("commission") - pl.col("swap")).alias("pnl_before_costs"),
-        day_of(wall_clock_us("exit_time", config)).alias("exit_day"),
+        trading_day_of(wall_clock_us("exit_time", config), config).alias("exit_day"),
         ((entry_us // _US_PER_DAY + _EPOCH_WEEKDAY_SHIFT) % 7 + 1)
         .cast(pl.Int8)
         .alias("entry_weekday"),

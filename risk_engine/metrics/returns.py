@@ -30,9 +30,9 @@ from risk_engine.metrics.config import KpiConfig
 from risk_engine.metrics.prepare import (
     GID,
     Grouping,
-    day_of,
     first_of_group,
     per_group,
+    trading_day_of,
     wall_clock_us,
 )
 
@@ -104,7 +104,7 @@ def account_closes(
     """
     from_snapshots = (
         balances.lazy()
-        .group_by("account_id", day_of(wall_clock_us("ts", config)).alias("day"))
+        .group_by("account_id", trading_day_of(wall_clock_us("ts", config), config).alias("day"))
         .agg(pl.col("equity").get(pl.col("ts").arg_max()).alias("close"))
         .with_columns(pl.lit(SNAPSHOTS).alias("source"))
     )

@@ -11,7 +11,7 @@
 -- the boundary right across DST changes.
 
 CREATE FUNCTION aetheris_trading_day(ts timestamptz, zone text, day_start time) RETURNS date
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ((ts AT TIME ZONE zone) - day_start::interval)::date
            + CASE WHEN day_start >= time '12:00' THEN 1 ELSE 0 END
 $$;
@@ -19,7 +19,7 @@ $$;
 -- The first instant of trading day ``day`` (the next day's start is its end).
 CREATE FUNCTION aetheris_trading_day_start(day date, zone text, day_start time)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ((day - CASE WHEN day_start >= time '12:00' THEN 1 ELSE 0 END) + day_start)
            AT TIME ZONE zone
 $$;

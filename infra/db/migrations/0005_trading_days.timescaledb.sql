@@ -11,7 +11,7 @@
 -- the boundary right across DST changes.
 
 CREATE FUNCTION aetheris_trading_day(ts timestamptz, zone text, day_start time) RETURNS date
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ((ts AT TIME ZONE zone) - day_start::interval)::date
            + CASE WHEN day_start >= time '12:00' THEN 1 ELSE 0 END
 $$;
@@ -19,7 +19,7 @@ $$;
 -- The first instant of trading day ``day`` (the next day's start is its end).
 CREATE FUNCTION aetheris_trading_day_start(day date, zone text, day_start time)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ((day - CASE WHEN day_start >= time '12:00' THEN 1 ELSE 0 END) + day_start)
            AT TIME ZONE zone
 $$;
@@ -167,6 +167,10 @@ SELECT add_continuous_aggregate_policy('hourly_trade_stats',
 CREATE INDEX hourly_trade_stats_account_exit_idx ON hourly_trade_stats (account_id, exit_hour);
 
 -- Daily figures of one account from its hours in [p_from, p_to), by its trading day.
+-- PL/pgSQL with EXECUTE: the statement is planned for each call with the account and
+-- bounds as constants, so the aggregates' watermark is folded into a constant and the
+-- hours are read by index -- a generic (parameterised) plan evaluates the watermark
+-- function once per row instead (measured: 10 times slower).
 CREATE FUNCTION aetheris_days_from_hours(p_account text, p_from timestamptz,
                                          p_to timestamptz)
 RETURNS TABLE (
@@ -176,41 +180,49 @@ RETURNS TABLE (
     max_intraday_drawdown double precision, high_equity double precision,
     low_equity double precision
 )
-LANGUAGE sql STABLE AS $$
-    WITH rule AS (
-        SELECT coalesce(max(a.day_zone), 'UTC') AS zone,
-               coalesce(max(a.day_start), time '00:00') AS day_start
-        FROM accounts a WHERE a.account_id = p_account
-    ), hours AS (
-        SELECT aetheris_trading_day(h.bucket, r.zone, r.day_start) AS day, h.bucket,
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    v_zone text;
+    v_start time;
+BEGIN
+    SELECT coalesce(max(a.day_zone), 'UTC'), coalesce(max(a.day_start), time '00:00')
+      INTO v_zone, v_start
+    FROM accounts a WHERE a.account_id = p_account;
+    RETURN QUERY EXECUTE $q$
+    WITH hours AS (
+        SELECT aetheris_trading_day(h.bucket, $4, $5) AS day, h.bucket,
                h.start_balance, h.end_balance, h.high_equity, h.low_equity, h.max_drawdown
-        FROM hourly_balance_stats h, rule r
-        WHERE h.account_id = p_account AND h.bucket >= p_from AND h.bucket < p_to
+        FROM hourly_balance_stats h
+        WHERE h.account_id = $1 AND h.bucket >= $2 AND h.bucket < $3
     ), peaks AS (
-        SELECT day, bucket, start_balance, end_balance, high_equity, low_equity,
+        SELECT day,
+               first_value(start_balance) OVER running AS start_balance,
+               last_value(end_balance) OVER whole AS end_balance,
+               high_equity, low_equity,
                greatest(max_drawdown,
                         max(high_equity) OVER (PARTITION BY day ORDER BY bucket
                                                ROWS BETWEEN UNBOUNDED PRECEDING
                                                AND 1 PRECEDING) - low_equity) AS drawdown
         FROM hours
+        WINDOW running AS (PARTITION BY day ORDER BY bucket ROWS UNBOUNDED PRECEDING),
+               whole AS (PARTITION BY day ORDER BY bucket
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
     ), tick_days AS (
-        SELECT day,
-               aetheris_first(start_balance ORDER BY bucket) AS start_balance,
-               aetheris_last(end_balance ORDER BY bucket) AS end_balance,
+        SELECT day, min(start_balance) AS start_balance, min(end_balance) AS end_balance,
                max(high_equity) AS high_equity, min(low_equity) AS low_equity,
                max(drawdown) AS drawdown
         FROM peaks GROUP BY day
     ), trade_days AS (
-        SELECT aetheris_trading_day(t.exit_hour AT TIME ZONE 'UTC', r.zone, r.day_start) AS day,
+        SELECT aetheris_trading_day(t.exit_hour AT TIME ZONE 'UTC', $4, $5) AS day,
                sum(t.trades) AS trades, sum(t.wins) AS wins, sum(t.losses) AS losses,
                sum(t.net_pnl) AS net_pnl, sum(t.gross_profit) AS gross_profit,
                sum(t.gross_loss) AS gross_loss
-        FROM hourly_trade_stats t, rule r
-        WHERE t.account_id = p_account
-          AND t.exit_hour >= (p_from AT TIME ZONE 'UTC') AND t.exit_hour < (p_to AT TIME ZONE 'UTC')
+        FROM hourly_trade_stats t
+        WHERE t.account_id = $1
+          AND t.exit_hour >= ($2 AT TIME ZONE 'UTC') AND t.exit_hour < ($3 AT TIME ZONE 'UTC')
         GROUP BY 1
     )
-    SELECT p_account, coalesce(k.day, d.day),
+    SELECT $1, coalesce(k.day, d.day),
            k.start_balance, k.end_balance,
            coalesce(d.net_pnl, 0)::numeric, coalesce(d.gross_profit, 0)::numeric,
            coalesce(d.gross_loss, 0)::numeric,
@@ -219,7 +231,9 @@ LANGUAGE sql STABLE AS $$
            k.drawdown, k.high_equity, k.low_equity
     FROM tick_days k FULL JOIN trade_days d ON d.day = k.day
     ORDER BY 2
-$$;
+    $q$ USING p_account, p_from, p_to, v_zone, v_start;
+END
+$fn$;
 
 -- The dashboard's range query, the same function on both backends: only the hours of
 -- the asked days are read (through the aggregates' (account_id, bucket) indexes).
@@ -231,24 +245,32 @@ RETURNS TABLE (
     max_intraday_drawdown double precision, high_equity double precision,
     low_equity double precision
 )
-LANGUAGE sql STABLE AS $$
-    SELECT d.*
-    FROM (SELECT coalesce(max(a.day_zone), 'UTC') AS zone,
-                 coalesce(max(a.day_start), time '00:00') AS day_start
-          FROM accounts a WHERE a.account_id = p_account) r
-    CROSS JOIN LATERAL aetheris_days_from_hours(
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    v_zone text;
+    v_start time;
+BEGIN
+    SELECT coalesce(max(a.day_zone), 'UTC'), coalesce(max(a.day_start), time '00:00')
+      INTO v_zone, v_start
+    FROM accounts a WHERE a.account_id = p_account;
+    RETURN QUERY SELECT * FROM aetheris_days_from_hours(
         p_account,
-        aetheris_trading_day_start(p_first, r.zone, r.day_start),
-        aetheris_trading_day_start(p_last + 1, r.zone, r.day_start)) d
-$$;
+        aetheris_trading_day_start(p_first, v_zone, v_start),
+        aetheris_trading_day_start(p_last + 1, v_zone, v_start));
+END
+$fn$;
 
 -- What the API and dashboards read, on either backend (same columns and types as the
 -- plain-PostgreSQL view): every account's days. Real-time aggregation covers the not
 -- yet materialised tail.
 CREATE VIEW daily_account_pnl AS
-SELECT d.*
+SELECT known.account_id, d.day, d.start_balance, d.end_balance, d.net_pnl, d.gross_profit,
+       d.gross_loss, d.trades, d.wins, d.losses, d.max_intraday_drawdown, d.high_equity,
+       d.low_equity
 FROM (SELECT account_id FROM hourly_balance_stats
       UNION SELECT account_id FROM hourly_trade_stats) known
 CROSS JOIN LATERAL aetheris_days_from_hours(known.account_id, '-infinity', 'infinity') d;
+-- (account_id comes from the UNION, so WHERE account_id = ... reaches the aggregates'
+-- indexes and the function runs for that account only.)
 
 UPDATE accounts SET ruleset = ruleset;

@@ -7,11 +7,18 @@ Nothing is skipped: a service that is down fails the tests with the reason.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -25,16 +32,23 @@ from api.security import AccessTokens, Passwords
 from api.services import ApiLimits, ApiServices
 from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
-from infra.db.accounts import PostgresAccounts, PostgresSessions, PostgresTrades
-from infra.db.pool import Pool
+from infra.db.accounts import (
+    PostgresAccounts,
+    PostgresJournals,
+    PostgresSessions,
+    PostgresTrades,
+)
+from infra.db.database import prepare_database
+from infra.db.pool import Pool, create_pool, redact_url
+from infra.db.scratch import scratch_database
 from infra.db.users import PostgresUsers
 from infra.ratelimit import RateLimiter
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings
-from tests.integration.db.conftest import admin_url, database_url, pool
+from tests.integration.db.conftest import ADMIN_URL
 from tests.integration.kafka.conftest import bootstrap, kafka, topics
 
-__all__ = ["admin_url", "bootstrap", "database_url", "kafka", "pool", "topics"]
+__all__ = ["bootstrap", "kafka", "topics"]
 
 REDIS_URL = os.environ.get("AETHERIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET_KEY = "test-signing-key-" + "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -47,6 +61,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration/api" in str(item.path):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    """The plain PostgreSQL server (the API does not depend on the storage backend)."""
+    try:
+        with psycopg.connect(ADMIN_URL, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {redact_url(ADMIN_URL)} ({exc}); start it with "
+            "`bash scripts/services.sh postgres` -- the API tests need a real server",
+            pytrace=False,
+        )
+    return ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url: str) -> Iterator[str]:
+    """This session's API database, migrated for plain PostgreSQL."""
+    with scratch_database(admin_url, prefix="aetheris_test_api") as url:
+        prepare_database(url, timescale="off")
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pool(database_url: str) -> Iterator[Pool]:
+    opened = create_pool(database_url, size=4, name="aetheris-test-api")
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")
@@ -142,6 +186,7 @@ def build_api(
             allowed_origins=("https://desk.example",),
         ),
         history=DatabaseHistory(pool),
+        journals=PostgresJournals(pool),
         hub=hub,
         clock=clock,
     )
@@ -210,3 +255,78 @@ ACCOUNT = {
     "initial_balance": 100_000,
     "currency": "USD",
 }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def serve_env(
+    database_url: str, redis_url: str, redis_prefix: str, bootstrap: str, topics: Topics
+) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AETHERIS_", "KAFKA_", "DATABASE_URL", "REDIS_URL"))
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        AETHERIS_SECRET_KEY=SECRET_KEY,
+        AETHERIS_ENCRYPTION_KEYS=new_key(),
+        AETHERIS_REDIS_PREFIX=redis_prefix,
+        AETHERIS_DB_TIMESCALE="off",
+        AETHERIS_TOPIC_EVENTS=topics.events,
+        AETHERIS_TOPIC_BREACHES=topics.breaches,
+        AETHERIS_TOPIC_DEADLETTER=topics.deadletter,
+        AETHERIS_TOPIC_PARTITIONS=str(topics.partitions),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """A running `aetheris api serve` with two workers; its output goes to a file (a pipe
+    nobody reads would stall it once full) and is shown if it fails to start."""
+    port = free_port()
+    log = tmp_path / "api-serve.log"
+    output_file = log.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aetheris.cli",
+            "api",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=serve_env,
+        stdout=output_file,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"api serve did not come up: {log.read_text()}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+        output_file.close()

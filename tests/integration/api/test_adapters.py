@@ -14,6 +14,9 @@ import redis
 from limits import parse
 from starlette.websockets import WebSocketDisconnect
 
+from api.services import ApiLimits
+from infra.bus import Topics
+from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
 from infra.db.users import PostgresUsers
 from infra.ratelimit import RateLimiter
@@ -21,7 +24,7 @@ from infra.rulesets import RulesetCatalog
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings, standing_key
 from risk_engine import Armor, snapshot
-from tests.integration.api.conftest import Api
+from tests.integration.api.conftest import Api, build_api
 from tests.unit.risk_engine.builders import account, tick
 
 
@@ -129,3 +132,37 @@ def test_the_dashboard_page_asks_for_a_login(api: Api) -> None:
     assert "/api/v1/auth/login" in page.text
     assert "Bearer" in page.text
     assert "#C9A050" in page.text
+
+
+def test_the_docs_when_turned_on_load_nothing_from_a_cdn(
+    pool: Pool, kafka: KafkaBus, topics: Topics, redis_url: str, redis_prefix: str
+) -> None:
+    api = build_api(pool, kafka, topics, redis_url, redis_prefix, limits=ApiLimits(docs=True))
+    with api.client:
+        page = api.client.get("/docs")
+        script = api.client.get("/docs-assets/swagger-ui-bundle.js")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert script.status_code == 200 and len(script.content) > 100_000
+
+
+def test_the_demo_websocket_replays_recent_breaches_then_streams_new_ones(api: Api) -> None:
+    armor = Armor(RulesetCatalog())
+    breaches = [
+        b
+        for e in (
+            account("ftmo-2step"),
+            tick("2026-03-02 09:00", 100_000),
+            tick("2026-03-02 10:00", 100_000, 94_000),
+        )
+        for b in armor.process(e)
+    ]
+    assert [b.level for b in breaches] == [1, 2, 3]
+    api.hub.publish(breaches[:1])
+    with api.client.websocket_connect("/ws/realtime") as socket:
+        first = socket.receive_json()
+        api.hub.publish(breaches[1:2])
+        second = socket.receive_json()
+    assert first == {"kind": "breach", "breach": breaches[0].model_dump(mode="json")}
+    assert second["breach"]["breach_id"] == breaches[1].breach_id

@@ -3,12 +3,10 @@ on PostgreSQL, Redis and Kafka; it refuses to start without what it needs."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,42 +15,8 @@ import pytest
 
 from infra.bus import BEGINNING, Topics
 from infra.bus.kafka import KafkaBus
-from infra.secrets import new_key
 from schemas import AccountEvent, parse_event
-from tests.integration.api.conftest import PASSWORD, SECRET_KEY
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def serve_env(
-    database_url: str, redis_url: str, redis_prefix: str, bootstrap: str, topics: Topics
-) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AETHERIS_", "KAFKA_", "DATABASE_URL", "REDIS_URL"))
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        AETHERIS_SECRET_KEY=SECRET_KEY,
-        AETHERIS_ENCRYPTION_KEYS=new_key(),
-        AETHERIS_REDIS_PREFIX=redis_prefix,
-        AETHERIS_DB_TIMESCALE="off",
-        AETHERIS_TOPIC_EVENTS=topics.events,
-        AETHERIS_TOPIC_BREACHES=topics.breaches,
-        AETHERIS_TOPIC_DEADLETTER=topics.deadletter,
-        AETHERIS_TOPIC_PARTITIONS=str(topics.partitions),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+from tests.integration.api.conftest import PASSWORD, SECRET_KEY, free_port
 
 
 def _start(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
@@ -79,6 +43,7 @@ def _start(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
             "PostgreSQL at postgresql://postgres:***@127.0.0.1:1/x is unreachable",
         ),
         ({"AETHERIS_RATE_LIMIT_LOGIN": "lots"}, "AETHERIS_RATE_LIMIT_LOGIN: 'lots' is not"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, "Kafka at 127.0.0.1:1 is unreachable"),
     ],
 )
 def test_it_refuses_to_start_without_what_it_needs(
@@ -90,50 +55,11 @@ def test_it_refuses_to_start_without_what_it_needs(
             env.pop(name, None)
         else:
             env[name] = value
-    done = _start(env, _free_port())
+    done = _start(env, free_port())
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert "hunter2" not in done.stderr and SECRET_KEY not in done.stderr
-
-
-@pytest.fixture
-def server(serve_env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aetheris.cli",
-            "api",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=serve_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.communicate(timeout=10)[0] if process.poll() is not None else ""
-                raise AssertionError(f"api serve did not come up: {output}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def test_a_new_user_registers_enrols_totp_logs_in_and_adds_an_account(

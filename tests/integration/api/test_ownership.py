@@ -4,15 +4,19 @@ id answers 404 for another user's id exactly as for a missing one, and changes n
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import redis
 
 from infra.bus import BEGINNING
 from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
+from infra.rulesets import RulesetCatalog
 from infra.standings import standing_key
-from schemas import AccountEvent, TradeEvent, parse_event
+from risk_engine import Armor
+from schemas import RULE_NAMES, AccountEvent, BalanceEvent, TradeEvent, parse_event
 from schemas.api import trade_id
 from schemas.state import AccountSnapshot
 from tests.integration.api.conftest import ACCOUNT, Api, User
@@ -231,12 +235,34 @@ def test_mass_assignment_of_an_owner_or_id_is_422(api: Api, alice: User, bob: Us
     assert trade.status_code == 422
 
 
-def test_deleting_an_account_hides_it_and_keeps_its_history(
-    api: Api, alice: User, pool: Pool
+def test_deleting_an_account_stops_monitoring_hides_it_and_keeps_its_history(
+    api: Api, alice: User, pool: Pool, kafka: KafkaBus
 ) -> None:
     account = _create_account(api, alice)["id"]
     _add_trade(api, alice, account)
     assert api.client.delete(f"/api/v1/accounts/{account}", headers=alice.auth).status_code == 204
+    # The last registration on the bus switches every rule off: the engine, which applies
+    # it as it applies any account event, raises no more breaches for the account.
+    registrations = [
+        e for e in _bus_events(kafka, api.topics.events, 3) if isinstance(e, AccountEvent)
+    ]
+    first, last = registrations[0], registrations[-1]
+    assert last.overrides == dict.fromkeys(RULE_NAMES)
+    ticks = [
+        BalanceEvent(
+            account_id=account,
+            ts=datetime(2026, 3, 2, hour, tzinfo=UTC),
+            balance=balance,
+            equity=balance,
+        )
+        for hour, balance in ((9, 100_000.0), (10, 50_000.0))
+    ]
+    # Under its rules a 50 % fall breaches; after the delete's registration, nothing does.
+    monitored, stopped = Armor(RulesetCatalog()), Armor(RulesetCatalog())
+    events: list[AccountEvent | BalanceEvent] = [first, *ticks]
+    assert [b for e in events for b in monitored.process(e)] != []
+    events = [last, *ticks]
+    assert [b for e in events for b in stopped.process(e)] == []
     assert api.client.get(f"/api/v1/accounts/{account}", headers=alice.auth).status_code == 404
     assert api.client.delete(f"/api/v1/accounts/{account}", headers=alice.auth).status_code == 404
     with pool.connection() as conn:
@@ -476,3 +502,83 @@ def test_security_headers_cors_and_no_stack_traces(api: Api) -> None:
     # The docs are off in production, so nothing is loaded from a CDN.
     assert api.client.get("/docs").status_code == 404
     assert api.client.get("/openapi.json").status_code == 200
+
+
+def test_alerts_list_only_the_users_own_accounts(
+    api: Api, alice: User, bob: User, pool: Pool
+) -> None:
+    mine = _create_account(api, alice)["id"]
+    theirs = _create_account(api, bob)["id"]
+    with pool.connection() as conn:
+        for number, account_id in enumerate((mine, theirs, mine)):
+            conn.execute(
+                "INSERT INTO breaches (breach_id, account_id, rule, level, ts, value, "
+                "limit_value, message) VALUES (%s, %s, 'max_daily_loss', 1, %s, 3500, 5000, "
+                "'Daily loss 3,500.00 is 70%% of the limit 5,000.00')",
+                (
+                    f"b{number}-{account_id}",
+                    account_id,
+                    datetime(2026, 3, 2, 9 + number, tzinfo=UTC),
+                ),
+            )
+    alerts = api.client.get("/api/v1/alerts", headers=alice.auth).json()
+    assert [a["breach"]["breach_id"] for a in alerts] == [f"b2-{mine}", f"b0-{mine}"]
+    one = api.client.get(
+        "/api/v1/alerts", headers=alice.auth, params={"account_id": mine, "limit": 1}
+    )
+    assert [a["breach"]["breach_id"] for a in one.json()] == [f"b2-{mine}"]
+    assert [
+        a["breach"]["account_id"] for a in api.client.get("/api/v1/alerts", headers=bob.auth).json()
+    ] == [theirs]
+
+
+def test_metrics_are_the_kpis_of_the_stored_trades_and_daily_closes(
+    api: Api, alice: User, bob: User, pool: Pool
+) -> None:
+    account = _create_account(api, alice)["id"]
+    _add_trade(api, alice, account, broker_trade_id="W", pnl=300.0)
+    _add_trade(
+        api,
+        alice,
+        account,
+        broker_trade_id="L",
+        pnl=-100.0,
+        entry_time="2026-03-03T09:05:00Z",
+        exit_time="2026-03-03T09:40:00Z",
+    )
+    with pool.connection() as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO balance_ticks (account_id, ts, balance, equity) VALUES (%s, %s, %s, %s)",
+            [
+                (account, "2026-03-02T12:00:00Z", 100_300, 100_250),
+                (account, "2026-03-02T21:00:00Z", 100_300, 100_300),  # the day's close
+                (account, "2026-03-03T21:00:00Z", 100_200, 99_800),
+            ],
+        )
+    answer = api.client.get(f"/api/v1/metrics/{account}", headers=alice.auth)
+    assert answer.status_code == 200, answer.text
+    kpis = answer.json()
+    # Two trades: +300 and -100 -> net 200, one win in two, profit factor 300 / 100.
+    assert kpis["account_ids"] == [account]
+    assert kpis["starting_balance"] == 100_000
+    assert kpis["execution"]["net_pnl"] == 200
+    assert kpis["execution"]["win_rate"] == 0.5
+    assert kpis["execution"]["profit_factor"] == 3
+    # Daily closes 100,300 then 99,800 from an initial 100,000: returns +0.3 % then
+    # 99,800 / 100,300 - 1.
+    assert kpis["returns"]["source"] == "equity_snapshots"
+    assert kpis["returns"]["days"] == 2
+    assert kpis["returns"]["total_return"] == pytest.approx(99_800 / 100_000 - 1)
+    first_day = api.client.get(
+        f"/api/v1/metrics/{account}",
+        headers=alice.auth,
+        params={"from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z"},
+    ).json()
+    assert first_day["execution"]["net_pnl"] == 300
+    assert api.client.get(f"/api/v1/metrics/{account}", headers=bob.auth).status_code == 404
+    backwards = api.client.get(
+        f"/api/v1/metrics/{account}",
+        headers=alice.auth,
+        params={"from": "2026-03-03T00:00:00Z", "to": "2026-03-02T00:00:00Z"},
+    )
+    assert backwards.status_code == 422

@@ -21,10 +21,12 @@ from decimal import Decimal
 
 import pytest
 
+from api.history import DatabaseHistory
 from infra.db.pool import Pool, connect
 from infra.db.repositories import daily_pnl
-from infra.db.sinks import copy_ticks, upsert_accounts, upsert_trades
+from infra.db.sinks import PostgresSink, copy_ticks, upsert_accounts, upsert_trades
 from infra.rulesets import RulesetCatalog
+from risk_engine import Armor
 from risk_engine.calendar import trading_day_of
 from risk_engine.engine import apply
 from risk_engine.state import AccountState
@@ -269,3 +271,43 @@ def test_the_day_functions_match_the_engine_calendar(database_url: str) -> None:
             for ts, label, start in rows:
                 engine = trading_day_of(ts, rule.zone, rule.day_start)
                 assert (label, start) == (engine.label, engine.start), (zone_name, ts)
+
+
+def test_dashboard_view_and_engine_agree_on_ftmo_days_across_the_switch(
+    pool: Pool, account: str
+) -> None:
+    # Sunday 29 March 2026, Prague on CEST from 01:00 UTC: the 30th starts at 22:00 UTC.
+    # A loss closed at 21:59 UTC (23:59 CEST) is the 29th's; one closed at 22:30 UTC
+    # (00:30 CEST) is the 30th's and takes the 30th's loss from the day's starting
+    # balance 99,000 to 5,200: more than FTMO's 5,000 (5 % of 100,000), a level-3 breach.
+    events: list[AccountEvent | BalanceEvent | TradeEvent] = [
+        AccountEvent(
+            account_id=account, ruleset="ftmo-2step", initial_balance=100_000.0, currency="USD"
+        ),
+        tick(account, utc(2026, 3, 29, 21, 0), 100_000.0, 100_000.0),
+        closed(account, "D1", utc(2026, 3, 29, 21, 59), -1_000.0),
+        tick(account, utc(2026, 3, 29, 21, 59), 99_000.0, 99_000.0),
+        closed(account, "D2", utc(2026, 3, 29, 22, 30), -5_200.0),
+        tick(account, utc(2026, 3, 29, 22, 30), 93_800.0, 93_800.0),
+    ]
+    armor = Armor(RulesetCatalog())
+    breaches = [b for e in events for b in armor.process(e)]
+    PostgresSink(pool).write([*events, *breaches])
+
+    daily_loss = [b for b in breaches if b.rule == "max_daily_loss" and b.level == 3]
+    assert len(daily_loss) == 1 and daily_loss[0].value == 5_200.0
+    rule = builtin_rulesets()["ftmo-2step"]
+    engine_day = trading_day_of(daily_loss[0].ts, rule.zone, rule.day_start).label
+    assert engine_day == date(2026, 3, 30)
+
+    dashboard = DatabaseHistory(pool).daily(account, 90)
+    assert [(d.day, d.net_pnl) for d in dashboard] == [
+        (date(2026, 3, 29), -1_000.0),
+        (date(2026, 3, 30), -5_200.0),
+    ]
+    assert view_by_day(pool, account) == {
+        date(2026, 3, 29): Decimal("-1000.0"),
+        date(2026, 3, 30): Decimal("-5200.0"),
+    }
+    breach_day = next(d for d in dashboard if d.day == engine_day)
+    assert -breach_day.net_pnl == daily_loss[0].value

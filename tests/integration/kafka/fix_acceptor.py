@@ -1,8 +1,10 @@
 """A FIX 4.4 acceptor for the drop-copy tests: a real QuickFIX session layer on 127.0.0.1.
 
-Run as ``python fix_acceptor.py PORT STORE_DIR SENDER TARGET``. It prints one line per
-session event to stdout (``LISTENING``, ``LOGON <MsgSeqNum of the peer's Logon>``,
-``LOGOUT``, ``RESEND <BeginSeqNo> <EndSeqNo>``) and reads commands as JSON lines on stdin:
+Run as ``python fix_acceptor.py PORT STORE_DIR SENDER TARGET [PASSWORD]``; with a
+PASSWORD, a Logon whose Password (554) differs is answered by a Logout. It prints one
+line per session event to stdout (``LISTENING``, ``LOGON <MsgSeqNum of the peer's
+Logon> <its Password>``, ``REFUSED``, ``LOGOUT``, ``HEARTBEAT``, ``RESEND <BeginSeqNo>
+<EndSeqNo>``, ``SENT``, ``DROPPED``) and reads commands as JSON lines on stdin:
 
 - ``{"send": {"17": "E1", ...}}`` an ExecutionReport with these tags (stored and sent, or
   only stored while the peer is away: it is then resent on the peer's ResendRequest);
@@ -50,9 +52,10 @@ def field(message: fix.Message, tag: int, header: bool = False) -> str | None:
 
 
 class Counterparty(fix.Application):  # type: ignore[misc]
-    def __init__(self) -> None:
+    def __init__(self, password: str | None) -> None:
         super().__init__()
         self.session_id: fix.SessionID | None = None
+        self.password = password
 
     def onCreate(self, session_id: fix.SessionID) -> None:
         self.session_id = session_id
@@ -69,7 +72,16 @@ class Counterparty(fix.Application):  # type: ignore[misc]
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         kind = field(message, 35, header=True)
         if kind == "A":
-            say(f"LOGON {field(message, 34, header=True)} {field(message, 554) or '-'}")
+            given = field(message, 554)
+            if self.password is not None and given != self.password:
+                # (Raising fix.RejectLogon from Python aborts this binding's process, so the
+                # session is logged out with the reason right after the Logon instead.)
+                fix.Session.lookupSession(session_id).logout("bad credentials")
+                say("REFUSED")
+                return
+            say(f"LOGON {field(message, 34, header=True)} {given or '-'}")
+        elif kind == "0":
+            say("HEARTBEAT")
         elif kind == "2":
             say(f"RESEND {field(message, 7)} {field(message, 16)}")
 
@@ -93,9 +105,10 @@ def execution_report(tags: dict[str, str]) -> fix.Message:
 
 def main() -> None:
     port, store, sender, target = sys.argv[1:5]
+    password = sys.argv[5] if len(sys.argv) > 5 else None
     settings = fix.SessionSettings()
     settings.setFromString(SETTINGS.format(port=port, store=store, sender=sender, target=target))
-    app = Counterparty()
+    app = Counterparty(password)
     acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(settings), settings)
     acceptor.start()
     say("LISTENING")

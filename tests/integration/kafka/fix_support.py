@@ -25,10 +25,11 @@ def free_port() -> int:
 class Acceptor:
     """The acceptor process: commands in, session events out."""
 
-    def __init__(self, store: Path, sender: str, target: str) -> None:
+    def __init__(self, store: Path, sender: str, target: str, password: str | None = None) -> None:
         self.port = free_port()
+        extra = [password] if password is not None else []
         self.process = subprocess.Popen(
-            [sys.executable, str(ACCEPTOR), str(self.port), str(store), sender, target],
+            [sys.executable, str(ACCEPTOR), str(self.port), str(store), sender, target, *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

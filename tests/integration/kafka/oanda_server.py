@@ -24,6 +24,7 @@ class Fault:
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     pause: float = 0.0  # seconds to sleep before answering normally
+    drop: bool = False  # close the connection without an answer
 
 
 class FakeOanda:
@@ -88,6 +89,9 @@ class FakeOanda:
                 with fake._lock:
                     fake.requests.append(self.path)
                     fault = fake.faults.popleft() if fake.faults else None
+                if fault is not None and fault.drop:
+                    self.close_connection = True
+                    return
                 if fault is not None and fault.pause:
                     time.sleep(fault.pause)
                     fault = None

@@ -110,6 +110,7 @@ def test_drop_copy_across_restart_disconnect_and_correction(
         target_comp_id="BROKER",
         data_dir=tmp_path / "data",
         reconnect_seconds=1,
+        heartbeat_seconds=1,
         password=PASSWORD,
     )
     connector = Connector(config, kafka, topics)
@@ -121,6 +122,7 @@ def test_drop_copy_across_restart_disconnect_and_correction(
     assert first_logon[1] == "1"  # a fresh FileStore starts at 1
     assert first_logon[2] == PASSWORD  # the Logon carried the password (554)
     wait_for(handler.logged_on.is_set, "the first logon")
+    acceptor.expect("HEARTBEAT", timeout=10)  # HeartBtInt=1: QuickFIX keeps the session alive
 
     acceptor.send(fill("E1", "1", "2", "5000", "20260302-14:00:00", t12="4.20", t13="3"))
     acceptor.send({**fill("N1", "1", "1", "5000", "20260302-14:00:01"), 150: "0", 39: "0"})
@@ -236,3 +238,35 @@ def test_connect_fix_command_publishes_a_round_trip(
     assert (events[3]["status"], events[3]["pnl"]) == ("closed", 30.0)
     assert events[4]["balance"] == 25_030.0
     assert PASSWORD not in log.read_text()
+
+
+def test_a_refused_logon_is_logged_with_the_brokers_reason_not_the_password(
+    tmp_path: Path, kafka: KafkaBus, topics: Topics, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wrong password: the acceptor answers the Logon with a Logout; the connector logs
+    the broker's reason, and says so while it is still not logged on."""
+    caplog.set_level(logging.INFO)
+    strict = Acceptor(tmp_path / "strict", "BROKER", "AETHERIS", password="the-right-one")
+    forged = "forged-password-1"
+    try:
+        config = FixSessionConfig(
+            host="127.0.0.1",
+            port=strict.port,
+            sender_comp_id="AETHERIS",
+            target_comp_id="BROKER",
+            data_dir=tmp_path / "data",
+            reconnect_seconds=1,
+            password=forged,
+        )
+        connector = Connector(config, kafka, topics)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("connectors.fix.connector.NOT_LOGGED_ON_WARNING_SECONDS", 1.0)
+            handler = connector.start()
+            strict.expect("REFUSED")
+            wait_for(lambda: "not logged on to 127.0.0.1" in caplog.text, "the warning")
+            connector.halt()
+    finally:
+        strict.close()
+    assert not handler.logged_on.is_set()
+    assert "the broker logged us out: bad credentials" in caplog.text
+    assert forged not in caplog.text

@@ -1,5 +1,6 @@
 """The OANDA REST connector against a local server in OANDA v20's shapes, publishing to
-real Kafka: paging, a 500, a 429 with Retry-After, a timeout, a restart from the saved
+real Kafka: paging, a 500, a 429 with Retry-After, a timeout, a dropped connection, a
+restart from the saved
 transaction id, a trade opened before the connector, a bad transaction, and giving up.
 
 Account in USD, EUR_USD (100,000 units = 1 lot; OANDA reports P&L itself). By hand:
@@ -22,11 +23,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from connectors.oanda.client import OandaClient
@@ -36,6 +39,7 @@ from connectors.statefile import JsonStateFile
 from connectors.synclog import MemorySyncLogWriter
 from infra.bus import EventPublisher, InProcessBus, Topics
 from infra.bus.kafka import KafkaBus
+from infra.db.scratch import scratch_database
 from tests.integration.kafka.oanda_server import FakeOanda, Fault
 from tests.integration.kafka.support import aetheris, read_topic
 
@@ -185,7 +189,9 @@ def test_polling_with_faults_paging_and_a_restart(
     caplog.set_level(logging.DEBUG)
     oanda.transactions = list(HISTORY)
     oanda.balance, oanda.nav = "10002.9500", "10001.9500"
-    oanda.faults.extend([Fault(500), Fault(429, {"Retry-After": "7"}), Fault(pause=1.0)])
+    oanda.faults.extend(
+        [Fault(500), Fault(429, {"Retry-After": "7"}), Fault(pause=1.0), Fault(drop=True)]
+    )
     state = tmp_path / "oanda.json"
     sync_log = MemorySyncLogWriter()
     publisher = EventPublisher(kafka.publisher(), topics)
@@ -197,8 +203,9 @@ def test_polling_with_faults_paging_and_a_restart(
         wait=recorder(pauses),
         jitter=lambda: 1.0,
     )
-    # 500 → 1 s; 429 → its Retry-After 7 s; timeout (third failure) → 4 s; then the interval
-    assert pauses == [1.0, 7.0, 4.0, 5.0]
+    # 500 → 1 s; 429 → its Retry-After 7 s; timeout (third failure) → 4 s; connection
+    # dropped without an answer (fourth) → 8 s; then the poll interval
+    assert pauses == [1.0, 7.0, 4.0, 8.0, 5.0]
     assert report.gave_up is None
     assert json.loads(state.read_text())["last_transaction_id"] == 6
     sinceids = [r for r in oanda.requests if "sinceid" in r]
@@ -259,6 +266,7 @@ def test_polling_with_faults_paging_and_a_restart(
     assert "'9'" in second_run.errors[0]["where"]
     assert "429 rate limited" in caplog.text
     assert "timed out" in caplog.text
+    assert "RemoteProtocolError" in caplog.text
     assert TOKEN not in caplog.text
 
 
@@ -307,7 +315,28 @@ def test_an_unreachable_server_is_retried_with_backoff_then_given_up(
 def test_connect_rest_command(
     oanda: FakeOanda, kafka: KafkaBus, topics: Topics, kafka_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """``aetheris connect rest --broker oanda`` as its own process, token from a file."""
+    """``aetheris connect rest --broker oanda`` as its own process, token from a file, its
+    sync log in a scratch PostgreSQL database: one row for the poll that found the four
+    fills (later polls found nothing and wrote none)."""
+    admin_url = os.environ.get(
+        "AETHERIS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    with scratch_database(admin_url, prefix="aetheris_test_rest") as database_url:
+        run_connect_rest(
+            oanda, kafka, topics, {**kafka_env, "DATABASE_URL": database_url}, tmp_path
+        )
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT source, format, status, trades_new, trades_error, balance_events "
+                "FROM sync_logs"
+            ).fetchall()
+    # balance events: the deposit (transaction 2) and the summary after the poll
+    assert rows == [(f"rest:oanda:{OANDA_ACCOUNT}", "oanda", "success", 4, 0, 2)]
+
+
+def run_connect_rest(
+    oanda: FakeOanda, kafka: KafkaBus, topics: Topics, env: dict[str, str], tmp_path: Path
+) -> None:
     oanda.transactions = list(HISTORY)
     oanda.balance, oanda.nav = "10002.9500", "10001.9500"
     token_file = tmp_path / "token"
@@ -320,9 +349,8 @@ def test_connect_rest_command(
             "--token-file", str(token_file), "--since-transaction-id", "0",
             "--ruleset", "personal", "--initial-balance", "10000",
             "--interval", "0.5", "--duration", "4", "--data-dir", str(tmp_path / "data"),
-            "--no-sync-log",
         ],
-        kafka_env,
+        env,
         log,
     )  # fmt: skip
     try:

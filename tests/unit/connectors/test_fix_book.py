@@ -313,3 +313,35 @@ def test_instrument_table_file_errors_name_the_file_and_field(tmp_path: Path) ->
     bad.write_text("{")
     with pytest.raises(InstrumentError, match="is not JSON"):
         load_instruments(bad)
+
+
+def test_a_close_stamped_before_its_entry_closes_at_the_entry_time() -> None:
+    """A broker clock off by a second must not lose the close: exit_time ≥ entry_time."""
+    b = book()
+    b.handle(report("E1", "buy", 1, 5000, minute=5))
+    [close] = trades(b.handle(report("E2", "sell", 1, 5001, minute=4)).events)
+    assert close.exit_time == close.entry_time == datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+
+
+def test_ids_and_symbols_the_contract_cannot_hold_are_refused() -> None:
+    with pytest.raises(FixMessageError, match=r"tag 17 \(ExecID\) is longer than 128"):
+        parse_execution_report({**BASE, 17: "X" * 129})
+    with pytest.raises(FixMessageError, match=r"tag 55 \(Symbol\) is longer than 64"):
+        parse_execution_report({**BASE, 55: "S" * 65})
+    with pytest.raises(FixMessageError, match="not a UTCTimestamp"):
+        parse_execution_report({**BASE, 60: "20261340-10:00:00"})  # month 13
+
+
+def test_a_correction_of_a_correction_reaches_the_fill() -> None:
+    """E2 sell @ 5,010 → G1 corrects it to 5,008 → G2 (19=G1) to 5,006: P&L 300."""
+    b = book()
+    b.handle(report("E1", "buy", 1, 5000))
+    b.handle(report("E2", "sell", 1, 5010, minute=1))
+    b.handle(report("G1", "sell", 1, 5008, exec_type="G", ref="E2", minute=2))
+    second = b.handle(report("G2", "sell", 1, 5006, exec_type="G", ref="G1", minute=3))
+    assert last_balance(second.events).balance == 100_300.0
+    restarted = book()
+    restarted.restore(json.loads(json.dumps(b.to_state())))
+    cancel = restarted.handle(report("H1", "sell", 0, 0, exec_type="H", ref="G2", minute=4))
+    assert last_balance(cancel.events).balance == 100_000.0  # the sell is gone: long again
+    assert "ES" in restarted.ledger.positions

@@ -92,3 +92,22 @@ def test_comp_ids_that_would_break_the_settings_are_refused(bad: str, tmp_path: 
     config = FixSessionConfig("127.0.0.1", 1, bad, "BROKER", tmp_path)
     with pytest.raises(ValueError, match="sender comp id"):
         config.quickfix_settings()
+
+
+def test_session_schedule_goes_into_the_quickfix_settings(tmp_path: Path) -> None:
+    config = FixSessionConfig(
+        "127.0.0.1",
+        9880,
+        "AETHERIS",
+        "BROKER",
+        tmp_path,
+        session_start="22:00:00",
+        session_end="21:55:00",
+        reset_on_logon=True,
+    )
+    text = config.quickfix_settings()
+    assert "StartTime=22:00:00" in text and "EndTime=21:55:00" in text
+    assert "ResetOnLogon=Y" in text
+    assert f"FileStorePath={tmp_path / 'fix' / 'AETHERIS-BROKER' / 'store'}" in text
+    with pytest.raises(ValueError, match="session start time '25:00:00' is not HH:MM:SS"):
+        FixSessionConfig("h", 1, "A", "B", tmp_path, session_start="25:00:00").quickfix_settings()

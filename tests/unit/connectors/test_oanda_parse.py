@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
 from connectors.oanda.client import FatalError, OandaClient, RetryableError, parse_retry_after
-from connectors.oanda.connector import Backoff
+from connectors.oanda.connector import Backoff, OandaPoller
 from connectors.oanda.parse import OandaBook, OandaDataError, parse_time
 from connectors.oanda.wire import AccountSummary
+from connectors.statefile import JsonStateFile
+from connectors.synclog import MemorySyncLogWriter
+from infra.bus import EventPublisher, InProcessBus, Topics
 from schemas import BalanceEvent, TradeEvent
 
 
@@ -206,3 +210,36 @@ def test_an_oversized_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr("connectors.oanda.client.MAX_BODY_BYTES", 1000)
     with pytest.raises(FatalError, match="larger than 1000 bytes"):
         client_answering(200, b"x" * 5000).summary()
+
+
+def test_a_fill_the_contract_refuses_is_a_data_error_not_a_crash() -> None:
+    book = OandaBook("A1", last_transaction_id=0)
+    with pytest.raises(OandaDataError, match="transaction 1: entry_price"):
+        book.apply(order_fill("1", tradeOpened={"tradeID": "1", "units": "10", "price": "0"}))
+    assert book.open_trades == {}
+    assert book.last_transaction_id == 1
+
+
+def test_an_account_in_another_currency_gives_up_with_the_reason(tmp_path: Path) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/summary"):
+            account = {"id": "101-1", "currency": "EUR", "balance": "100", "NAV": "100",
+                       "lastTransactionID": "3"}  # fmt: skip
+            return httpx.Response(200, json={"account": account, "lastTransactionID": "3"})
+        return httpx.Response(200, json={"transactions": [], "lastTransactionID": "3"})
+
+    client = OandaClient("http://broker.test", "101-1", "t", transport=httpx.MockTransport(answer))
+    bus = InProcessBus()
+    bus.create_topics(["e", "b", "d"], 1)
+    poller = OandaPoller(
+        client,
+        OandaBook("A1"),
+        EventPublisher(bus.publisher(), Topics("e", "b", "d", 1)),
+        JsonStateFile(tmp_path / "state.json"),
+        MemorySyncLogWriter(),
+        source="rest:oanda:101-1",
+        currency="USD",
+    )
+    report = poller.run(interval=1.0, backoff=Backoff(), wait=lambda seconds: False)
+    assert report.gave_up == "the OANDA account is in EUR, the AETHERIS account A1 in USD"
+    assert bus.reader("e").read(10, 0.0) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
 import pytest
@@ -184,4 +185,32 @@ def test_calendar_and_equity_curve_on_a_local_clock() -> None:
         ("2026-03-03", 170.0),
         ("2026-03-04", 90.0),
         ("2026-03-06", 220.0),
+    ]
+
+
+def test_the_calendar_counts_the_rule_sets_trading_day() -> None:
+    # Topstep: the day turns at 17:00 America/Chicago (CST = UTC-6 in January, so 23:00
+    # UTC) and is labelled with the date it ends. Exits at 22:59 and 23:00 UTC on Tuesday
+    # 13 January fall on Tuesday's and Wednesday's sessions.
+    topstep = KpiConfig(timezone="America/Chicago", day_start=time(17, 0))
+    result = kpis(
+        trade(4.0, "2026-01-13 22:00", "2026-01-13 22:59"),
+        trade(6.0, "2026-01-13 22:10", "2026-01-13 23:00"),
+        trade(1.5, "2026-01-12 23:00", "2026-01-12 23:30"),  # Monday 17:30: Tuesday's
+        config=topstep,
+    )
+    assert [(cell["date"], cell["net_pnl"]) for cell in result["calendar"]] == [
+        ("2026-01-13", 5.5),
+        ("2026-01-14", 6.0),
+    ]
+    assert result["config"]["day_start"] == "17:00"
+    # FTMO: midnight Europe/Prague (CET = UTC+1): 22:59 UTC is the 14th, 23:01 the 15th.
+    ftmo = kpis(
+        trade(-2.0, "2026-01-14 22:00", "2026-01-14 22:59"),
+        trade(3.0, "2026-01-14 22:30", "2026-01-14 23:01"),
+        config=KpiConfig(timezone="Europe/Prague"),
+    )
+    assert [(cell["date"], cell["net_pnl"]) for cell in ftmo["calendar"]] == [
+        ("2026-01-14", -2.0),
+        ("2026-01-15", 3.0),
     ]

@@ -302,3 +302,30 @@ def test_a_negative_standing_interval_is_refused() -> None:
         InProcessPipeline(
             bus, topics, live=InMemoryLive, standing_interval_seconds=-1
         ).run_until_end()
+
+
+class BrokenStore:
+    """A publisher with a bug: it raises something that is not a LiveError, every time."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def publish(self, items: Sequence[LiveItem]) -> None:
+        self.attempts += 1
+        raise RuntimeError("a bug in the publisher (test)")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_an_unexpected_error_is_retried_with_backoff_not_in_a_hot_loop() -> None:
+    store = BrokenStore()
+    writer = LiveWriter(store, retry_initial_seconds=0.05, retry_max_seconds=0.1)
+    writer.write([snapshot_of("A1", 1.0)])
+    time.sleep(0.5)
+    writer.close()
+    # At least 0.05 s between tries after the second, plus a last try at close: a handful
+    # in 0.5 s, where a hot loop makes thousands.
+    assert 2 <= store.attempts <= 15
+    assert writer.stats.last_error == "unexpected RuntimeError (logged)"
+    assert writer.stats.standings == 0
