@@ -156,7 +156,7 @@ def _poll(ctx: SyncContext, jobs: PostgresSyncJobs, job: SyncJob) -> str:
         client = OandaClient(url, broker_account, token, timeout=ctx.http_timeout)
     except ValueError as exc:
         raise JobRefused(str(exc)) from None
-    writer = PostgresSyncLogWriter(ctx.pool)
+    writer = PostgresSyncLogWriter(SyncLogStore(ctx.pool))
     source = f"rest:oanda:{broker_account}"
     try:
         poller = OandaPoller(
@@ -168,6 +168,7 @@ def _poll(ctx: SyncContext, jobs: PostgresSyncJobs, job: SyncJob) -> str:
             source=source,
             clock=ctx.clock,
             since_transaction_id=since,
+            currency=jobs.account_currency(job.account_id),
         )
         run = poller.poll_once()
     except FatalError as exc:
@@ -179,7 +180,9 @@ def _poll(ctx: SyncContext, jobs: PostgresSyncJobs, job: SyncJob) -> str:
     finally:
         client.close()
     if not writer.ids:  # nothing new: still one sync log for the run
-        writer.write(ConnectorRun(source, job.account_id, run.started_at), ctx.clock())
+        empty = ConnectorRun(source, job.account_id, run.started_at, format="oanda")
+        writer.start(empty)
+        writer.finish(empty, ctx.clock())
     jobs.link_sync_log(job.id, writer.ids[-1])
     connections.mark(view.id, "success", ctx.clock())
     return run.status

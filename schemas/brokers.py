@@ -13,9 +13,14 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 BrokerKind = Literal["rest", "fix", "mt4", "mt5"]
+# PostgreSQL text and jsonb cannot hold NUL: refused at the border (422), never a 500.
+_NO_NUL = r"^[^\x00]*$"
 ConnectionLabel = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00]+$"),
 ]
+_Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
+_SettingText = Annotated[str, Field(max_length=2_048, pattern=_NO_NUL)]
 SyncStatus = Literal["pending", "running", "success", "failed"]
 JobStatus = Literal["queued", "running", "retrying", "done", "failed"]
 JobKind = Literal["statement", "poll"]
@@ -34,11 +39,11 @@ class ConnectionCreate(BaseModel):
     label: ConnectionLabel
     broker: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = ""
     settings: Annotated[
-        dict[Annotated[str, Field(max_length=64)], str | int | float | bool],
+        dict[_Key, _SettingText | int | Annotated[float, Field(allow_inf_nan=False)] | bool],
         Field(max_length=MAX_SETTINGS_FIELDS),
     ] = Field(default_factory=dict)
     credentials: Annotated[
-        dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=4_096)]],
+        dict[_Key, Annotated[str, Field(max_length=4_096)]],
         Field(max_length=MAX_CREDENTIAL_FIELDS),
     ] = Field(default_factory=dict)
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentUser, OwnedAccount, Services
+from api.deps import CurrentUser, OwnedAccount, Services, get_owned_account
 from api.routes.brokers import broker_services
+from schemas.api import ID_PATTERN
 from schemas.brokers import JobProgress, JobStarted, JobView
 
 router = APIRouter(prefix="/api/v1/brokers/sync", tags=["sync jobs"])
@@ -28,14 +29,29 @@ class PollRequest(BaseModel):
     connection_id: UUID | None = None
 
 
-@router.post("/{account_id}", status_code=202, responses=RESPONSES)
+# POST takes an account id and GET a job id at the same place, as one path in the
+# OpenAPI document (two templates there would each look like the other's missing method).
+SyncId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=ID_PATTERN,
+        description="POST: the account id; GET: the job id",
+    ),
+]
+
+
+@router.post("/{sync_id}", status_code=202, responses=RESPONSES)
 def start_poll(
-    account: OwnedAccount,
+    sync_id: SyncId,
     user: CurrentUser,
     services: Services,
     body: PollRequest | None = None,
 ) -> JobStarted:
-    """One poll run of the account's stored REST connection, as a job."""
+    """One poll run of the account's stored REST connection (``sync_id``: the account id),
+    as a job."""
+    account = get_owned_account(sync_id, user, services)
     brokers = broker_services(services)
     connections = brokers.connections.for_account(user.id, account.id)
     wanted = body.connection_id if body is not None else None
@@ -57,7 +73,7 @@ async def upload_statement(  # noqa: PLR0917 -- FastAPI parameters
     user: CurrentUser,
     services: Services,
     format: Annotated[str, Query(max_length=32, pattern=r"^[a-z0-9-]+$")] = "auto",
-    timezone: Annotated[str | None, Query(max_length=64)] = None,
+    timezone: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_+\-/: ]+$")] = None,
     filename: Annotated[str, Query(max_length=200, pattern=r"^[^/\\\x00]+$")] = "statement",
 ) -> JobStarted:
     """The statement file as the raw body (any content type), imported by a job."""
@@ -92,9 +108,14 @@ async def upload_statement(  # noqa: PLR0917 -- FastAPI parameters
     return JobStarted(job_id=job_id, status="queued")
 
 
-@router.get("/{job_id}", responses=RESPONSES)
-def get_job(job_id: UUID, user: CurrentUser, services: Services) -> JobView:
+@router.get("/{sync_id}", responses=RESPONSES)
+def get_job(sync_id: SyncId, user: CurrentUser, services: Services) -> JobView:
+    """The job ``sync_id``: status, progress and sync log."""
     brokers = broker_services(services)
+    try:
+        job_id = UUID(sync_id)
+    except ValueError:
+        raise HTTPException(404, "not found") from None
     job = brokers.jobs.owned(user.id, job_id)
     if job is None:
         raise HTTPException(404, "not found")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -45,6 +45,12 @@ MAX_SNAPSHOTS = 1_000
 _EPSILON = 1e-9
 _Finite = Annotated[float, Field(allow_inf_nan=False)]
 _Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+# Free text is stored (PostgreSQL cannot hold NUL) and shown: no NUL or control characters.
+_TEXT = r"^[^\x00-\x1f]*$"
+
+
+def _text(limit: int) -> Any:
+    return Field(max_length=limit, pattern=_TEXT)
 
 
 class BridgeDeal(BaseModel):
@@ -53,12 +59,12 @@ class BridgeDeal(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     deal: _Id
-    order: Annotated[str, Field(max_length=64)] = ""
-    position: Annotated[str, Field(max_length=64)] = ""
+    order: Annotated[str, _text(64)] = ""
+    position: Annotated[str, _text(64)] = ""
     time: Annotated[int, Field(ge=0, le=10**11)]  # DEAL_TIME, trade-server seconds
-    type: Annotated[str, Field(min_length=1, max_length=32)]  # buy | sell | balance | …
+    type: Annotated[str, Field(min_length=1, max_length=32, pattern=_TEXT)]  # buy | sell | …
     entry: Literal["in", "out", "inout", "out_by", ""] = ""
-    symbol: Annotated[str, Field(max_length=64)] = ""
+    symbol: Annotated[str, _text(64)] = ""
     volume: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     price: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     commission: _Finite = 0.0
@@ -67,7 +73,7 @@ class BridgeDeal(BaseModel):
     profit: _Finite = 0.0
     sl: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     tp: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    comment: Annotated[str, Field(max_length=256)] = ""
+    comment: Annotated[str, _text(256)] = ""
 
 
 class EquitySnapshot(BaseModel):
@@ -86,9 +92,9 @@ class BridgeBatch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     batch_id: Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-    login: Annotated[str, Field(max_length=64)] = ""
-    server: Annotated[str, Field(max_length=128)] = ""
-    currency: Annotated[str, Field(max_length=8)] = ""
+    login: Annotated[str, _text(64)] = ""
+    server: Annotated[str, _text(128)] = ""
+    currency: Annotated[str, _text(8)] = ""
     server_offset_seconds: Annotated[int, Field(ge=-14 * 3600, le=14 * 3600)] = 0
     deals: Annotated[list[dict[str, object]], Field(max_length=MAX_DEALS)] = Field(
         default_factory=list

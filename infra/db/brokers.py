@@ -371,6 +371,13 @@ class PostgresSyncJobs:
         job = self.get(job_id)
         return job if job is not None and job.owner_id == owner_id else None
 
+    def account_currency(self, account_id: str) -> str | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT currency FROM accounts WHERE account_id = %s", (account_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def start_attempt(self, job_id: UUID) -> int:
         """Mark the job running and count the attempt; returns the attempt number."""
         with self._pool.connection() as conn:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
@@ -17,7 +18,8 @@ from starlette.websockets import WebSocketDisconnect
 from api.services import ApiLimits
 from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
-from infra.db.pool import Pool
+from infra.db.migrate import Backend
+from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
 from infra.ratelimit import RateLimiter
 from infra.rulesets import RulesetCatalog
@@ -25,7 +27,10 @@ from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings, standing_key
 from risk_engine import Armor, snapshot
 from tests.integration.api.conftest import Api, build_api
+from tests.integration.db.conftest import empty_database_url, migrated
 from tests.unit.risk_engine.builders import account, tick
+
+__all__ = ["empty_database_url"]
 
 
 def test_standings_are_read_from_the_pipelines_redis_keys(
@@ -66,7 +71,18 @@ def test_rate_limits_are_shared_through_redis(redis_url: str, redis_prefix: str)
     assert other_prefix.hit(limit, "login", "ip", "10.0.0.1") is None
 
 
-def test_secrets_rotate_re_encrypts_every_totp_secret(pool: Pool, database_url: str) -> None:
+@pytest.fixture
+def own_database(empty_database_url: str, backend: Backend) -> Iterator[tuple[str, Pool]]:
+    """A database of its own: `secrets rotate` stops at a secret no key reads, and the
+    session database holds other tests' secrets under their own keys."""
+    url = migrated(empty_database_url, backend)
+    own = create_pool(url, size=1, name="rotate-test", application_name="rotate-test")
+    yield url, own
+    own.close()
+
+
+def test_secrets_rotate_re_encrypts_every_totp_secret(own_database: tuple[str, Pool]) -> None:
+    database_url, pool = own_database
     old, new = new_key(), new_key()
     users = PostgresUsers(pool)
     created = [

@@ -4,6 +4,7 @@ are refused with nothing stored or published."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -167,3 +168,18 @@ def test_the_signature_covers_the_exact_bytes(bridge_api: Api, alice: User) -> N
         bridge_api, account_id, key, tampered, signature=sign(key.encode(), ts, body)
     )
     assert answer.status_code == 401
+
+
+def test_nul_characters_are_reported_not_a_server_error(bridge_api: Api, alice: User) -> None:
+    """PostgreSQL text and jsonb cannot hold NUL: refused at the border, never a 500."""
+    account_id = create_account(bridge_api, alice)
+    key = issue_key(bridge_api, alice, account_id)
+    envelope = json.loads(batch_body("batch-0009"))
+    envelope["server"] = "Demo\u0000Server"
+    refused = post_batch(bridge_api, account_id, key, json.dumps(envelope).encode())
+    assert refused.status_code == 422, refused.text
+    envelope = json.loads(batch_body("batch-0010"))
+    envelope["deals"][0]["comment"] = "Deposit\u0000"
+    partly = post_batch(bridge_api, account_id, key, json.dumps(envelope).encode())
+    assert partly.status_code == 200, partly.text
+    assert [e["where"] for e in partly.json()["errors"]] == ["deals[0].comment"]

@@ -122,6 +122,10 @@ def test_another_users_connections_are_404_and_untouched(
         {**CONNECTION, "credentials": {"api_token": "x" * 5_000}},
         {**CONNECTION, "credentials": {f"k{i}": "v" for i in range(40)}},
         {**CONNECTION, "label": ""},
+        {**CONNECTION, "label": "nul\u0000label"},
+        {**CONNECTION, "settings": {"broker_account": "a\u0000b"}},
+        {**CONNECTION, "settings": {"k\u0000": "v"}},
+        {**CONNECTION, "credentials": {"api_token\u0000": "v"}},
     ],
 )
 def test_bad_connection_bodies_are_422(brokers_api: Api, alice: User, body: object) -> None:

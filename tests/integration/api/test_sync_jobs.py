@@ -145,9 +145,14 @@ def test_uploads_are_checked_before_a_job_starts(
     assert upload(api, alice, account_id, b"").status_code == 422
     assert upload(api, alice, account_id, b"x" * 200_001).status_code == 413
     assert upload(api, alice, account_id, data, filename="../etc/passwd").status_code == 422
+    assert upload(api, alice, account_id, data, timezone="UTC\x00").status_code == 422
     unknown = api.client.get(f"/api/v1/brokers/sync/{uuid.uuid4()}", headers=alice.auth)
     assert unknown.status_code == 404
-    assert api.client.get("/api/v1/brokers/sync/not-a-uuid", headers=alice.auth).status_code == 422
+    assert api.client.get("/api/v1/brokers/sync/not-a-uuid", headers=alice.auth).status_code == 404
+    assert api.client.get("/api/v1/brokers/sync/a%2Fb", headers=alice.auth).status_code in (
+        404,
+        422,
+    )
 
     bad_zone = upload(api, alice, account_id, data, timezone="Mars/Olympus")
     assert bad_zone.status_code == 202
