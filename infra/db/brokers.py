@@ -429,4 +429,5 @@ class PostgresSyncJobs:
             "rows_done": record.rows_done,
             "errors_total": record.errors_total,
             "errors": record.errors,
+            "details": record.details,
         }
