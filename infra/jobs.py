@@ -19,6 +19,10 @@ JOB_TIMEOUT_SECONDS = 1_800
 RESULT_TTL_SECONDS = 86_400
 
 
+class QueueError(RuntimeError):
+    """The queue (Redis) did not take the job."""
+
+
 class RqJobQueue:
     """:class:`api.brokerports.JobQueue` on an rq queue."""
 
@@ -37,15 +41,18 @@ class RqJobQueue:
         retry = (
             Retry(max=len(self._intervals), interval=self._intervals) if self._intervals else None
         )
-        self.queue.enqueue(
-            JOB_FUNCTION,
-            str(job_id),
-            job_id=f"{self.name}-{job_id}",
-            retry=retry,
-            job_timeout=JOB_TIMEOUT_SECONDS,
-            result_ttl=RESULT_TTL_SECONDS,
-            failure_ttl=RESULT_TTL_SECONDS,
-        )
+        try:
+            self.queue.enqueue(
+                JOB_FUNCTION,
+                str(job_id),
+                job_id=f"{self.name}-{job_id}",
+                retry=retry,
+                job_timeout=JOB_TIMEOUT_SECONDS,
+                result_ttl=RESULT_TTL_SECONDS,
+                failure_ttl=RESULT_TTL_SECONDS,
+            )
+        except redis.RedisError as exc:
+            raise QueueError(f"the sync queue did not take the job: {type(exc).__name__}") from None
 
 
 def retry_intervals(text: str) -> list[int]:

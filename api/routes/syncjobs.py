@@ -4,6 +4,7 @@ progress (rows done of total) and sync log. Another user's job id is 404."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,8 +12,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from api.brokerports import BrokerServices
 from api.deps import CurrentUser, OwnedAccount, Services, get_owned_account
 from api.routes.brokers import broker_services
+from infra.jobs import QueueError
 from schemas.api import ID_PATTERN
 from schemas.brokers import JobProgress, JobStarted, JobView
 
@@ -62,7 +65,7 @@ def start_poll(
     if chosen is None:
         raise HTTPException(404, "the account has no such stored REST connection")
     job_id = brokers.jobs.create(user.id, account.id, "poll", connection_id=chosen.id)
-    brokers.queue.enqueue(job_id)
+    _enqueue(brokers, job_id, services.clock())
     return JobStarted(job_id=job_id, status="queued")
 
 
@@ -104,8 +107,17 @@ async def upload_statement(  # noqa: PLR0917 -- FastAPI parameters
             payload=data,
         )
     )
-    await run_in_threadpool(brokers.queue.enqueue, job_id)
+    await run_in_threadpool(_enqueue, brokers, job_id, services.clock())
     return JobStarted(job_id=job_id, status="queued")
+
+
+def _enqueue(brokers: BrokerServices, job_id: UUID, now: datetime) -> None:
+    """Queue the job; if the queue is away, the job is marked failed and the answer is 503."""
+    try:
+        brokers.queue.enqueue(job_id)
+    except QueueError as exc:
+        brokers.jobs.finish(job_id, "failed", now, error=str(exc))
+        raise HTTPException(503, "the sync queue is not reachable; try again shortly") from None
 
 
 @router.get("/{sync_id}", responses=RESPONSES)

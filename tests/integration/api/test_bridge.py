@@ -183,3 +183,24 @@ def test_nul_characters_are_reported_not_a_server_error(bridge_api: Api, alice: 
     partly = post_batch(bridge_api, account_id, key, json.dumps(envelope).encode())
     assert partly.status_code == 200, partly.text
     assert [e["where"] for e in partly.json()["errors"]] == ["deals[0].comment"]
+
+
+def test_an_equity_only_batch_stores_the_snapshot(bridge_api: Api, alice: User, pool: Pool) -> None:
+    """What the EA sends every minute when nothing traded: one snapshot, no deals."""
+    account_id = create_account(bridge_api, alice)
+    key = issue_key(bridge_api, alice, account_id)
+    answer = post_batch(bridge_api, account_id, key, batch_body("batch-0011", deals=[]))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["new"], body["duplicates"], body["balance_events"]) == (0, 0, 1)
+    with pool.connection() as conn:
+        ticks = conn.execute(
+            "SELECT balance::float8, equity::float8 FROM balance_ticks WHERE account_id = %s",
+            (account_id,),
+        ).fetchall()
+        log = conn.execute(
+            "SELECT status, ticks_stored, balance_events FROM sync_logs WHERE id = %s",
+            (body["sync_log_id"],),
+        ).fetchone()
+    assert ticks == [(105131.8, 105120.0)]
+    assert log == ("success", 1, 1)

@@ -247,3 +247,25 @@ def test_a_connection_to_a_private_address_is_refused_by_the_worker(
     failed = job(api, alice, started.json()["job_id"])
     assert (failed["status"], failed["attempts"]) == ("failed", 1)
     assert "api_url refused" in failed["error"]
+
+
+def test_an_unreachable_queue_is_503_and_the_job_is_marked_failed(
+    sync_api: tuple[Api, BrokerServices, redis.Redis[bytes]], alice: User, pool: Pool
+) -> None:
+    api, brokers, _ = sync_api
+    account_id = create_account(api, alice)
+    nowhere: redis.Redis[bytes] = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=1, socket_timeout=1
+    )  # nothing listens on port 1: a real refused connection
+    brokers.queue = RqJobQueue(nowhere, f"sync-{api.redis_prefix}-nowhere")
+    answer = upload(api, alice, account_id, MT4.read_bytes())
+    assert answer.status_code == 503, answer.text
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT status, error, payload IS NULL FROM sync_jobs WHERE account_id = %s",
+            (account_id,),
+        ).fetchall()
+    assert len(rows) == 1
+    status, error, dropped = rows[0]
+    assert (status, dropped) == ("failed", True)
+    assert "did not take the job" in error
