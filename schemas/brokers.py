@@ -20,7 +20,13 @@ ConnectionLabel = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00]+$"),
 ]
 _Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
-_SettingText = Annotated[str, Field(max_length=2_048, pattern=_NO_NUL)]
+# Strict: a long digit string must not pass as a number (lax mode would coerce it).
+_SettingValue = (
+    Annotated[str, Field(strict=True, max_length=2_048, pattern=_NO_NUL)]
+    | Annotated[int, Field(strict=True)]
+    | Annotated[float, Field(strict=True, allow_inf_nan=False)]
+    | Annotated[bool, Field(strict=True)]
+)
 SyncStatus = Literal["pending", "running", "success", "failed"]
 JobStatus = Literal["queued", "running", "retrying", "done", "failed"]
 JobKind = Literal["statement", "poll"]
@@ -39,7 +45,7 @@ class ConnectionCreate(BaseModel):
     label: ConnectionLabel
     broker: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = ""
     settings: Annotated[
-        dict[_Key, _SettingText | int | Annotated[float, Field(allow_inf_nan=False)] | bool],
+        dict[_Key, _SettingValue],
         Field(max_length=MAX_SETTINGS_FIELDS),
     ] = Field(default_factory=dict)
     credentials: Annotated[

@@ -126,6 +126,7 @@ def test_another_users_connections_are_404_and_untouched(
         {**CONNECTION, "settings": {"broker_account": "a\u0000b"}},
         {**CONNECTION, "settings": {"k\u0000": "v"}},
         {**CONNECTION, "credentials": {"api_token\u0000": "v"}},
+        {**CONNECTION, "settings": {"broker_account": "0" * 3_000}},  # not coerced to 0
     ],
 )
 def test_bad_connection_bodies_are_422(brokers_api: Api, alice: User, body: object) -> None:
