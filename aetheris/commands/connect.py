@@ -127,7 +127,7 @@ def fix_command(args: argparse.Namespace) -> int:
         run_drop_copy,
     )
     from connectors.instruments import InstrumentError, load_instruments  # noqa: PLC0415
-    from connectors.statefile import JsonStateFile, StateFileError  # noqa: PLC0415
+    from connectors.statefile import JsonStateFile, StateFileError, file_name  # noqa: PLC0415
     from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
 
     settings = kafka_settings(
@@ -176,7 +176,7 @@ def fix_command(args: argparse.Namespace) -> int:
         handler = DropCopyHandler(
             book,
             EventPublisher(bus.publisher(), topics),
-            JsonStateFile(config.session_dir / f"book-{args.account}.json"),
+            JsonStateFile(config.session_dir / f"book-{file_name(args.account)}.json"),
             sync_log,
             source=f"fix:{args.sender_comp_id}-{args.target_comp_id}",
             fix_account=args.fix_account,
@@ -195,7 +195,7 @@ def rest_command(args: argparse.Namespace) -> int:
     from connectors.oanda.client import OandaClient  # noqa: PLC0415
     from connectors.oanda.connector import Backoff, OandaPoller  # noqa: PLC0415
     from connectors.oanda.parse import OandaBook  # noqa: PLC0415
-    from connectors.statefile import JsonStateFile, StateFileError  # noqa: PLC0415
+    from connectors.statefile import JsonStateFile, StateFileError, file_name  # noqa: PLC0415
     from infra.bus import BusError, EventPublisher, Topics, open_bus  # noqa: PLC0415
 
     settings = kafka_settings(
@@ -225,7 +225,9 @@ def rest_command(args: argparse.Namespace) -> int:
         print(f"aetheris connect rest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     data_dir = args.data_dir or settings.data_dir
-    state = JsonStateFile(data_dir / "oanda" / f"{args.broker_account}-{args.account}.json")
+    state = JsonStateFile(
+        data_dir / "oanda" / f"{file_name(args.broker_account, args.account)}.json"
+    )
     topics = Topics.from_settings(settings)
     bus = open_bus(settings)
     sync_log, database = _sync_log_writer(settings, args.sync_log)
