@@ -14,6 +14,7 @@ from datetime import timedelta
 import redis
 from fastapi import FastAPI
 
+from aetheris.brokers import body_limits, broker_services
 from aetheris.notify import webhook_service
 from api.app import create_app
 from api.history import DatabaseHistory
@@ -116,6 +117,7 @@ def api_limits(settings: Settings, *, extra_origins: tuple[str, ...] = ()) -> Ap
         totp=parse_limit(settings.rate_limit_totp, name="AETHERIS_RATE_LIMIT_TOTP"),
         ticket=parse_limit(settings.rate_limit_ws_ticket, name="AETHERIS_RATE_LIMIT_WS_TICKET"),
         max_body_bytes=settings.api_max_body_bytes,
+        body_limits=body_limits(settings),
         allowed_origins=origins + extra_origins,
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
         docs=settings.api_docs,
@@ -206,6 +208,7 @@ def production_app(settings: Settings) -> FastAPI:
     )
     sink = BusEventSink(bus, Topics.from_settings(settings))
     client = redis_client(settings.redis_url)
+    checked = api_secrets(settings)
     services = build_services(
         settings,
         pool,
@@ -221,8 +224,11 @@ def production_app(settings: Settings) -> FastAPI:
         kpi_cache=RedisKpiCache(client, settings.redis_prefix, settings.kpi_cache_seconds)
         if settings.kpi_cache_seconds > 0
         else None,
+        secrets=checked,
     )
-    services.closers.extend([sink.close, client.close, pool.close])
+    brokers_publisher = EventPublisher(bus.publisher(), Topics.from_settings(settings))
+    services.brokers = broker_services(settings, pool, brokers_publisher, checked.cipher, client)
+    services.closers.extend([sink.close, brokers_publisher.close, client.close, pool.close])
     return create_app(services)
 
 

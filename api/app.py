@@ -19,9 +19,11 @@ from api.routes import (
     alert_settings,
     alerts,
     auth,
+    brokers,
     metrics,
     risk,
     sessions,
+    syncjobs,
     trades,
     webhooks,
 )
@@ -72,7 +74,11 @@ def create_app(services: ApiServices) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
-    app.add_middleware(HardeningMiddleware, max_body_bytes=services.limits.max_body_bytes)
+    app.add_middleware(
+        HardeningMiddleware,
+        max_body_bytes=services.limits.max_body_bytes,
+        body_limits=services.limits.body_limits,
+    )
     for router in (
         auth.router,
         auth.totp,
@@ -85,6 +91,9 @@ def create_app(services: ApiServices) -> FastAPI:
         metrics.router,
         risk.router,
         realtime_routes.router,
+        brokers.router,
+        brokers.bridge,
+        syncjobs.router,
     ):
         app.include_router(router)
     if services.limits.docs:

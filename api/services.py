@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItem, parse
 
+from api.brokerports import BrokerServices
 from api.ports import (
     Accounts,
     Alerts,
@@ -49,6 +50,8 @@ class ApiLimits:
     totp: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
     ticket: RateLimitItem = field(default_factory=lambda: parse("60/minute"))
     max_body_bytes: int = 65_536
+    # Larger caps for some paths (path prefix, bytes): the bridge, statement uploads.
+    body_limits: tuple[tuple[str, int], ...] = ()
     max_page: int = 500
     allowed_origins: tuple[str, ...] = ()
     refresh_lifetime: timedelta = timedelta(days=30)
@@ -75,6 +78,8 @@ class ApiServices:
     realtime: RealtimeHub | None = None
     tickets: Tickets | None = None
     revocations: Revocations | None = None
+    # Broker connections, the MetaTrader bridge and sync jobs (issue 13, items 6-8).
+    brokers: BrokerServices | None = None
     # The clock of TOTP time steps (tokens use the real time, as PyJWT checks them).
     clock: Callable[[], datetime] = _utc_now
     account_ids: Callable[[], str] = new_account_id

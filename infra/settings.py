@@ -187,6 +187,24 @@ class Settings(BaseSettings):
         default=3_600, ge=0, le=604_800, alias="AETHERIS_KPI_CACHE_SECONDS"
     )
 
+    # Broker sync (issue 13, items 6-8: MetaTrader bridge, stored connections, sync jobs;
+    # docs/connectors.md). A bridge batch's timestamp may be this far from the server's
+    # clock, and its id is remembered this long (replays refused).
+    bridge_window_seconds: float = Field(
+        default=300.0, ge=10, le=3_600, alias="AETHERIS_BRIDGE_WINDOW_SECONDS"
+    )
+    bridge_max_body_bytes: int = Field(
+        default=1_048_576, ge=1_024, le=67_108_864, alias="AETHERIS_BRIDGE_MAX_BODY_BYTES"
+    )
+    upload_max_bytes: int = Field(
+        default=20_971_520, ge=1_024, le=268_435_456, alias="AETHERIS_UPLOAD_MAX_BYTES"
+    )
+    # The Redis (rq) queue of sync jobs and the seconds between a failed job's retries.
+    sync_queue: str = Field(
+        default="aetheris-sync", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", alias="AETHERIS_SYNC_QUEUE"
+    )
+    sync_retry_seconds: str = Field(default="10,60,300", alias="AETHERIS_SYNC_RETRY_SECONDS")
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value AETHERIS cannot use; the message names each."""
