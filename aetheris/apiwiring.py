@@ -14,8 +14,11 @@ from datetime import timedelta
 import redis
 from fastapi import FastAPI
 
+from aetheris.brokers import body_limits, broker_services
+from aetheris.notify import webhook_service
 from api.app import create_app
 from api.history import DatabaseHistory
+from api.metrics import DatabaseMetrics
 from api.observability import MeasuredRealtimeHub, ObservabilityMiddleware
 from api.ports import EventSink, Limiter, PublishError, Revocations, Standings, Tickets
 from api.realtime import RealtimeHub, RealtimeLimits
@@ -29,10 +32,13 @@ from infra.db.accounts import (
     PostgresSessions,
     PostgresTrades,
 )
+from infra.db.alerts import PostgresAlerts
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
+from infra.kpi_cache import KpiCache, RedisKpiCache
 from infra.live.feed import RedisFeed
 from infra.live.tickets import RedisRevocations, RedisTickets
+from infra.notify.cipher import KeyBoxCipher, cipher_from_secret_key
 from infra.ratelimit import RateLimiter, parse_limit
 from infra.secrets import SecretBox, parse_keys
 from infra.settings import Settings
@@ -112,6 +118,7 @@ def api_limits(settings: Settings, *, extra_origins: tuple[str, ...] = ()) -> Ap
         totp=parse_limit(settings.rate_limit_totp, name="AETHERIS_RATE_LIMIT_TOTP"),
         ticket=parse_limit(settings.rate_limit_ws_ticket, name="AETHERIS_RATE_LIMIT_WS_TICKET"),
         max_body_bytes=settings.api_max_body_bytes,
+        body_limits=body_limits(settings),
         allowed_origins=origins + extra_origins,
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
         docs=settings.api_docs,
@@ -131,6 +138,7 @@ def build_services(
     secrets: ApiSecrets | None = None,
     passwords: Passwords | None = None,
     extra_origins: tuple[str, ...] = (),
+    kpi_cache: KpiCache | None = None,
 ) -> ApiServices:
     checked = secrets or api_secrets(settings)
     return ApiServices(
@@ -150,6 +158,16 @@ def build_services(
         realtime=realtime,
         tickets=tickets,
         revocations=revocations,
+        alerts=PostgresAlerts(pool),
+        webhooks=webhook_service(
+            settings,
+            pool,
+            KeyBoxCipher(
+                checked.cipher,
+                cipher_from_secret_key(settings.secret_key) if settings.secret_key else None,
+            ),
+        ),
+        metrics=DatabaseMetrics(pool, kpi_cache),
     )
 
 
@@ -191,6 +209,7 @@ def production_app(settings: Settings) -> FastAPI:
     )
     sink = BusEventSink(bus, Topics.from_settings(settings))
     client = redis_client(settings.redis_url)
+    checked = api_secrets(settings)
     services = build_services(
         settings,
         pool,
@@ -203,8 +222,14 @@ def production_app(settings: Settings) -> FastAPI:
         ),
         tickets=RedisTickets(client, settings.redis_prefix, settings.ws_ticket_seconds),
         revocations=RedisRevocations(client, settings.redis_prefix),
+        kpi_cache=RedisKpiCache(client, settings.redis_prefix, settings.kpi_cache_seconds)
+        if settings.kpi_cache_seconds > 0
+        else None,
+        secrets=checked,
     )
-    services.closers.extend([sink.close, client.close, pool.close])
+    brokers_publisher = EventPublisher(bus.publisher(), Topics.from_settings(settings))
+    services.brokers = broker_services(settings, pool, brokers_publisher, checked.cipher, client)
+    services.closers.extend([sink.close, brokers_publisher.close, client.close, pool.close])
     app = create_app(services)
     # Outermost: request metrics and ids cover every route and every middleware's answer.
     app.add_middleware(ObservabilityMiddleware)

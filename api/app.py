@@ -14,7 +14,19 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.hardening import HardeningMiddleware, install_error_handlers
-from api.routes import accounts, alerts, auth, metrics, risk, sessions, trades
+from api.routes import (
+    accounts,
+    alert_settings,
+    alerts,
+    auth,
+    brokers,
+    metrics,
+    risk,
+    sessions,
+    syncjobs,
+    trades,
+    webhooks,
+)
 from api.routes import realtime as realtime_routes
 from api.routes.realtime import install_websockets
 from api.services import ApiServices
@@ -62,7 +74,11 @@ def create_app(services: ApiServices) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
-    app.add_middleware(HardeningMiddleware, max_body_bytes=services.limits.max_body_bytes)
+    app.add_middleware(
+        HardeningMiddleware,
+        max_body_bytes=services.limits.max_body_bytes,
+        body_limits=services.limits.body_limits,
+    )
     for router in (
         auth.router,
         auth.totp,
@@ -70,9 +86,14 @@ def create_app(services: ApiServices) -> FastAPI:
         trades.router,
         sessions.router,
         alerts.router,
+        webhooks.router,
+        alert_settings.router,
         metrics.router,
         risk.router,
         realtime_routes.router,
+        brokers.router,
+        brokers.bridge,
+        syncjobs.router,
     ):
         app.include_router(router)
     if services.limits.docs:

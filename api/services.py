@@ -10,13 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItem, parse
 
+from api.brokerports import BrokerServices
 from api.ports import (
     Accounts,
+    Alerts,
     Cipher,
     EventSink,
     History,
     Journals,
     Limiter,
+    MetricsStore,
     Revocations,
     Standings,
     Tickets,
@@ -26,6 +29,7 @@ from api.ports import (
 )
 from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
+from api.webhooks import WebhookService
 
 
 def _utc_now() -> datetime:
@@ -46,6 +50,8 @@ class ApiLimits:
     totp: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
     ticket: RateLimitItem = field(default_factory=lambda: parse("60/minute"))
     max_body_bytes: int = 65_536
+    # Larger caps for some paths (path prefix, bytes): the bridge, statement uploads.
+    body_limits: tuple[tuple[str, int], ...] = ()
     max_page: int = 500
     allowed_origins: tuple[str, ...] = ()
     refresh_lifetime: timedelta = timedelta(days=30)
@@ -72,8 +78,14 @@ class ApiServices:
     realtime: RealtimeHub | None = None
     tickets: Tickets | None = None
     revocations: Revocations | None = None
+    # Broker connections, the MetaTrader bridge and sync jobs (issue 13, items 6-8).
+    brokers: BrokerServices | None = None
     # The clock of TOTP time steps (tokens use the real time, as PyJWT checks them).
     clock: Callable[[], datetime] = _utc_now
     account_ids: Callable[[], str] = new_account_id
+    # Alerts, webhooks and metrics (issue 12 items 5-8); None: not configured (503).
+    alerts: Alerts | None = None
+    webhooks: WebhookService | None = None
+    metrics: MetricsStore | None = None
     # Called when the app shuts down (pools, publishers, clients it owns).
     closers: list[Callable[[], None]] = field(default_factory=list)

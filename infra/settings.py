@@ -177,6 +177,33 @@ class Settings(BaseSettings):
     )
     # A CA bundle to verify the SMTP server's certificate with (a private CA); unset: the system's.
     smtp_ca_file: Path | None = Field(default=None, alias="AETHERIS_SMTP_CA_FILE")
+    # Metrics (issue 12 item 8, branch alerts-metrics): how often the daily KPI snapshot
+    # job looks for trading days that ended (0: not in the notify worker's process).
+    kpi_snapshot_seconds: float = Field(
+        default=60.0, ge=0, le=86_400, alias="AETHERIS_KPI_SNAPSHOT_SECONDS"
+    )
+    # How long a computed KPI document stays in the Redis cache (0: no cache).
+    kpi_cache_seconds: int = Field(
+        default=3_600, ge=0, le=604_800, alias="AETHERIS_KPI_CACHE_SECONDS"
+    )
+
+    # Broker sync (issue 13, items 6-8: MetaTrader bridge, stored connections, sync jobs;
+    # docs/connectors.md). A bridge batch's timestamp may be this far from the server's
+    # clock, and its id is remembered this long (replays refused).
+    bridge_window_seconds: float = Field(
+        default=300.0, ge=10, le=3_600, alias="AETHERIS_BRIDGE_WINDOW_SECONDS"
+    )
+    bridge_max_body_bytes: int = Field(
+        default=1_048_576, ge=1_024, le=67_108_864, alias="AETHERIS_BRIDGE_MAX_BODY_BYTES"
+    )
+    upload_max_bytes: int = Field(
+        default=20_971_520, ge=1_024, le=268_435_456, alias="AETHERIS_UPLOAD_MAX_BYTES"
+    )
+    # The Redis (rq) queue of sync jobs and the seconds between a failed job's retries.
+    sync_queue: str = Field(
+        default="aetheris-sync", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", alias="AETHERIS_SYNC_QUEUE"
+    )
+    sync_retry_seconds: str = Field(default="10,60,300", alias="AETHERIS_SYNC_RETRY_SECONDS")
 
     # Deployment and observability (issue 16: compose stack, metrics, logs; docs/deploy.md).
     # Each long-running process serves Prometheus metrics at http://HOST:PORT/metrics

@@ -48,6 +48,7 @@ EXPECTED = {
     "api-1",
     "api-2",
     "worker-notify",
+    "worker-sync",
     "proxy",
     "prometheus",
     "grafana",
@@ -138,7 +139,13 @@ def test_every_aetheris_command_answers_help() -> None:
                     break
                 words.append(word)
             seen.add(tuple(words[:2]))
-    assert {("pipeline", "run"), ("api", "serve"), ("worker", "notify"), ("db", "migrate")} <= seen
+    assert {
+        ("pipeline", "run"),
+        ("api", "serve"),
+        ("worker", "notify"),
+        ("worker", "sync"),
+        ("db", "migrate"),
+    } <= seen
     for path in sorted(seen):
         words = list(path)
         done = subprocess.run(

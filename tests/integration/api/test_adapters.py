@@ -67,12 +67,10 @@ def test_rate_limits_are_shared_through_redis(redis_url: str, redis_prefix: str)
     assert other_prefix.hit(limit, "login", "ip", "10.0.0.1") is None
 
 
-def test_secrets_rotate_re_encrypts_every_totp_secret(pool: Pool, database_url: str) -> None:
+def test_secrets_rotate_re_encrypts_every_totp_secret(own_pool: Pool, own_database: str) -> None:
     old, new = new_key(), new_key()
-    users = PostgresUsers(pool)
-    created = [
-        users.create(f"rotate-{i}-{os.getpid()}-{id(pool)}@example.com", "x") for i in range(2)
-    ]
+    users = PostgresUsers(own_pool)
+    created = [users.create(f"rotate-{i}-{os.getpid()}@example.com", "x") for i in range(2)]
     ids: list[UUID] = []
     for index, user in enumerate(created):
         assert user is not None
@@ -80,7 +78,7 @@ def test_secrets_rotate_re_encrypts_every_totp_secret(pool: Pool, database_url: 
         ids.append(user.id)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AETHERIS_")}
     env.update(
-        DATABASE_URL=database_url,
+        DATABASE_URL=own_database,
         AETHERIS_DB_TIMESCALE="off",
         AETHERIS_ENCRYPTION_KEYS=f"{new},{old}",
     )

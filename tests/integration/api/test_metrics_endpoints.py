@@ -1,5 +1,5 @@
 """Each long-running process serves its Prometheus metrics: real `aetheris api serve`,
-`aetheris pipeline run` and `aetheris worker notify` processes on PostgreSQL, Redis and
+`pipeline run`, `worker notify` and `worker sync` processes on PostgreSQL, Redis and
 Kafka, with ``AETHERIS_METRICS_PORT=0`` (a free port, read from their JSON log), scraped
 over HTTP; the names the dashboards and docs/deploy.md use are checked."""
 
@@ -240,3 +240,15 @@ def test_the_notify_worker_counts_what_it_reads_and_delivers(
     for name in ("deliveries", "retries", "failures"):
         assert f"# TYPE aetheris_notify_{name}_total counter" in text
     assert "# TYPE aetheris_notify_attempt_seconds histogram" in text
+
+
+def test_the_sync_worker_serves_its_process_metrics(
+    serve_env: dict[str, str], redis_prefix: str, run: list[Process], tmp_path: Path
+) -> None:
+    # Its own queue: the worker must not take other tests' jobs off the shared Redis.
+    env = {**serve_env, "AETHERIS_SYNC_QUEUE": f"{redis_prefix}-sync"}
+    worker = Process(["worker", "sync"], env, tmp_path / "sync.log")
+    run.append(worker)
+    samples = scrape(worker.metrics_url())
+    assert samples["process_resident_memory_bytes"][()] > 0
+    assert samples["process_cpu_seconds_total"][()] > 0
