@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from uuid import UUID
 
 import pytest
@@ -170,6 +171,15 @@ def test_the_websocket_streams_the_breaches_the_pipeline_publishes_to_redis(
             snapshot_message = socket.receive_json()
             live.publish(breaches[:2])
             first, second = socket.receive_json(), socket.receive_json()
+            # The test client cancels the app right after the socket's ``with`` ends; let
+            # the handler see the disconnect and leave the hub first, as under a server.
+            socket.close()
+            hub = api.services.realtime
+            assert hub is not None
+            deadline = time.monotonic() + 10
+            while hub.clients and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert hub.clients == 0
     finally:
         live.close()
     assert snapshot_message == {
