@@ -113,7 +113,10 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
             extra_origins=(f"http://{args.host}:{args.port}",),
         )
         app = create_app(services)
-        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+        # Ctrl-C within a few seconds even while a browser keeps a WebSocket open.
+        config = uvicorn.Config(
+            app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2
+        )
         server = uvicorn.Server(config)
         if args.duration is not None:
             timer = threading.Timer(args.duration, lambda: setattr(server, "should_exit", True))

@@ -1,0 +1,455 @@
+// AETHERIS dashboard: plain ES module, served by the API from its own origin.
+// Tokens live in memory only; the access token is renewed silently before it expires.
+import { calendarSvg, equitySvg } from "/static/charts.js";
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+export const RULES = {
+  max_daily_loss: "Daily loss",
+  max_loss: "Max loss",
+  trailing_drawdown: "Trailing drawdown",
+  max_loss_per_trade: "Loss per trade",
+  overtrading: "Overtrading",
+  tilt: "Tilt (revenge trading)",
+};
+const COUNT_UNIT = { overtrading: ["trade", "trades"], tilt: ["loss", "losses"] };
+const LEVELS = { 1: "Warning", 2: "Danger", 3: "Breach" };
+// The templates' level marks (schemas.rulesets default: 70 %, 90 %, 100 % of the limit).
+const MARKS = [0.7, 0.9, 1.0];
+const STATUS_RANK = { failed: 0, locked: 1, active: 2, passed: 3 };
+const RECENT_MS = 12 * 3600 * 1000; // open alerts younger than this ring on sign-in
+
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+const clockFmt = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+const moneyFmts = new Map();
+export function money(value, currency) {
+  if (value == null || Number.isNaN(Number(value))) return "–";
+  const code = currency && /^[A-Z]{3}$/.test(currency) ? currency : "USD";
+  if (!moneyFmts.has(code)) moneyFmts.set(code, new Intl.NumberFormat(undefined, { style: "currency", currency: code }));
+  return moneyFmts.get(code).format(Number(value));
+}
+export function quantity(rule, value) {
+  const unit = COUNT_UNIT[rule];
+  const n = Math.round(Number(value) * 100) / 100;
+  return `${n.toLocaleString()} ${n === 1 ? unit[0] : unit[1]}`;
+}
+const amount = (rule, value, currency) => (COUNT_UNIT[rule] ? quantity(rule, value) : money(value, currency));
+const when = (ts) => (ts ? timeFmt.format(new Date(ts)) : "–");
+const plural = (n, one, many) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
+
+const store = {
+  tokens: null,
+  refreshTimer: null,
+  pollTimer: null,
+  socket: null,
+  accounts: new Map(), // id -> account view (with .standing)
+  alerts: new Map(), // breach_id -> {breach, dismissed}
+  overlayQueue: [],
+  sound: true,
+  view: "overview",
+};
+
+// ---- HTTP with silent refresh -------------------------------------------------------
+async function renew() {
+  if (!store.tokens) return false;
+  const answer = await fetch("/api/v1/auth/refresh", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: store.tokens.refresh_token }),
+  });
+  if (!answer.ok) { signedOut("Your session ended; sign in again."); return false; }
+  setTokens(await answer.json());
+  return true;
+}
+function setTokens(tokens) {
+  store.tokens = tokens;
+  clearTimeout(store.refreshTimer);
+  const seconds = Math.max(10, (tokens.expires_in ?? 900) - 60);
+  store.refreshTimer = setTimeout(renew, seconds * 1000);
+}
+async function api(path, init = {}) {
+  const call = () => fetch(path, { ...init, headers: { ...(init.headers || {}), ...(init.body ? { "Content-Type": "application/json" } : {}), Authorization: `Bearer ${store.tokens?.access_token}` } });
+  let response = await call();
+  if (response.status === 401 && store.tokens && (await renew())) response = await call();
+  return response;
+}
+
+// ---- sign in / out --------------------------------------------------------------------
+async function signIn(event) {
+  event.preventDefault();
+  const body = { email: $("email").value.trim(), password: $("password").value };
+  const code = $("totp").value.replace(/\s+/g, "");
+  if (code) body.totp_code = code;
+  $("login-error").textContent = "";
+  const response = await fetch("/api/v1/auth/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  let answer = {};
+  try { answer = await response.json(); } catch { /* not JSON */ }
+  if (!response.ok) {
+    $("login-error").textContent = typeof answer.detail === "string" ? answer.detail : `Sign-in failed (${response.status}).`;
+    return;
+  }
+  $("password").value = ""; $("totp").value = "";
+  setTokens(answer);
+  $("login").hidden = true;
+  for (const id of ["app", "nav", "logout", "sound"]) $(id).hidden = false;
+  await loadAccounts();
+  await loadAlerts(true);
+  store.pollTimer = setInterval(loadAccounts, 2000);
+  connect();
+}
+function signedOut(reason) {
+  clearTimeout(store.refreshTimer); clearInterval(store.pollTimer);
+  store.tokens = null;
+  if (store.socket) { store.socket.onclose = null; store.socket.close(); store.socket = null; }
+  store.accounts.clear(); store.alerts.clear(); store.overlayQueue = [];
+  $("overlay").hidden = true; $("banners").innerHTML = ""; $("accounts").innerHTML = "";
+  for (const id of ["app", "nav", "logout", "sound"]) $(id).hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = reason || "";
+  setLive(false, "offline");
+}
+async function logout() {
+  if (store.tokens) await api("/api/v1/auth/logout", { method: "POST" }).catch(() => {});
+  signedOut("Signed out.");
+}
+
+// ---- accounts overview ----------------------------------------------------------------
+async function loadAccounts() {
+  try {
+    const response = await api("/api/v1/accounts");
+    if (!response.ok) return;
+    const views = await response.json();
+    const seen = new Set();
+    for (const view of views) {
+      seen.add(view.id);
+      const known = store.accounts.get(view.id);
+      // Keep a newer standing from the live stream than what the poll answered.
+      if (known?.standing && view.standing && (known.standing.seq ?? 0) > (view.standing.seq ?? 0)) view.standing = known.standing;
+      store.accounts.set(view.id, view);
+    }
+    for (const id of [...store.accounts.keys()]) if (!seen.has(id)) store.accounts.delete(id);
+    stamp();
+    renderAccounts();
+    fillAccountPickers();
+  } catch { /* the next poll retries */ }
+}
+function stamp() { $("updated").textContent = `updated ${clockFmt.format(new Date())} · ${zone}`; }
+
+function worstLevel(standing) { return Math.max(0, ...(standing?.rules ?? []).map((r) => r.level)); }
+function severity(view) {
+  const s = view.standing;
+  if (!s) return [9, 0, 0];
+  const top = Math.max(0, ...s.rules.map((r) => r.used_percent));
+  return [STATUS_RANK[s.status] ?? 2, -worstLevel(s), -top];
+}
+function compare(a, b) {
+  const x = severity(a), y = severity(b);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return String(a.name ?? a.id).localeCompare(String(b.name ?? b.id));
+}
+
+function ruleRow(rule, currency) {
+  const name = RULES[rule.rule] ?? rule.rule;
+  const width = Math.min(100, Math.max(0, rule.used_percent));
+  const marks = MARKS.map((m) => `<u style="left:calc(${m * 100}% - 1px)" title="level ${MARKS.indexOf(m) + 1}"></u>`).join("");
+  let room;
+  if (rule.level >= 3) room = `<b class="neg">level 3 reached</b>`;
+  else {
+    const next = rule.next_level != null && rule.headroom_next != null ? `${amount(rule.rule, rule.headroom_next, currency)} to level ${rule.next_level}` : "";
+    const breach = rule.headroom_breach != null ? `${amount(rule.rule, rule.headroom_breach, currency)} to level 3` : "";
+    room = [next, rule.next_level === 3 ? "" : breach].filter(Boolean).join(" · ") || "–";
+  }
+  return `<div class="rule" data-rule="${esc(rule.rule)}">
+    <div class="row"><span>${esc(name)}${rule.level ? ` <span class="badge l${rule.level}">L${rule.level}</span>` : ""}</span>
+      <span>${amount(rule.rule, rule.used, currency)} / ${amount(rule.rule, rule.limit, currency)} · ${rule.used_percent.toFixed(0)}%</span></div>
+    <div class="bar" role="meter" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${width.toFixed(0)}" aria-label="${esc(name)} used"><i class="l${rule.level}" style="width:${width}%"></i>${marks}</div>
+    <div class="room">left: ${room}</div></div>`;
+}
+
+function card(view) {
+  const title = esc(view.name || view.id);
+  const s = view.standing;
+  if (!s) {
+    return `<article class="card" data-account="${esc(view.id)}"><div class="card-head"><div><h2>${title}</h2>
+      <div class="sub">${esc(view.ruleset)} · ${esc(view.currency)}</div></div></div><p class="muted">Waiting for the first ticks…</p></article>`;
+  }
+  const cur = s.currency || view.currency;
+  const today = s.equity - s.start_of_day_balance;
+  const rules = [...s.rules].sort((a, b) => b.level - a.level || b.used_percent - a.used_percent).map((r) => ruleRow(r, cur)).join("");
+  const o = s.objectives;
+  const objective = o && o.profit_target != null
+    ? `<div class="objective">Profit target ${money(o.profit_target, cur)}: ${(o.profit_progress_percent ?? 0).toFixed(1)}% · ${plural(o.trading_days, "trading day", "trading days")}${o.min_trading_days ? ` of ${o.min_trading_days}` : ""}</div>` : "";
+  const until = s.status_until ? ` until ${when(s.status_until)}` : "";
+  return `<article class="card l${worstLevel(s)} st-${esc(s.status)}" data-account="${esc(view.id)}" data-status="${esc(s.status)}">
+    <div class="card-head"><div><h2>${title}</h2><div class="sub">${esc(view.id)} · ${esc(s.ruleset)} · ${esc(cur)}</div></div>
+      <span class="badge ${esc(s.status)}" title="${esc(s.status)}${esc(until)}">${esc(s.status.toUpperCase())}</span></div>
+    <div class="figures"><div>Balance<b>${money(s.balance, cur)}</b></div><div>Equity<b>${money(s.equity, cur)}</b></div>
+      <div>Today's P&amp;L<b class="${today < 0 ? "neg" : today > 0 ? "pos" : ""}">${money(today, cur)}</b></div></div>
+    ${rules}${objective}
+    <div class="muted" style="margin-top:8px">last tick ${when(s.last_event_time)}${s.status !== "active" ? ` · ${esc(s.status)}${esc(until)}` : ""}</div></article>`;
+}
+
+function renderAccounts() {
+  const views = [...store.accounts.values()].sort(compare);
+  $("accounts").innerHTML = views.length ? views.map(card).join("") : `<p class="muted">No accounts yet.</p>`;
+  const count = (status) => views.filter((v) => v.standing?.status === status).length;
+  $("summary").innerHTML = `<span><b>${views.length}</b> accounts</span><span><b>${count("active")}</b> active</span>
+    <span><b>${count("locked")}</b> locked</span><span><b>${count("failed")}</b> failed</span><span><b>${count("passed")}</b> passed</span>
+    <span>times in <b>${esc(zone)}</b></span>`;
+}
+
+// ---- live stream ----------------------------------------------------------------------
+function setLive(on, text) { $("live").classList.toggle("on", on); $("live-text").textContent = text; }
+
+async function connect() {
+  if (!store.tokens) return;
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/realtime`;
+  let ticket = null;
+  try {
+    const response = await api("/api/v1/realtime/ticket", { method: "POST" });
+    if (response.ok) ticket = (await response.json()).ticket;
+    else if (response.status !== 404 && response.status !== 405) throw new Error(String(response.status));
+  } catch { setLive(false, "reconnecting…"); setTimeout(connect, 3000); return; }
+  const socket = new WebSocket(url);
+  store.socket = socket;
+  socket.onopen = () => {
+    if (ticket) socket.send(JSON.stringify({ type: "auth", ticket }));
+    setLive(true, "live");
+  };
+  socket.onmessage = (event) => {
+    let message;
+    try { message = JSON.parse(event.data); } catch { return; }
+    onMessage(message);
+  };
+  socket.onclose = (event) => {
+    if (store.socket !== socket) return;
+    store.socket = null;
+    setLive(false, "reconnecting…");
+    if (event.code === 1008 && store.tokens) { renew().then((ok) => ok && setTimeout(connect, 1000)); return; }
+    setTimeout(connect, 2000);
+  };
+}
+
+function onMessage(message) {
+  if (message.kind === "snapshot" || message.kind === "state") {
+    const state = message.state;
+    if (!state) return;
+    const view = store.accounts.get(state.account_id);
+    if (view) { view.standing = state; stamp(); renderAccounts(); }
+  } else if (message.kind === "breach" && message.breach) {
+    onBreach(message.breach, false);
+    stamp();
+  } else if (message.kind === "status") {
+    loadAccounts();
+  } else if (message.kind === "heartbeat") {
+    setLive(Boolean(message.live), message.live ? "live" : "live data paused");
+  }
+}
+
+// ---- Armor alert centre ---------------------------------------------------------------
+function accountName(id) { const v = store.accounts.get(id); return v?.name || id; }
+function accountCurrency(id) { const v = store.accounts.get(id); return v?.standing?.currency || v?.currency; }
+
+function onBreach(breach, dismissed) {
+  if (store.alerts.has(breach.breach_id)) return;
+  store.alerts.set(breach.breach_id, { breach, dismissed });
+  if (store.view === "alerts") renderHistory();
+  if (dismissed || Date.now() - new Date(breach.ts).getTime() > RECENT_MS) return;
+  if (breach.level === 3) { store.overlayQueue.push(breach); showOverlay(); alarm(); }
+  if (breach.level === 2) renderBanners();
+  if (breach.level >= 2) loadAccounts();
+}
+
+function renderBanners() {
+  const open = [...store.alerts.values()]
+    .filter((a) => !a.dismissed && a.breach.level === 2 && Date.now() - new Date(a.breach.ts).getTime() <= RECENT_MS)
+    .sort((a, b) => String(b.breach.ts).localeCompare(String(a.breach.ts)));
+  const shown = open.slice(0, 3);
+  $("banners").innerHTML = shown.map(({ breach: b }) => `<div class="banner" data-breach="${esc(b.breach_id)}">
+    <span class="badge l2">LEVEL 2</span><span>${esc(accountName(b.account_id))} · ${esc(RULES[b.rule] ?? b.rule)}:
+    ${amount(b.rule, b.value, accountCurrency(b.account_id))} of ${amount(b.rule, b.limit, accountCurrency(b.account_id))}</span>
+    <span class="muted">${when(b.ts)}</span><button data-ack="${esc(b.breach_id)}">Acknowledge</button></div>`).join("")
+    + (open.length > shown.length ? `<div class="banner">${open.length - shown.length} more level-2 alerts in the history <button data-ack-all="2">Acknowledge all</button></div>` : "");
+}
+
+function showOverlay() {
+  while (store.overlayQueue.length && store.alerts.get(store.overlayQueue[0].breach_id)?.dismissed) store.overlayQueue.shift();
+  const b = store.overlayQueue[0];
+  if (!b) { $("overlay").hidden = true; return; }
+  const cur = accountCurrency(b.account_id);
+  $("overlay-title").textContent = accountName(b.account_id);
+  $("overlay-title").dataset.account = b.account_id;
+  $("overlay").dataset.breach = b.breach_id;
+  $("overlay-rule").textContent = `${RULES[b.rule] ?? b.rule} · level 3 reached`;
+  $("overlay-numbers").textContent = `${amount(b.rule, b.value, cur)} used of a ${amount(b.rule, b.limit, cur)} limit${b.threshold != null ? ` · threshold ${money(b.threshold, cur)}` : ""}`;
+  $("overlay-message").textContent = `${b.message} (${when(b.ts)})`;
+  $("overlay-more").textContent = store.overlayQueue.length > 1 ? `${store.overlayQueue.length - 1} more level-3 alerts waiting` : "";
+  $("overlay").hidden = false;
+  $("overlay-dismiss").focus();
+}
+
+async function dismiss(breachId) {
+  const alert = store.alerts.get(breachId);
+  if (alert) alert.dismissed = true;
+  try { await api(`/api/v1/alerts/${encodeURIComponent(breachId)}/dismiss`, { method: "POST" }); } catch { /* kept dismissed here */ }
+}
+
+let audio = null;
+function alarm() {
+  if (!store.sound) return;
+  try {
+    audio = audio || new AudioContext();
+    const now = audio.currentTime;
+    for (let i = 0; i < 3; i++) {
+      const tone = audio.createOscillator(), gain = audio.createGain();
+      tone.type = "square"; tone.frequency.value = i % 2 ? 660 : 880;
+      gain.gain.setValueAtTime(0.08, now + i * 0.25); gain.gain.setValueAtTime(0, now + i * 0.25 + 0.18);
+      tone.connect(gain).connect(audio.destination); tone.start(now + i * 0.25); tone.stop(now + i * 0.25 + 0.2);
+    }
+  } catch { /* no audio device: the overlay still shows */ }
+}
+
+async function loadAlerts(initial) {
+  const form = new FormData($("alert-filters"));
+  const params = new URLSearchParams({ limit: "200" });
+  for (const [key, value] of form) if (value) params.set(key, String(value));
+  try {
+    const response = await api(`/api/v1/alerts?${params}`);
+    if (!response.ok) return;
+    const body = await response.json();
+    const items = Array.isArray(body) ? body : body.items ?? [];
+    for (const item of [...items].reverse()) {
+      const known = store.alerts.get(item.breach.breach_id);
+      if (known) known.dismissed = known.dismissed || Boolean(item.dismissed);
+      else if (initial) onBreach(item.breach, Boolean(item.dismissed));
+      else store.alerts.set(item.breach.breach_id, { breach: item.breach, dismissed: Boolean(item.dismissed) });
+    }
+    renderHistory();
+  } catch { /* shown on the next load */ }
+}
+
+function renderHistory() {
+  const form = new FormData($("alert-filters"));
+  const f = Object.fromEntries(form);
+  const rows = [...store.alerts.values()]
+    .filter(({ breach: b, dismissed }) => (!f.account_id || b.account_id === f.account_id) && (!f.level || String(b.level) === f.level)
+      && (!f.rule || b.rule === f.rule) && (!f.dismissed || String(dismissed) === f.dismissed))
+    .sort((a, b) => String(b.breach.ts).localeCompare(String(a.breach.ts)))
+    .slice(0, 300);
+  $("history").innerHTML = rows.length ? rows.map(({ breach: b, dismissed }) => `<li class="${dismissed ? "dismissed" : ""}" data-breach="${esc(b.breach_id)}" data-account="${esc(b.account_id)}" data-level="${b.level}">
+      <span class="badge l${b.level}">${LEVELS[b.level].toUpperCase()}</span><b>${esc(accountName(b.account_id))}</b><span>${esc(RULES[b.rule] ?? b.rule)}</span>
+      <span>${amount(b.rule, b.value, accountCurrency(b.account_id))} / ${amount(b.rule, b.limit, accountCurrency(b.account_id))}</span>
+      <span class="muted">${when(b.ts)}</span>${dismissed ? `<span class="muted">dismissed</span>` : `<button data-dismiss="${esc(b.breach_id)}">Dismiss</button>`}
+      <span class="msg">${esc(b.message)}</span></li>`).join("") : `<li class="muted">No alerts match.</li>`;
+}
+
+function fillAccountPickers() {
+  const views = [...store.accounts.values()].sort((a, b) => String(a.name ?? a.id).localeCompare(String(b.name ?? b.id)));
+  for (const select of [document.querySelector("#alert-filters [name=account_id]"), document.querySelector("#analytics-filters [name=account]")]) {
+    const keep = select.value;
+    const first = select.closest("#alert-filters") ? `<option value="">all</option>` : "";
+    const options = first + views.map((v) => `<option value="${esc(v.id)}">${esc(v.name || v.id)}</option>`).join("");
+    if (select.dataset.options !== options) { select.innerHTML = options; select.dataset.options = options; select.value = keep; }
+  }
+}
+
+// ---- analytics ------------------------------------------------------------------------
+const KPIS = [
+  ["win_rate", "Win rate", "pct"], ["profit_factor", "Profit factor", "ratio"], ["expectancy", "Expectancy", "money"],
+  ["max_drawdown", "Max drawdown", "money"], ["sharpe", "Sharpe", "ratio"], ["trades", "Trades", "count"],
+  ["expectancy_r", "Average R", "ratio"], ["average_duration_s", "Average duration", "duration"],
+  ["net_pnl", "Net P&L", "money"], ["mfe_mae_ratio", "MFE / MAE", "ratio"],
+];
+function kpiValue(result, key) {
+  for (const section of ["execution", "risk", "returns", "temporal", "mfe_mae", "robustness"]) {
+    if (result[section] && key in result[section]) return result[section][key];
+  }
+  return result[key];
+}
+function duration(seconds) {
+  if (seconds == null) return "–";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+function kpiText(value, kind, currency) {
+  if (value == null) return "–";
+  if (value === "Infinity") return "∞";
+  if (kind === "pct") return `${(Number(value) * 100).toFixed(1)}%`;
+  if (kind === "money") return money(value, currency);
+  if (kind === "duration") return duration(Number(value));
+  if (kind === "count") return Number(value).toLocaleString();
+  return Number(value).toFixed(2);
+}
+
+async function loadAnalytics() {
+  const form = new FormData($("analytics-filters"));
+  const id = form.get("account");
+  if (!id) { $("kpis").innerHTML = `<p class="muted">No account yet.</p>`; return; }
+  const params = new URLSearchParams();
+  if (form.get("from")) params.set("from", new Date(`${form.get("from")}T00:00:00`).toISOString());
+  if (form.get("to")) params.set("to", new Date(`${form.get("to")}T00:00:00`).toISOString());
+  const response = await api(`/api/v1/metrics/${encodeURIComponent(id)}?${params}`);
+  if (!response.ok) {
+    let detail = "";
+    try { detail = (await response.json()).detail; } catch { /* none */ }
+    $("kpis").innerHTML = `<p class="error">Analytics unavailable: ${esc(typeof detail === "string" ? detail : response.status)}</p>`;
+    return;
+  }
+  const result = await response.json();
+  const view = store.accounts.get(id);
+  const currency = result.currency || view?.currency;
+  $("kpis").innerHTML = KPIS.map(([key, label, kind]) => `<div class="kpi" data-kpi="${key}"><span>${label}</span><b>${kpiText(kpiValue(result, key), kind, currency)}</b></div>`).join("");
+  $("calendar").innerHTML = calendarSvg(result.calendar ?? [], (v) => money(v, currency));
+  const thresholds = (view?.standing?.rules ?? []).filter((r) => r.threshold != null).map((r) => ({ label: RULES[r.rule] ?? r.rule, equity: r.threshold }));
+  $("equity").innerHTML = equitySvg(result.equity_curve ?? [], thresholds, (v) => money(v, currency));
+}
+
+// ---- navigation and wiring ------------------------------------------------------------
+function show(view) {
+  store.view = view;
+  for (const button of document.querySelectorAll("#nav button")) button.classList.toggle("on", button.dataset.view === view);
+  for (const name of ["overview", "alerts", "analytics"]) $(`view-${name}`).hidden = name !== view;
+  if (view === "alerts") { renderHistory(); loadAlerts(false); }
+  if (view === "analytics") loadAnalytics();
+}
+
+function wire() {
+  $("login").addEventListener("submit", signIn);
+  $("logout").addEventListener("click", logout);
+  $("sound").addEventListener("click", () => {
+    store.sound = !store.sound;
+    $("sound").textContent = store.sound ? "Sound on" : "Sound off";
+    $("sound").setAttribute("aria-pressed", String(store.sound));
+  });
+  $("nav").addEventListener("click", (event) => { const view = event.target.closest("button")?.dataset.view; if (view) show(view); });
+  $("overlay-dismiss").addEventListener("click", async () => {
+    if ($("overlay").dataset.busy) return;
+    $("overlay").dataset.busy = "1";
+    const b = store.overlayQueue.shift();
+    try { if (b) await dismiss(b.breach_id); } finally { delete $("overlay").dataset.busy; }
+    showOverlay();
+    if (store.view === "alerts") renderHistory();
+  });
+  $("banners").addEventListener("click", async (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    const ids = button.dataset.ack ? [button.dataset.ack]
+      : [...store.alerts.values()].filter((a) => !a.dismissed && a.breach.level === 2).map((a) => a.breach.breach_id);
+    await Promise.all(ids.map(dismiss));
+    renderBanners();
+  });
+  $("history").addEventListener("click", async (event) => {
+    const id = event.target.closest("button")?.dataset.dismiss;
+    if (!id) return;
+    await dismiss(id);
+    renderHistory(); renderBanners(); showOverlay();
+  });
+  $("alert-filters").addEventListener("change", () => { renderHistory(); loadAlerts(false); });
+  $("analytics-filters").addEventListener("change", loadAnalytics);
+  const rules = document.querySelector("#alert-filters [name=rule]");
+  rules.innerHTML += Object.entries(RULES).map(([id, name]) => `<option value="${id}">${esc(name)}</option>`).join("");
+}
+
+wire();
