@@ -55,6 +55,8 @@ class LiveStack:
     accounts: int
     rate: float
     seed: int = 7
+    # The demo's story (one account per rule first) rather than one drifter in four.
+    story: bool = False
     hub: BreachHub = field(default_factory=BreachHub)
     catalog: RulesetCatalog = field(default_factory=RulesetCatalog)
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -86,7 +88,11 @@ class LiveStack:
     def account_events(self) -> list[AccountEvent]:
         """The simulated accounts' registrations (what the feed publishes first)."""
         desk = SimulatedDesk(
-            self.accounts, seed=self.seed, start=datetime.now(UTC), tick_interval=timedelta(1)
+            self.accounts,
+            seed=self.seed,
+            start=datetime.now(UTC),
+            tick_interval=timedelta(1),
+            story=self.story,
         )
         events = [to_event(account) for account in desk.accounts()]
         return [event for event in events if isinstance(event, AccountEvent)]
@@ -110,6 +116,7 @@ class LiveStack:
             seed=self.seed,
             start=datetime.now(UTC),
             tick_interval=timedelta(seconds=1 / self.rate),
+            story=self.story,
         )
         report = run_feed(
             desk,

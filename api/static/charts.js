@@ -25,7 +25,7 @@ export function calendarSvg(rows, money) {
     const x = left + Math.floor((d.i - start) / 7) * (cell + gap), y = head + weekday(d.i) * (cell + gap);
     return `<rect class="day" data-date="${esc(d.date)}" data-pnl="${pnl}" x="${x}" y="${y}" width="${cell}" height="${cell}" rx="3" fill="${colour}" fill-opacity="${opacity.toFixed(2)}"><title>${esc(d.date)}: ${esc(money(pnl))} · ${Number(d.trades ?? 0)} trades</title></rect>`;
   }).join("");
-  return `<svg viewBox="0 0 ${Math.max(width, 200)} ${height}" style="max-width:${Math.max(width, 200) * 2}px" role="img" aria-label="daily P&amp;L calendar">${labels}${cells}</svg>`;
+  return `<svg viewBox="0 0 ${Math.max(width, 200)} ${height}" style="max-width:${Math.round(Math.max(width, 200) * 1.5)}px" role="img" aria-label="daily P&amp;L calendar">${labels}${cells}</svg>`;
 }
 
 /** The closed-trade equity curve with the rules' equity thresholds as dashed lines. */

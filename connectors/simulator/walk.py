@@ -65,6 +65,23 @@ def profile_of(index: int) -> str:
     return "steady"
 
 
+def story_profile_of(index: int) -> str:
+    """The demo's story: the first accounts drift into one rule each, the rest trade steadily."""
+    return DRIFTING[index] if index < len(DRIFTING) else "steady"
+
+
+# The story's account names: the template and what the trader is about to do.
+STORY_NAMES = {
+    "daily_loss": "FTMO 2-step · daily loss",
+    "max_loss": "FTMO 1-step · heavy loser",
+    "trailing": "Apex 50k · trailing drawdown",
+    "trade_loss": "Personal · oversized loser",
+    "overtrading": "Personal · overtrader",
+    "tilt": "Personal · revenge trader",
+    "steady": "steady",
+}
+
+
 @dataclass(slots=True)
 class _Position:
     ticket: int
@@ -100,7 +117,13 @@ class SimulatedDesk:
     """
 
     def __init__(
-        self, accounts: int, *, seed: int, start: datetime, tick_interval: timedelta
+        self,
+        accounts: int,
+        *,
+        seed: int,
+        start: datetime,
+        tick_interval: timedelta,
+        story: bool = False,
     ) -> None:
         if accounts < 1:
             raise ValueError("simulate at least one account")
@@ -109,10 +132,14 @@ class SimulatedDesk:
         self._rng = random.Random(seed)  # noqa: S311 - a seeded simulation, not secrets
         self._start_ms = int(start.timestamp() * 1000)
         self._step_ms = tick_interval / timedelta(milliseconds=1)
+        profile = story_profile_of if story else profile_of
         self._traders = [
-            _Trader(f"SIM{index:05d}", PROFILES[profile_of(index)], 0.0)
-            for index in range(accounts)
+            _Trader(f"SIM{index:05d}", PROFILES[profile(index)], 0.0) for index in range(accounts)
         ]
+        self._names = {
+            t.login: f"{STORY_NAMES[profile(index)]} ({t.login})" if story else None
+            for index, t in enumerate(self._traders)
+        }
         for trader in self._traders:
             trader.balance = trader.behaviour.deposit
         self._by_login = {trader.login: trader for trader in self._traders}
@@ -143,7 +170,8 @@ class SimulatedDesk:
 
     def accounts(self) -> list[SimAccount]:
         return [
-            SimAccount(t.login, t.behaviour.plan, t.behaviour.deposit, "USD") for t in self._traders
+            SimAccount(t.login, t.behaviour.plan, t.behaviour.deposit, "USD", self._names[t.login])
+            for t in self._traders
         ]
 
     def records(self) -> Iterator[SimRecord]:

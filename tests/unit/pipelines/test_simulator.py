@@ -72,6 +72,44 @@ def test_drifting_accounts_reach_every_rule() -> None:
     assert {rule for rule, level in reached if level == 3} == set(RULE_NAMES)
 
 
+def test_the_demo_story_names_one_drifter_per_rule_then_steady_accounts() -> None:
+    story = SimulatedDesk(8, seed=7, start=START, tick_interval=timedelta(seconds=1), story=True)
+    accounts = [to_event(account) for account in story.accounts()]
+    assert [(a.account_id, a.ruleset) for a in accounts if isinstance(a, AccountEvent)] == [
+        ("SIM00000", "ftmo-2step"),
+        ("SIM00001", "ftmo-1step"),
+        ("SIM00002", "apex-50k-intraday"),
+        ("SIM00003", "personal"),
+        ("SIM00004", "personal"),
+        ("SIM00005", "personal"),
+        ("SIM00006", "ftmo-2step"),
+        ("SIM00007", "ftmo-2step"),
+    ]
+    assert isinstance(accounts[2], AccountEvent)
+    assert accounts[2].name == "Apex 50k · trailing drawdown (SIM00002)"
+    # Without the story the names stay as they were.
+    assert to_event(desk(1).accounts()[0]).name == "simulated SIM00000"  # type: ignore[union-attr]
+
+
+def test_the_demo_story_reaches_every_rule_in_its_first_minute_and_fails_one_account() -> None:
+    """At the demo's default 40 ticks/s, 2,400 ticks are its first minute; the traders obey
+    the status changes as the demo's feed makes them."""
+    story = SimulatedDesk(8, seed=7, start=START, tick_interval=timedelta(seconds=1), story=True)
+    armor = Armor(RulesetCatalog())
+    reached: set[tuple[str, int]] = set()
+    for record in itertools.islice(story.records(), 8 + 2_400):
+        reached.update((b.rule, b.level) for b in armor.process(to_event(record)))
+        for state in armor.accounts.values():
+            if state.status != "active":
+                story.apply_status(state.account_id, state.status, state.status_until)
+    assert {rule for rule, level in reached if level == 3} >= set(RULE_NAMES) - {"max_loss"}
+    statuses = {account: state.status for account, state in armor.accounts.items()}
+    assert statuses["SIM00002"] == "failed"  # the trailing drawdown is a rule for life
+    assert statuses["SIM00000"] == "locked"  # the daily loss locks it for the day
+    assert statuses["SIM00006"] == statuses["SIM00007"] == "active"
+    assert not story.trading("SIM00002")
+
+
 def test_balances_follow_closed_trades() -> None:
     balances: dict[str, float] = {}
     for record in itertools.islice(desk(8).records(), 3_000):
