@@ -3,17 +3,14 @@ keys as ``aetheris kpis`` (docs/kpis.md), from the stored trades and balances.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import NOT_FOUND, AccountIdPath, CurrentUser, Services
+from api.deps import EARLIEST, LATEST, NOT_FOUND, AccountIdPath, CurrentUser, Services, timestamp
+from schemas.api import ISO_TIMESTAMP
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
-
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @router.get("/{account_id}", responses={401: {}, 404: {}, 422: {}, 503: {}})
@@ -21,8 +18,8 @@ def metrics(
     account_id: AccountIdPath,
     user: CurrentUser,
     services: Services,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[str | None, Query(alias="from", pattern=ISO_TIMESTAMP)] = None,
+    until: Annotated[str | None, Query(alias="to", pattern=ISO_TIMESTAMP)] = None,
 ) -> dict[str, Any]:
     """KPIs of the trades closed in ``[from, to)`` (both optional, ISO-8601 with offset)."""
     from risk_engine.metrics import (  # noqa: PLC0415 - polars only for this route
@@ -33,10 +30,7 @@ def metrics(
 
     if services.journals is None:
         raise HTTPException(503, "no database configured")
-    for name, value in (("from", since), ("to", until)):
-        if value is not None and value.tzinfo is None:
-            raise HTTPException(422, f"{name}: give a time zone offset (e.g. Z)")
-    start, end = since or EARLIEST, until or LATEST
+    start, end = timestamp("from", since, EARLIEST), timestamp("to", until, LATEST)
     if start >= end:
         raise HTTPException(422, "from must be before to")
     events = services.journals.events(user.id, account_id, start, end)

@@ -265,6 +265,7 @@ def _run(
     clock.lap("parse")
     account = _account(pool, request, parsed.meta.currency)
     run.rows_total = parsed.rows_seen
+    run.format = fmt.name
     run.details.update(
         {
             "format": fmt.name,
@@ -274,6 +275,7 @@ def _run(
             "skipped": parsed.skipped,
         }
     )
+    logs.progress(run)  # rows_total known: a watcher sees "0 of N" while it runs
     rows = [
         TradeRow(trade, parsed.trade_rows[i] if i < len(parsed.trade_rows) else None)
         for i, trade in enumerate(parsed.trades)

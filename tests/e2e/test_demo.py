@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,8 +170,18 @@ def _run_demo(data_dir: Path, *extra: str) -> str:
     return done.stdout
 
 
-def test_the_demo_stops_the_embedded_server_it_started_and_only_that(tmp_path: Path) -> None:
-    data_dir = tmp_path / ".aetheris"
+@pytest.fixture
+def own_data_dir() -> Iterator[Path]:
+    """A data dir outside pytest's base temp: that one is private to root (0700, and every
+    pytest session resets it), but the embedded server runs as its own system user."""
+    parent = Path(tempfile.mkdtemp(prefix="aetheris-demo-"))
+    parent.chmod(0o755)
+    yield parent / ".aetheris"
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_the_demo_stops_the_embedded_server_it_started_and_only_that(own_data_dir: Path) -> None:
+    data_dir = own_data_dir
     try:
         output = _run_demo(data_dir)
         assert "stopped the embedded PostgreSQL" in output
