@@ -346,7 +346,7 @@ function renderHistory() {
 
 function fillAccountPickers() {
   const views = [...store.accounts.values()].sort((a, b) => String(a.name ?? a.id).localeCompare(String(b.name ?? b.id)));
-  for (const select of [document.querySelector("#alert-filters [name=account_id]"), document.querySelector("#analytics-filters [name=account]")]) {
+  for (const select of [document.querySelector("#alert-filters [name=account_id]"), document.querySelector("#analytics-filters [name=account]"), document.querySelector("#journal-filters [name=account_id]")]) {
     const keep = select.value;
     const first = select.closest("#alert-filters") ? `<option value="">all</option>` : "";
     const options = first + views.map((v) => `<option value="${esc(v.id)}">${esc(v.name || v.id)}</option>`).join("");
@@ -406,13 +406,111 @@ async function loadAnalytics() {
   $("equity").innerHTML = equitySvg(result.equity_curve ?? [], thresholds, (v) => money(v, currency));
 }
 
+// ---- journal ----------------------------------------------------------------------------
+export const EMOTIONS = { FOMO: "FOMO", REVENGE: "Revenge", OVERCONFIDENCE: "Overconfidence", LOSS_AVERSION: "Loss aversion", ANCHORING: "Anchoring" };
+const journal = { cursor: null, trades: new Map() };
+
+function journalQuery(extra = {}) {
+  const form = Object.fromEntries(new FormData($("journal-filters")));
+  const params = new URLSearchParams({ account_id: String(form.account_id || ""), limit: "100" });
+  if (form.from) params.set("from", new Date(`${form.from}T00:00:00`).toISOString());
+  if (form.to) params.set("to", new Date(`${form.to}T00:00:00`).toISOString());
+  for (const key of ["symbol", "tag", "emotion"]) if (form[key]) params.set(key, String(form[key]).trim());
+  for (const [key, value] of Object.entries(extra)) params.set(key, value);
+  return params;
+}
+
+function tradeRow(t) {
+  const cur = accountCurrency(t.account_id);
+  const chips = Object.entries(EMOTIONS).map(([id, name]) => `<button type="button" class="chip" data-emotion="${id}" aria-pressed="${t.emotions.includes(id)}">${esc(name)}</button>`).join("");
+  const pnl = t.pnl == null ? "open" : money(t.pnl, cur);
+  return `<li class="trade" data-trade="${esc(t.id)}">
+    <b>${esc(t.symbol)}</b><span>${esc(t.side)} ${Number(t.quantity).toLocaleString()}</span>
+    <span class="${(t.pnl ?? 0) < 0 ? "neg" : (t.pnl ?? 0) > 0 ? "pos" : ""}">${pnl}</span>
+    <span class="muted">${when(t.exit_time || t.entry_time)}</span>
+    <input class="tags" aria-label="tags" placeholder="tags, comma separated" value="${esc(t.tags.join(", "))}">
+    <span class="chips">${chips}</span>
+    <textarea rows="1" aria-label="notes" placeholder="notes">${esc(t.notes ?? "")}</textarea></li>`;
+}
+
+function renderTrades() {
+  const side = new FormData($("journal-filters")).get("side");
+  const rows = [...journal.trades.values()].filter((t) => !side || t.side === side);
+  $("trades").innerHTML = rows.length ? rows.map(tradeRow).join("") : `<li class="muted">No trades match.</li>`;
+  $("more-trades").hidden = !journal.cursor;
+}
+
+async function loadTrades(more) {
+  if (!new FormData($("journal-filters")).get("account_id")) return;
+  const params = journalQuery(more && journal.cursor ? { cursor: journal.cursor } : {});
+  const response = await api(`/api/v1/trades?${params}`);
+  if (!response.ok) { $("trades").innerHTML = `<li class="error">Trades unavailable (${response.status}).</li>`; return; }
+  const page = await response.json();
+  if (!more) journal.trades.clear();
+  for (const t of page.items) journal.trades.set(t.id, t);
+  journal.cursor = page.next_cursor;
+  renderTrades();
+}
+
+/** The P&L of the closed trades carrying each emotion (every page, within the filters). */
+async function loadEmotionPnl() {
+  const account = new FormData($("journal-filters")).get("account_id");
+  if (!account) return;
+  const cur = accountCurrency(account);
+  const cards = await Promise.all(Object.entries(EMOTIONS).map(async ([id, name]) => {
+    let total = 0, count = 0, cursor = null;
+    for (let page = 0; page < 20; page++) {
+      const params = journalQuery({ emotion: id, status: "closed", limit: "500", ...(cursor ? { cursor } : {}) });
+      const response = await api(`/api/v1/trades?${params}`);
+      if (!response.ok) break;
+      const body = await response.json();
+      for (const t of body.items) { total += Number(t.pnl ?? 0); count += 1; }
+      cursor = body.next_cursor;
+      if (!cursor) break;
+    }
+    return `<div class="kpi" data-emotion-pnl="${id}"><span>${esc(name)}</span><b class="${total < 0 ? "neg" : total > 0 ? "pos" : ""}">${money(total, cur)}</b><span class="muted">${plural(count, "trade", "trades")}</span></div>`;
+  }));
+  $("emotion-pnl").innerHTML = cards.join("");
+}
+
+async function loadSessions() {
+  const account = new FormData($("journal-filters")).get("account_id");
+  if (!account) return;
+  const response = await api(`/api/v1/sessions?account_id=${encodeURIComponent(account)}&limit=50`);
+  if (!response.ok) { $("sessions").innerHTML = ""; return; }
+  const sessions = await response.json();
+  const cur = accountCurrency(account);
+  $("sessions").innerHTML = sessions.length ? sessions.map((s) => `<li data-session="${s.id}"><b>${when(s.started_at)}</b>
+    <span>${s.ended_at ? `to ${when(s.ended_at)}` : "open"}</span><span>${plural(s.trade_count, "trade", "trades")}</span>
+    <span class="${s.pnl < 0 ? "neg" : s.pnl > 0 ? "pos" : ""}">${money(s.pnl, cur)}</span>${s.tilt ? `<span class="tilt">TILT</span>` : ""}
+    ${s.notes ? `<span class="msg">${esc(s.notes)}</span>` : ""}</li>`).join("") : `<li class="muted">No trading sessions recorded.</li>`;
+}
+
+async function annotate(tradeId, change) {
+  const response = await api(`/api/v1/trades/${encodeURIComponent(tradeId)}`, { method: "PUT", body: JSON.stringify(change) });
+  if (!response.ok) {
+    let detail = response.status;
+    try { detail = (await response.json()).detail; } catch { /* none */ }
+    alertLine(`Not saved: ${typeof detail === "string" ? detail : "check the values"}`);
+    return;
+  }
+  const updated = await response.json();
+  journal.trades.set(updated.id, updated);
+  renderTrades();
+  loadEmotionPnl();
+}
+function alertLine(text) { $("trades").insertAdjacentHTML("afterbegin", `<li class="error">${esc(text)}</li>`); }
+
+function loadJournal() { loadTrades(false); loadEmotionPnl(); loadSessions(); }
+
 // ---- navigation and wiring ------------------------------------------------------------
 function show(view) {
   store.view = view;
   for (const button of document.querySelectorAll("#nav button")) button.classList.toggle("on", button.dataset.view === view);
-  for (const name of ["overview", "alerts", "analytics"]) $(`view-${name}`).hidden = name !== view;
+  for (const name of ["overview", "alerts", "analytics", "journal"]) $(`view-${name}`).hidden = name !== view;
   if (view === "alerts") { renderHistory(); loadAlerts(false); }
   if (view === "analytics") loadAnalytics();
+  if (view === "journal") loadJournal();
 }
 
 function wire() {
@@ -448,6 +546,24 @@ function wire() {
   });
   $("alert-filters").addEventListener("change", () => { renderHistory(); loadAlerts(false); });
   $("analytics-filters").addEventListener("change", loadAnalytics);
+  $("journal-filters").addEventListener("change", (event) => { if (event.target.name === "side") renderTrades(); else loadJournal(); });
+  $("more-trades").addEventListener("click", () => loadTrades(true));
+  $("trades").addEventListener("click", (event) => {
+    const chip = event.target.closest("button[data-emotion]");
+    if (!chip) return;
+    const id = chip.closest("[data-trade]").dataset.trade;
+    const trade = journal.trades.get(id);
+    const on = new Set(trade.emotions);
+    if (on.has(chip.dataset.emotion)) on.delete(chip.dataset.emotion); else on.add(chip.dataset.emotion);
+    annotate(id, { emotions: [...on] });
+  });
+  $("trades").addEventListener("change", (event) => {
+    const id = event.target.closest("[data-trade]")?.dataset.trade;
+    if (!id) return;
+    if (event.target.matches("input.tags")) annotate(id, { tags: event.target.value.split(",").map((t) => t.trim()).filter(Boolean) });
+    if (event.target.matches("textarea")) annotate(id, { notes: event.target.value });
+  });
+  document.querySelector("#journal-filters [name=emotion]").innerHTML += Object.entries(EMOTIONS).map(([id, name]) => `<option value="${id}">${esc(name)}</option>`).join("");
   const rules = document.querySelector("#alert-filters [name=rule]");
   rules.innerHTML += Object.entries(RULES).map(([id, name]) => `<option value="${id}">${esc(name)}</option>`).join("");
 }

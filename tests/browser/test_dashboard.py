@@ -109,6 +109,22 @@ def test_a_level_3_overlay_arrives_is_dismissed_and_stays_in_the_history(
     expect(page.locator("#kpis .kpi")).to_have_count(10, timeout=SLOW)
     expect(page.locator('#kpis .kpi[data-kpi="trades"] b')).not_to_have_text("–")
     page.screenshot(path=str(artifacts / "analytics-1440.png"), full_page=True)
+
+    # The journal: tag one of the account's closed trades FOMO and see what FOMO cost.
+    clear_overlays(page)
+    go(page, "journal")
+    page.select_option("#journal-filters [name=account_id]", account)
+    closed = page.locator("#trades li.trade").filter(has_not_text="open").first
+    expect(closed).to_be_visible(timeout=SLOW)
+    trade_id = closed.get_attribute("data-trade")
+    pnl = closed.locator("span").nth(1).inner_text()
+    closed.locator('button[data-emotion="FOMO"]').dispatch_event("click")
+    tagged = page.locator(f'#trades li[data-trade="{trade_id}"] button[data-emotion="FOMO"]')
+    expect(tagged).to_have_attribute("aria-pressed", "true")
+    fomo = page.locator('#emotion-pnl [data-emotion-pnl="FOMO"]')
+    expect(fomo).to_contain_text("1 trade")
+    expect(fomo.locator("b")).to_have_text(pnl)
+    page.screenshot(path=str(artifacts / "journal-1440.png"))
     go(page, "overview")
 
 
