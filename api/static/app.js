@@ -238,6 +238,8 @@ function onMessage(message) {
     const view = store.accounts.get(state.account_id);
     if (view) { view.standing = state; stamp(); renderAccounts(); }
   } else if (message.kind === "breach" && message.breach) {
+    // Only the user's own accounts (a stream that is not per user must not ring here).
+    if (!store.accounts.has(message.breach.account_id)) return;
     onBreach(message.breach, false);
     stamp();
   } else if (message.kind === "status") {
@@ -503,14 +505,112 @@ function alertLine(text) { $("trades").insertAdjacentHTML("afterbegin", `<li cla
 
 function loadJournal() { loadTrades(false); loadEmotionPnl(); loadSessions(); }
 
+// ---- settings ---------------------------------------------------------------------------
+async function detail(response) {
+  try { const body = await response.json(); return typeof body.detail === "string" ? body.detail : `error ${response.status}`; } catch { return `error ${response.status}`; }
+}
+
+async function loadSettings() {
+  $("twofa-error").textContent = ""; $("hook-error").textContent = "";
+  const me = await api("/api/v1/auth/me");
+  if (me.ok) {
+    const user = await me.json();
+    $("twofa-state").textContent = user.totp_enabled ? `On for ${user.email}: sign-in asks for a code.` : `Off for ${user.email}.`;
+    $("twofa-enrol").hidden = user.totp_enabled;
+    $("twofa-form").hidden = !user.totp_enabled;
+    $("twofa-form").dataset.mode = user.totp_enabled ? "disable" : "confirm";
+    $("twofa-submit").textContent = user.totp_enabled ? "Switch off" : "Confirm";
+    $("twofa-setup").hidden = true;
+  }
+  const email = await api("/api/v1/auth/me/alerts");
+  $("email-level3").disabled = !email.ok;
+  if (email.ok) { $("email-level3").checked = Boolean((await email.json()).email_level3); $("email-state").textContent = ""; }
+  else $("email-state").textContent = email.status === 404 ? "This server does not send e-mail alerts." : await detail(email);
+  await loadHooks();
+}
+
+async function loadHooks() {
+  const response = await api("/api/v1/webhooks");
+  if (!response.ok) {
+    $("hook-form").hidden = response.status === 404 || response.status === 405;
+    $("hook-list").innerHTML = `<li class="muted">${response.status === 404 || response.status === 405 ? "This server does not deliver webhooks." : esc(await detail(response))}</li>`;
+    return;
+  }
+  const hooks = await response.json();
+  $("hook-list").innerHTML = hooks.length ? hooks.map((h) => `<li data-hook="${esc(h.id)}"><b>${esc(h.url)}</b>
+    <span>levels ${esc(h.levels.join(", "))}</span>${h.is_active ? "" : `<span class="muted">paused</span>`}
+    <button data-ping="${esc(h.id)}">Test</button><button data-attempts="${esc(h.id)}">Deliveries</button><button data-remove="${esc(h.id)}">Remove</button>
+    <span class="msg" data-detail></span></li>`).join("") : `<li class="muted">No webhooks yet.</li>`;
+}
+
+async function hookAction(event) {
+  const button = event.target.closest("button");
+  if (!button) return;
+  const item = button.closest("[data-hook]");
+  const out = item?.querySelector("[data-detail]");
+  if (button.dataset.remove) {
+    const response = await api(`/api/v1/webhooks/${encodeURIComponent(button.dataset.remove)}`, { method: "DELETE" });
+    if (!response.ok) $("hook-error").textContent = await detail(response);
+    await loadHooks();
+  } else if (button.dataset.ping) {
+    const response = await api(`/api/v1/webhooks/${encodeURIComponent(button.dataset.ping)}/ping`, { method: "POST" });
+    out.textContent = response.ok ? "Test message queued: see its delivery below in a moment." : await detail(response);
+  } else if (button.dataset.attempts) {
+    const response = await api(`/api/v1/webhooks/${encodeURIComponent(button.dataset.attempts)}/deliveries?limit=20`);
+    if (!response.ok) { out.textContent = await detail(response); return; }
+    const deliveries = await response.json();
+    out.innerHTML = deliveries.length ? deliveries.map((d) => `<div>${esc(d.type)} ${esc(d.event_id)}: <b>${esc(d.status)}</b>, ${plural(d.attempts.length, "attempt", "attempts")}${d.attempts.map((a) => ` · #${a.attempt} ${when(a.started_at)} ${a.status_code ?? ""} ${esc(a.error ?? "")}`).join("")}</div>`).join("") : "No deliveries yet.";
+  }
+}
+
+async function addHook(event) {
+  event.preventDefault();
+  const form = new FormData($("hook-form"));
+  const body = { url: String(form.get("url")).trim(), levels: String(form.get("levels")).split(",").map(Number) };
+  const response = await api("/api/v1/webhooks", { method: "POST", body: JSON.stringify(body) });
+  if (!response.ok) { $("hook-error").textContent = await detail(response); return; }
+  const created = await response.json();
+  $("hook-error").textContent = "";
+  $("hook-secret").innerHTML = `Signing secret (shown only now): <code>${esc(created.secret)}</code>`;
+  $("hook-form").reset();
+  await loadHooks();
+}
+
+async function enrol() {
+  const response = await api("/api/v1/auth/totp/enrol", { method: "POST" });
+  if (!response.ok) { $("twofa-error").textContent = await detail(response); return; }
+  const setup = await response.json();
+  // The QR code is an SVG drawn by our own server (no script in it); shown as an image.
+  $("twofa-qr").innerHTML = `<img alt="QR code for the authenticator app" width="180" height="180" src="data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(setup.qr_svg)))}">`;
+  $("twofa-secret").textContent = setup.secret;
+  $("twofa-setup").hidden = false; $("twofa-form").hidden = false; $("twofa-enrol").hidden = true;
+  $("twofa-form").dataset.mode = "confirm"; $("twofa-submit").textContent = "Confirm";
+}
+
+async function twofaSubmit(event) {
+  event.preventDefault();
+  const code = String(new FormData($("twofa-form")).get("code")).replace(/\s+/g, "");
+  const mode = $("twofa-form").dataset.mode;
+  const response = await api(`/api/v1/auth/totp/${mode}`, { method: "POST", body: JSON.stringify({ code }) });
+  if (!response.ok) { $("twofa-error").textContent = await detail(response); return; }
+  $("twofa-form").reset();
+  if (mode === "confirm") {
+    const { recovery_codes: codes } = await response.json();
+    $("twofa-list").innerHTML = codes.map((c) => `<li>${esc(c)}</li>`).join("");
+    $("twofa-codes").hidden = false;
+  } else $("twofa-codes").hidden = true;
+  await loadSettings();
+}
+
 // ---- navigation and wiring ------------------------------------------------------------
 function show(view) {
   store.view = view;
   for (const button of document.querySelectorAll("#nav button")) button.classList.toggle("on", button.dataset.view === view);
-  for (const name of ["overview", "alerts", "analytics", "journal"]) $(`view-${name}`).hidden = name !== view;
+  for (const name of ["overview", "alerts", "analytics", "journal", "settings"]) $(`view-${name}`).hidden = name !== view;
   if (view === "alerts") { renderHistory(); loadAlerts(false); }
   if (view === "analytics") loadAnalytics();
   if (view === "journal") loadJournal();
+  if (view === "settings") loadSettings();
 }
 
 function wire() {
@@ -564,6 +664,14 @@ function wire() {
     if (event.target.matches("textarea")) annotate(id, { notes: event.target.value });
   });
   document.querySelector("#journal-filters [name=emotion]").innerHTML += Object.entries(EMOTIONS).map(([id, name]) => `<option value="${id}">${esc(name)}</option>`).join("");
+  $("twofa-enrol").addEventListener("click", enrol);
+  $("twofa-form").addEventListener("submit", twofaSubmit);
+  $("hook-form").addEventListener("submit", addHook);
+  $("hook-list").addEventListener("click", hookAction);
+  $("email-level3").addEventListener("change", async (event) => {
+    const response = await api("/api/v1/auth/me/alerts", { method: "PUT", body: JSON.stringify({ email_level3: event.target.checked }) });
+    $("email-state").textContent = response.ok ? "Saved." : await detail(response);
+  });
   const rules = document.querySelector("#alert-filters [name=rule]");
   rules.innerHTML += Object.entries(RULES).map(([id, name]) => `<option value="${id}">${esc(name)}</option>`).join("");
 }

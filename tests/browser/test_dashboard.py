@@ -4,10 +4,13 @@ overlay, dismissal, the alert history, analytics, and no overflow at 390 and 144
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -141,3 +144,40 @@ def test_nothing_is_cut_off_or_off_screen(page: Page, artifacts: Path, width: in
     assert page.evaluate(OVERFLOW) == []
     page.screenshot(path=str(artifacts / f"alerts-{width}.png"), full_page=True)
     go(page, "overview")
+
+
+def test_a_new_user_turns_on_two_factor_sign_in_from_the_settings(
+    browser: Browser, demo: Demo, artifacts: Path
+) -> None:
+    email, password = f"trader-{secrets.token_hex(4)}@example.org", secrets.token_urlsafe(18)
+    registered = httpx.post(
+        f"{demo.base}/api/v1/auth/register", json={"email": email, "password": password}
+    )
+    assert registered.status_code == 201, registered.text
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(demo.base + "/")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#login button[type=submit]")
+    expect(page.locator("#nav")).to_be_visible()
+    go(page, "settings")
+    expect(page.locator("#twofa-state")).to_contain_text("Off")
+    page.click("#twofa-enrol")
+    expect(page.locator("#twofa-qr img")).to_be_visible()
+    secret = page.locator("#twofa-secret").inner_text()
+    page.fill("#twofa-form [name=code]", pyotp.TOTP(secret).now())
+    page.click("#twofa-submit")
+    expect(page.locator("#twofa-list li").first).to_be_visible()
+    assert page.locator("#twofa-list li").count() >= 8
+    expect(page.locator("#twofa-state")).to_contain_text("On")
+    assert page.evaluate(OVERFLOW) == []
+    page.screenshot(path=str(artifacts / "settings-390.png"), full_page=True)
+    # Other users' accounts never ring on this user's page.
+    expect(page.locator("#overlay")).to_be_hidden()
+    page.close()
+
+    # The server agrees: a password alone no longer signs in.
+    refused = httpx.post(
+        f"{demo.base}/api/v1/auth/login", json={"email": email, "password": password}
+    )
+    assert refused.status_code == 401
