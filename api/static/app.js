@@ -1,6 +1,6 @@
 // AETHERIS dashboard: plain ES module, served by the API from its own origin.
 // Tokens live in memory only; the access token is renewed silently before it expires.
-import { calendarSvg, equitySvg } from "/static/charts.js";
+import { breakdownSvg, calendarSvg, equitySvg } from "/static/charts.js";
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -406,6 +406,9 @@ async function loadAnalytics() {
   $("calendar").innerHTML = calendarSvg(result.calendar ?? [], (v) => money(v, currency));
   const thresholds = (view?.standing?.rules ?? []).filter((r) => r.threshold != null).map((r) => ({ label: RULES[r.rule] ?? r.rule, equity: r.threshold }));
   $("equity").innerHTML = equitySvg(result.equity_curve ?? [], thresholds, (v) => money(v, currency));
+  const parts = [["by_symbol", "By symbol"], ["by_weekday", "By weekday"], ["by_hour", "By hour (UTC)"], ["by_tag", "By tag"]];
+  const breakdowns = result.breakdowns ?? {};
+  $("breakdowns").innerHTML = parts.map(([key, label]) => `<div class="chart" data-breakdown="${key}"><span class="muted">${label}</span>${breakdownSvg(breakdowns[key] ?? [], (v) => money(v, currency))}</div>`).join("");
 }
 
 // ---- journal ----------------------------------------------------------------------------

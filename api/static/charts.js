@@ -46,3 +46,18 @@ export function equitySvg(curve, thresholds, money) {
   const ends = `<text x="${padL}" y="${h - 8}" font-size="11" fill="${SLATE}">${esc(points[0].date)}</text><text x="${w - padR}" y="${h - 8}" text-anchor="end" font-size="11" fill="${SLATE}">${esc(points[points.length - 1].date)}</text>`;
   return `<svg viewBox="0 0 ${w} ${h}" role="img" aria-label="equity curve">${grid}${lines}<path d="${path}" fill="none" stroke="${GOLD}" stroke-width="2"/>${dots}${ends}</svg>`;
 }
+
+/** One breakdown (rows with ``key``, ``trades``, ``net_pnl``) as horizontal bars around zero. */
+export function breakdownSvg(rows, money) {
+  if (!rows.length) return `<p class="muted">Nothing in this range.</p>`;
+  const w = 420, row = 22, left = 110, right = 10, h = rows.length * row + 6;
+  const top = Math.max(...rows.map((r) => Math.abs(Number(r.net_pnl)))) || 1;
+  const mid = left + (w - left - right) / 2, half = (w - left - right) / 2;
+  const bars = rows.map((r, k) => {
+    const pnl = Number(r.net_pnl), len = (Math.abs(pnl) / top) * half, y = 3 + k * row;
+    const x = pnl >= 0 ? mid : mid - len;
+    return `<g class="bucket" data-key="${esc(r.key)}"><text x="${left - 6}" y="${y + 14}" text-anchor="end" font-size="11" fill="${SLATE}">${esc(r.key)}</text>
+      <rect x="${x}" y="${y + 2}" width="${Math.max(len, 1)}" height="${row - 6}" rx="2" fill="${pnl > 0 ? EMERALD : pnl < 0 ? CRIMSON : SLATE}"><title>${esc(r.key)}: ${esc(money(pnl))} · ${Number(r.trades)} trades</title></rect></g>`;
+  }).join("");
+  return `<svg viewBox="0 0 ${w} ${h}" role="img" aria-label="breakdown"><line x1="${mid}" x2="${mid}" y1="0" y2="${h}" stroke="${STEEL}"/>${bars}</svg>`;
+}

@@ -111,6 +111,9 @@ def test_a_level_3_overlay_arrives_is_dismissed_and_stays_in_the_history(
     page.select_option("#analytics-filters [name=account]", account)
     expect(page.locator("#kpis .kpi")).to_have_count(10, timeout=SLOW)
     expect(page.locator('#kpis .kpi[data-kpi="trades"] b')).not_to_have_text("–")
+    symbol = page.locator('#breakdowns [data-breakdown="by_symbol"] .bucket[data-key="EURUSD"]')
+    expect(symbol).to_have_count(1)
+    expect(page.locator('#equity svg path[d^="M"]')).to_have_count(1)
     page.screenshot(path=str(artifacts / "analytics-1440.png"), full_page=True)
 
     # The journal: tag one of the account's closed trades FOMO and see what FOMO cost.
