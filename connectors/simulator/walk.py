@@ -152,6 +152,8 @@ class SimulatedDesk:
         trader = self._by_login.get(login)
         if trader is None:
             return False
+        if trader.done:
+            return True  # failed or passed is final: nothing left to close or pause
         if status in ("failed", "passed"):
             trader.done = True
             trader.flatten = True
@@ -162,6 +164,22 @@ class SimulatedDesk:
         elif status == "active":
             trader.paused_until_ms = None
         return True
+
+    def resume(self, login: str, balance: float, last_ticket: int) -> bool:
+        """Carry on an account from a previous run: its balance (flat, no open position)
+        and ticket numbers after its last one. False for an account this desk does not trade."""
+        trader = self._by_login.get(login)
+        if trader is None:
+            return False
+        trader.balance = balance
+        trader.next_ticket = max(trader.next_ticket, last_ticket + 1)
+        return True
+
+    def retire(self, login: str) -> None:
+        """An account that failed or passed in a previous run: it never trades again."""
+        trader = self._by_login.get(login)
+        if trader is not None:
+            trader.done = True
 
     def trading(self, login: str) -> bool:
         """Whether the account still trades (False once failed or passed)."""
