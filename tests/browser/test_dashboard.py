@@ -177,6 +177,10 @@ def test_a_new_user_turns_on_two_factor_sign_in_from_the_settings(
     page.screenshot(path=str(artifacts / "settings-390.png"), full_page=True)
     # Other users' accounts never ring on this user's page.
     expect(page.locator("#overlay")).to_be_hidden()
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#login-error")).to_have_text("Signed out.")
+    expect(page.locator("#app")).to_be_hidden()
     page.close()
 
     # The server agrees: a password alone no longer signs in.
