@@ -12,6 +12,7 @@ flattens and sits out until the next trading day starts, then trades on.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -196,14 +197,20 @@ class SimulatedDesk:
         """The account openings, then the accounts' ticks round-robin, until every
         account has stopped (forever, unless they all fail or pass)."""
         yield from self.accounts()
+        # Event time advances one step per record sent, never for an account that sits
+        # out, so a feed at 1 / tick_interval records a second stays on the wall clock
+        # while some accounts have stopped; only when every account waits for its next
+        # day does it jump there.
         slot = 0
         while True:
             trading = False
+            sent = False
             for trader in self._traders:
                 time_ms = int(self._start_ms + slot * self._step_ms)
-                slot += 1
                 if trader.flatten:
                     trader.flatten = False
+                    slot += 1
+                    sent = True
                     yield from self._flatten(trader, time_ms)
                     trading = True
                     continue
@@ -214,9 +221,14 @@ class SimulatedDesk:
                     if time_ms < trader.paused_until_ms:
                         continue  # locked: sits out the rest of the trading day
                     trader.paused_until_ms = None
+                slot += 1
+                sent = True
                 yield from self._step(trader, time_ms)
             if not trading:
                 return
+            if not sent:  # everyone is locked: on to the first account's next day
+                wake = min(t.paused_until_ms for t in self._traders if t.paused_until_ms)
+                slot = max(slot + 1, math.ceil((wake - self._start_ms) / self._step_ms))
 
     def _flatten(self, trader: _Trader, time_ms: int) -> list[SimRecord]:
         """Close the open position, if any, and report the flat account."""
