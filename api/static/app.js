@@ -283,6 +283,8 @@ function showOverlay() {
   $("overlay-title").textContent = accountName(b.account_id);
   $("overlay-title").dataset.account = b.account_id;
   $("overlay").dataset.breach = b.breach_id;
+  $("overlay").dataset.ts = b.ts;
+  if ($("overlay").dataset.shownFor !== b.breach_id) { $("overlay").dataset.shownFor = b.breach_id; $("overlay").dataset.shownAt = String(Date.now()); }
   $("overlay-rule").textContent = `${RULES[b.rule] ?? b.rule} · level 3 reached`;
   $("overlay-numbers").textContent = `${amount(b.rule, b.value, cur)} used of a ${amount(b.rule, b.limit, cur)} limit${b.threshold != null ? ` · threshold ${money(b.threshold, cur)}` : ""}`;
   $("overlay-message").textContent = `${b.message} (${when(b.ts)})`;
