@@ -278,3 +278,31 @@ def test_run_feed_hears_status_changes_from_the_status_topic() -> None:
     assert report.status_changes == 1
     assert not trading.trading("SIM00000") and trading.trading("SIM00001")
     assert "1 status changes obeyed" in report.line()
+
+
+def test_event_time_stays_on_the_clock_when_an_account_stops() -> None:
+    """Two accounts a second apart; the first fails at once. Its flat report takes the
+    first slot (START), then the second trades every second: +1 s, +2 s, +3 s (not every
+    other second, as when a stopped account still used up its slots)."""
+    trading = SimulatedDesk(2, seed=3, start=START, tick_interval=timedelta(seconds=1))
+    trading.apply_status("SIM00000", "failed")
+    records = [to_event(r) for r in itertools.islice(trading.records(), 2 + 1 + 12)]
+    first = [e for e in records if e.type == "balance" and e.account_id == "SIM00000"]
+    second = [e.ts for e in records if e.type == "balance" and e.account_id == "SIM00001"]
+    assert [e.ts for e in first] == [START]
+    assert second[:3] == [START + timedelta(seconds=s) for s in (1, 2, 3)]
+
+
+def test_when_every_account_is_locked_time_jumps_to_the_first_unlock() -> None:
+    trading = SimulatedDesk(2, seed=3, start=START, tick_interval=timedelta(seconds=1))
+    later = START + timedelta(hours=5)
+    trading.apply_status("SIM00000", "locked", later + timedelta(hours=1))
+    trading.apply_status("SIM00001", "locked", later)
+    records = [to_event(r) for r in itertools.islice(trading.records(), 2 + 2 + 1)]
+    # Both flat reports (START, +1 s), then the first to unlock trades at its unlock time.
+    times = [(e.account_id, e.ts) for e in records if e.type == "balance"]
+    assert times == [
+        ("SIM00000", START),
+        ("SIM00001", START + timedelta(seconds=1)),
+        ("SIM00001", later),
+    ]
