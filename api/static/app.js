@@ -69,7 +69,7 @@ function setTokens(tokens) {
   store.refreshTimer = setTimeout(renew, seconds * 1000);
 }
 async function api(path, init = {}) {
-  const call = () => fetch(path, { ...init, headers: { ...(init.headers || {}), ...(init.body ? { "Content-Type": "application/json" } : {}), Authorization: `Bearer ${store.tokens?.access_token}` } });
+  const call = () => fetch(path, { ...init, headers: { ...(init.headers || {}), ...(typeof init.body === "string" ? { "Content-Type": "application/json" } : {}), Authorization: `Bearer ${store.tokens?.access_token}` } });
   let response = await call();
   if (response.status === 401 && store.tokens && (await renew())) response = await call();
   return response;
@@ -350,11 +350,11 @@ function renderHistory() {
 
 function fillAccountPickers() {
   const views = [...store.accounts.values()].sort((a, b) => String(a.name ?? a.id).localeCompare(String(b.name ?? b.id)));
-  for (const select of [document.querySelector("#alert-filters [name=account_id]"), document.querySelector("#analytics-filters [name=account]"), document.querySelector("#journal-filters [name=account_id]")]) {
+  for (const select of [document.querySelector("#alert-filters [name=account_id]"), document.querySelector("#analytics-filters [name=account]"), document.querySelector("#journal-filters [name=account_id]"), document.querySelector("#import-form [name=account_id]")]) {
     const keep = select.value;
     const first = select.closest("#alert-filters") ? `<option value="">all</option>` : "";
     const options = first + views.map((v) => `<option value="${esc(v.id)}">${esc(v.name || v.id)}</option>`).join("");
-    if (select.dataset.options !== options) { select.innerHTML = options; select.dataset.options = options; select.value = keep; }
+    if (select.dataset.options !== options) { select.innerHTML = options; select.dataset.options = options; if ([...select.options].some((o) => o.value === keep)) select.value = keep; }
   }
 }
 
@@ -415,7 +415,7 @@ async function loadAnalytics() {
 
 // ---- journal ----------------------------------------------------------------------------
 export const EMOTIONS = { FOMO: "FOMO", REVENGE: "Revenge", OVERCONFIDENCE: "Overconfidence", LOSS_AVERSION: "Loss aversion", ANCHORING: "Anchoring" };
-const journal = { cursor: null, trades: new Map() };
+const journal = { cursor: null, trades: new Map(), run: 0 };
 
 function journalQuery(extra = {}) {
   const form = Object.fromEntries(new FormData($("journal-filters")));
@@ -450,7 +450,9 @@ function renderTrades() {
 async function loadTrades(more) {
   if (!new FormData($("journal-filters")).get("account_id")) return;
   const params = journalQuery(more && journal.cursor ? { cursor: journal.cursor } : {});
+  const run = ++journal.run;
   const response = await api(`/api/v1/trades?${params}`);
+  if (run !== journal.run) return; // a newer request is on its way
   if (!response.ok) { $("trades").innerHTML = `<li class="error">Trades unavailable (${response.status}).</li>`; return; }
   const page = await response.json();
   if (!more) journal.trades.clear();
@@ -460,9 +462,11 @@ async function loadTrades(more) {
 }
 
 /** The P&L of the closed trades carrying each emotion (every page, within the filters). */
+let emotionRun = 0;
 async function loadEmotionPnl() {
   const account = new FormData($("journal-filters")).get("account_id");
   if (!account) return;
+  const run = ++emotionRun; // only the latest request draws: an older answer is stale
   const cur = accountCurrency(account);
   const cards = await Promise.all(Object.entries(EMOTIONS).map(async ([id, name]) => {
     let total = 0, count = 0, cursor = null;
@@ -477,7 +481,7 @@ async function loadEmotionPnl() {
     }
     return `<div class="kpi" data-emotion-pnl="${id}"><span>${esc(name)}</span><b class="${total < 0 ? "neg" : total > 0 ? "pos" : ""}">${money(total, cur)}</b><span class="muted">${plural(count, "trade", "trades")}</span></div>`;
   }));
-  $("emotion-pnl").innerHTML = cards.join("");
+  if (run === emotionRun) $("emotion-pnl").innerHTML = cards.join("");
 }
 
 async function loadSessions() {
@@ -509,6 +513,56 @@ async function annotate(tradeId, change) {
 function alertLine(text) { $("trades").insertAdjacentHTML("afterbegin", `<li class="error">${esc(text)}</li>`); }
 
 function loadJournal() { loadTrades(false); loadEmotionPnl(); loadSessions(); }
+
+// ---- import and connections ----------------------------------------------------------------
+async function uploadStatement(event) {
+  event.preventDefault();
+  const form = new FormData($("import-form"));
+  const file = form.get("file");
+  const account = String(form.get("account_id") || "");
+  $("import-error").textContent = "";
+  if (!account || !(file instanceof File) || !file.size) { $("import-error").textContent = "Pick an account and a statement file."; return; }
+  const params = new URLSearchParams({ format: String(form.get("format")), filename: file.name.replace(/[\\/]/g, "_").slice(0, 200) || "statement" });
+  const response = await api(`/api/v1/brokers/sync/${encodeURIComponent(account)}/statement?${params}`, { method: "POST", body: file });
+  if (!response.ok) {
+    $("import-error").textContent = response.status === 404 || response.status === 405 ? "This server does not import statements." : `Not imported: ${await detail(response)}`;
+    return;
+  }
+  const { job_id: job } = await response.json();
+  watchJob(job);
+}
+
+async function watchJob(job) {
+  const response = await api(`/api/v1/brokers/sync/${encodeURIComponent(job)}`);
+  if (!response.ok) { $("import-error").textContent = await detail(response); return; }
+  const view = await response.json();
+  const { rows_done: done, rows_total: total } = view.progress;
+  const log = view.sync_log;
+  $("import-job").hidden = false;
+  $("import-job").innerHTML = `<b>Import ${esc(view.status)}</b> · ${done}${total != null ? ` of ${total}` : ""} rows
+    ${total ? `<div class="bar"><i style="width:${Math.min(100, (100 * done) / total)}%"></i></div>` : ""}
+    ${view.error ? `<p class="error">${esc(view.error)}</p>` : ""}
+    ${log ? `<p>New ${log.new ?? log.rows_new ?? 0} · updated ${log.updated ?? log.rows_updated ?? 0} · duplicates ${log.duplicate ?? log.rows_duplicate ?? 0} · errors ${log.error ?? log.rows_error ?? 0}</p>
+      <pre class="log">${esc(JSON.stringify(log, null, 1))}</pre>` : ""}`;
+  if (!["succeeded", "failed", "done", "finished"].includes(view.status)) setTimeout(() => watchJob(job), 1000);
+}
+
+async function loadConnections() {
+  const accounts = [...store.accounts.values()];
+  let problem = "";
+  const lists = await Promise.all(accounts.map(async (v) => {
+    const response = await api(`/api/v1/accounts/${encodeURIComponent(v.id)}/brokers`);
+    if (!response.ok) { problem = response.status === 404 || response.status === 405 ? "This server does not keep broker connections." : await detail(response); return []; }
+    return (await response.json()).map((c) => ({ ...c, accountName: v.name || v.id }));
+  }));
+  const all = lists.flat();
+  if (problem && !all.length) { $("connections").innerHTML = `<li class="muted">${esc(problem)}</li>`; return; }
+  $("connections").innerHTML = all.length ? all.map((c) => `<li data-connection="${esc(c.id)}"><b>${esc(c.label || c.broker)}</b>
+    <span>${esc(c.accountName)}</span><span>${esc(c.kind)} · ${esc(c.broker)}</span>
+    <span class="badge ${c.last_error ? "failed" : "active"}">${esc(c.sync_status)}</span>
+    <span class="muted">last sync ${when(c.last_sync_at)}</span>${c.last_error ? `<span class="msg error">${esc(c.last_error)}</span>` : ""}</li>`).join("")
+    : `<li class="muted">No broker connections.</li>`;
+}
 
 // ---- settings ---------------------------------------------------------------------------
 async function detail(response) {
@@ -611,11 +665,12 @@ async function twofaSubmit(event) {
 function show(view) {
   store.view = view;
   for (const button of document.querySelectorAll("#nav button")) button.classList.toggle("on", button.dataset.view === view);
-  for (const name of ["overview", "alerts", "analytics", "journal", "settings"]) $(`view-${name}`).hidden = name !== view;
+  for (const name of ["overview", "alerts", "analytics", "journal", "imports", "settings"]) $(`view-${name}`).hidden = name !== view;
   if (view === "alerts") { renderHistory(); loadAlerts(false); }
   if (view === "analytics") loadAnalytics();
   if (view === "journal") loadJournal();
   if (view === "settings") loadSettings();
+  if (view === "imports") loadConnections();
 }
 
 function wire() {
@@ -669,6 +724,7 @@ function wire() {
     if (event.target.matches("textarea")) annotate(id, { notes: event.target.value });
   });
   document.querySelector("#journal-filters [name=emotion]").innerHTML += Object.entries(EMOTIONS).map(([id, name]) => `<option value="${id}">${esc(name)}</option>`).join("");
+  $("import-form").addEventListener("submit", uploadStatement);
   $("twofa-enrol").addEventListener("click", enrol);
   $("twofa-form").addEventListener("submit", twofaSubmit);
   $("hook-form").addEventListener("submit", addHook);

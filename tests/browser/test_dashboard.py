@@ -188,3 +188,19 @@ def test_a_new_user_turns_on_two_factor_sign_in_from_the_settings(
         f"{demo.base}/api/v1/auth/login", json={"email": email, "password": password}
     )
     assert refused.status_code == 401
+
+
+def test_the_import_form_says_plainly_when_the_server_cannot_import(page: Page) -> None:
+    """The demo runs no sync queue: the form answers with the server's reason, nothing is
+    lost silently, and the connections list says the same."""
+    clear_overlays(page)
+    go(page, "imports")
+    page.select_option("#import-form [name=format]", "mt5-html")
+    page.set_input_files(
+        "#import-form [name=file]",
+        files=[{"name": "statement.html", "mimeType": "text/html", "buffer": b"<html></html>"}],
+    )
+    page.locator("#import-form button[type=submit]").dispatch_event("click")
+    expect(page.locator("#import-error")).to_contain_text("not set up on this server")
+    expect(page.locator("#connections")).to_contain_text("not set up on this server")
+    go(page, "overview")
