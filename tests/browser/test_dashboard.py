@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from tests.browser.conftest import Demo
 
@@ -198,7 +198,7 @@ def test_the_import_form_says_plainly_when_the_server_cannot_import(page: Page) 
     page.select_option("#import-form [name=format]", "mt5-html")
     page.set_input_files(
         "#import-form [name=file]",
-        files=[{"name": "statement.html", "mimeType": "text/html", "buffer": b"<html></html>"}],
+        files=FilePayload(name="statement.html", mimeType="text/html", buffer=b"<html></html>"),
     )
     page.locator("#import-form button[type=submit]").dispatch_event("click")
     expect(page.locator("#import-error")).to_contain_text("not set up on this server")
