@@ -5,6 +5,7 @@ WebSocket and page behind the origin check."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -128,10 +129,26 @@ def test_the_websocket_checks_the_origin(api: Api) -> None:
 
 def test_the_dashboard_page_asks_for_a_login(api: Api) -> None:
     page = api.client.get("/")
+    script = api.client.get("/static/app.js")
+    style = api.client.get("/static/style.css")
+    icon = api.client.get("/favicon.ico")
     assert page.status_code == 200
-    assert "/api/v1/auth/login" in page.text
-    assert "Bearer" in page.text
-    assert "#C9A050" in page.text
+    assert 'src="/static/app.js"' in page.text
+    assert 'id="totp"' in page.text
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert "/api/v1/auth/login" in script.text
+    assert "Bearer" in script.text
+    assert "#C9A050" in style.text
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+    # Everything from our own origin: nothing the page loads points at another host.
+    loads = re.compile(
+        r"""(src|href)=["']?(https?:)?//|from\s+["'](https?:)?//|url\(["']?(https?:)?//"""
+    )
+    for body in (page.text, script.text, style.text):
+        assert loads.search(body) is None
+    assert loads.search('<script src="https://cdn.example/x.js">')  # the check can fail
 
 
 def test_the_docs_when_turned_on_load_nothing_from_a_cdn(
