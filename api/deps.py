@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
@@ -10,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import AccessClaims, InvalidAccessToken
 from api.services import ApiServices
-from schemas.api import ID_PATTERN, AccountRecord, UserRecord
+from schemas.api import ID_PATTERN, AccountRecord, UserRecord, parse_timestamp
 
 _bearer = HTTPBearer(auto_error=False, description="an access token from POST /auth/login")
 
@@ -71,3 +72,19 @@ def get_owned_account(
 
 
 OwnedAccount = Annotated[AccountRecord, Depends(get_owned_account)]
+
+
+# Query timestamps -----------------------------------------------------------------------
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def timestamp(name: str, value: str | None, default: datetime) -> datetime:
+    """A query's timestamp, or 422 naming the parameter (a 31 February, say)."""
+    if value is None:
+        return default
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise HTTPException(422, f"{name}: not a date and time")
+    return moment

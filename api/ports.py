@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from infra.db.alerts import AlertQuery, AlertRow
 from infra.db.repositories import DailyPnl
+from infra.live.tickets import TicketHolder
 from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
 from schemas.api import (
     AccountCreate,
@@ -51,14 +52,6 @@ class StoredAlert(BaseModel):
     breach: BreachEvent
     dismissed: bool = False
     dismissed_at: datetime | None = None
-
-
-class LiveAccounts(Protocol):
-    """The live standing of every monitored account."""
-
-    def snapshots(self) -> list[AccountSnapshot]: ...
-
-    def snapshot(self, account_id: str) -> AccountSnapshot | None: ...
 
 
 class History(Protocol):
@@ -203,6 +196,25 @@ class Journals(Protocol):
     def events(
         self, owner_id: UUID, account_id: str, since: datetime, until: datetime
     ) -> list[AccountEvent | BalanceEvent | TradeEvent] | None: ...
+
+
+class Tickets(Protocol):
+    """Single-use WebSocket tickets (infra.live.tickets): ``redeem`` answers once."""
+
+    @property
+    def lifetime_seconds(self) -> int: ...
+
+    def issue(self, holder: TicketHolder) -> str: ...
+
+    def redeem(self, ticket: str) -> TicketHolder | None: ...
+
+
+class Revocations(Protocol):
+    """Tells every API process that sessions ended, so it closes their WebSockets."""
+
+    def session_ended(self, session_id: UUID) -> None: ...
+
+    def user_sessions_ended(self, user_id: UUID) -> None: ...
 
 
 # Alerts, webhooks and metrics (issue 12 items 5-8) --------------------------------------

@@ -10,6 +10,14 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+
+def file_name(*parts: str) -> str:
+    """A file name from ids that may hold any character (``A/1`` → ``A%2F1``): no id can
+    reach outside the state folder."""
+    name = "-".join(quote(part, safe="") for part in parts)
+    return name.replace(".", "%2E") if name.startswith(".") else name
 
 
 class StateFileError(RuntimeError):

@@ -80,7 +80,7 @@ class ArchiveWriter:
         self._pending: dict[str, _Pending] = {}
         self._fired: set[tuple[str, datetime]] = set()
         self._statuses: list[StatusChange] = []
-        self.reports: list[ArchiveReport] = []
+        self.last_report: ArchiveReport | None = None
 
     def write(self, items: Sequence[ArchiveInput]) -> None:
         for item in items:
@@ -127,7 +127,7 @@ class ArchiveWriter:
         statuses, self._statuses = self._statuses, []
         if chosen or statuses:
             chosen.sort(key=lambda item: (item.source, item.offset))
-            self.reports.append(self._store.write(chosen, statuses))
+            self.last_report = self._store.write(chosen, statuses)
 
     def unconfirmed(self) -> tuple[BusMessage, ...]:
         """Epoch end: store what is decided; the undecided latest ticks are the snapshot."""

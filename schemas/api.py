@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -20,6 +20,22 @@ from schemas.state import AccountSnapshot
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 """Ids accepted in a URL: 1-128 printable ASCII characters, no spaces, slashes or NULs."""
+
+ISO_TIMESTAMP = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""A timestamp in a query string: ISO-8601 with seconds optional and an offset required."""
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """The moment an :data:`ISO_TIMESTAMP` names, in UTC (``None`` if it is not a date)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
+
 
 PRINTABLE = r"^[!-~]+$"
 """Printable ASCII without spaces: the same set in Python and in JSON Schema regexes (the

@@ -73,8 +73,8 @@ install_timescale() {
   if [ "$version" = 15 ] && [ -f "$bundle" ]; then
     bash "$bundle" && timescale_installed "$version" && return 0
   fi
-  echo "services: no TimescaleDB for PostgreSQL $version: no apt source offers $package" \
-    "and there is no ../shared/timescaledb/install.sh" >&2
+  echo "services: could not install TimescaleDB for PostgreSQL $version: no apt source" \
+    "offers $package, and ../shared/timescaledb/install.sh is missing or failed" >&2
   return 1
 }
 

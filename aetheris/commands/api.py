@@ -126,7 +126,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = parser.add_subparsers(dest="api_command", metavar="SUBCOMMAND", required=True)
     run = commands.add_parser("serve", help="serve the API with uvicorn", description=__doc__)
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    run.add_argument("--port", type=int, default=8000, help="port (8000; 0 picks a free one)")
+    run.add_argument("--port", type=int, default=8000, help="port (8000)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     run.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
     run.add_argument(

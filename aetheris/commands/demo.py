@@ -68,18 +68,27 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
 
     import uvicorn  # noqa: PLC0415
 
-    from aetheris.apiwiring import ApiSecrets, BusEventSink, build_services  # noqa: PLC0415
+    from aetheris.apiwiring import (  # noqa: PLC0415
+        ApiSecrets,
+        BusEventSink,
+        build_services,
+        realtime_limits,
+    )
     from aetheris.kpi_snapshots import KpiSnapshotJob  # noqa: PLC0415
     from aetheris.live import LiveStack  # noqa: PLC0415
     from aetheris.notify import notify_worker  # noqa: PLC0415
     from api.app import create_app  # noqa: PLC0415
+    from api.realtime import RealtimeHub  # noqa: PLC0415
     from api.security import AccessTokens, Passwords  # noqa: PLC0415
     from infra.db.accounts import PostgresAccounts  # noqa: PLC0415
     from infra.db.users import PostgresUsers  # noqa: PLC0415
     from infra.kpi_cache import MemoryKpiCache  # noqa: PLC0415
+    from infra.live.feed import InMemoryFeed  # noqa: PLC0415
+    from infra.live.tickets import InMemoryRevocations, InMemoryTickets  # noqa: PLC0415
     from infra.notify.cipher import KeyBoxCipher  # noqa: PLC0415
     from infra.ratelimit import RateLimiter  # noqa: PLC0415
     from infra.secrets import SecretBox, new_key, parse_keys  # noqa: PLC0415
+    from infra.standings import TwinStandings  # noqa: PLC0415
 
     with database:
         stack = LiveStack(settings, database, accounts=args.accounts, rate=args.rate)
@@ -126,13 +135,18 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
         for helper in helpers:
             helper.start()
         sink = BusEventSink(stack.bus, stack.topics)
+        # The production API's live side on the in-process twin of Redis: same messages,
+        # same WebSocket protocol (tickets, snapshots, 1013 for a client that lags).
+        feed = InMemoryFeed(stack.live)
         services = build_services(
             settings,
             database.pool,
-            standings=stack.board,
+            standings=TwinStandings(stack.live),
             events=sink,
             limiter=RateLimiter.memory(),
-            hub=stack.hub,
+            realtime=RealtimeHub(feed, realtime_limits(settings)),
+            tickets=InMemoryTickets(settings.ws_ticket_seconds),
+            revocations=InMemoryRevocations(feed),
             secrets=checked,
             passwords=passwords,
             extra_origins=(f"http://{args.host}:{args.port}",),
@@ -159,10 +173,7 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
                 helper.join(timeout=10)
             worker.close()
             stack.stop()
-            print(
-                f"AETHERIS demo: stopped; {len(stack.hub.recent())} recent breaches shown.",
-                flush=True,
-            )
+            print("AETHERIS demo: stopped.", flush=True)
 
 
 def replay(path: Path) -> int:

@@ -117,6 +117,15 @@ def run(args: argparse.Namespace) -> int:
                 return RedisLive.from_url(redis_url, prefix, timeout)
 
             live = live_publisher
+            probe = RedisLive.from_url(redis_url, prefix, timeout)
+            problem = probe.check()
+            probe.close()
+            if problem is not None:
+                logging.getLogger("aetheris.pipeline").warning(
+                    "%s; the pipeline runs without it and publishes the live standing "
+                    "once Redis answers",
+                    problem,
+                )
             logging.getLogger("aetheris.pipeline").info(
                 "live standing to Redis under %r, at most one per account every %g ms "
                 "and %s a second in all",

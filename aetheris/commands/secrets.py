@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from infra.db.pool import Pool
     from infra.secrets import SecretBox
     from infra.settings import Settings
+
+Rotatable = tuple[Callable[[], Iterator[tuple[Any, bytes]]], Callable[[Any, bytes, bytes], bool]]
 
 
 def new_key(_: argparse.Namespace) -> int:
@@ -25,6 +28,7 @@ def new_key(_: argparse.Namespace) -> int:
 
 
 def rotate(_: argparse.Namespace) -> int:
+    from infra.db.brokers import PostgresBridge, PostgresBrokerConnections  # noqa: PLC0415
     from infra.db.database import open_database  # noqa: PLC0415
     from infra.db.users import PostgresUsers  # noqa: PLC0415
     from infra.secrets import SecretBox, SecretsError, parse_keys  # noqa: PLC0415
@@ -36,30 +40,38 @@ def rotate(_: argparse.Namespace) -> int:
     except SecretsError as exc:
         print(f"aetheris secrets rotate: {exc}", file=sys.stderr)
         return 2
-    rotated = skipped = 0
+    counts: dict[str, list[int]] = {}
     with open_database(settings, name="aetheris-secrets") as database:
         users = PostgresUsers(database.pool)
-        for user_id, ciphertext in users.totp_ciphertexts():
-            try:
-                fresh = box.rotate(ciphertext)
-            except SecretsError as exc:
-                print(f"aetheris secrets rotate: user {user_id}: {exc}", file=sys.stderr)
-                return 1
-            if users.replace_totp_ciphertext(user_id, ciphertext, fresh):
-                rotated += 1
-            else:
-                skipped += 1  # changed meanwhile (re-enrolled): already under the new key
+        connections = PostgresBrokerConnections(database.pool, box)
+        bridge = PostgresBridge(database.pool, box)
+        stores: list[tuple[str, Rotatable]] = [
+            ("TOTP secrets", (users.totp_ciphertexts, users.replace_totp_ciphertext)),
+            ("broker credentials", (connections.ciphertexts, connections.replace_ciphertext)),
+            ("bridge keys", (bridge.ciphertexts, bridge.replace_ciphertext)),
+        ]
+        for what, (read, replace) in stores:
+            done = counts.setdefault(what, [0, 0])
+            for owner, ciphertext in read():
+                try:
+                    fresh = box.rotate(ciphertext)
+                except SecretsError as exc:
+                    print(f"aetheris secrets rotate: {what} of {owner}: {exc}", file=sys.stderr)
+                    return 1
+                # False: changed meanwhile (re-enrolled, re-issued): under the new key already
+                done[0 if replace(owner, ciphertext, fresh) else 1] += 1
         try:
             hooks, hooks_skipped = _rotate_webhook_secrets(database.pool, box, settings)
         except SecretsError as exc:
             print(f"aetheris secrets rotate: {exc}", file=sys.stderr)
             return 1
-    skipped += hooks_skipped
-    print(
-        f"secrets rotate: {rotated} TOTP secrets re-encrypted with the newest key, and "
-        f"{hooks} webhook secrets"
-        + (f"; {skipped} changed meanwhile and left as they are" if skipped else "")
-    )
+        counts["webhook secrets"] = [hooks, hooks_skipped]
+    parts = [
+        f"{rotated} {what} re-encrypted"
+        + (f" ({skipped} changed meanwhile, left as they are)" if skipped else "")
+        for what, (rotated, skipped) in counts.items()
+    ]
+    print("secrets rotate: " + ", ".join(parts) + " with the newest key")
     return 0
 
 

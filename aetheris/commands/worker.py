@@ -1,4 +1,6 @@
 """``aetheris worker notify``: deliver breaches as signed webhooks and level-3 e-mail.
+``aetheris worker sync``: run broker sync jobs (statement uploads, REST polls) off the
+Redis queue (docs/connectors.md).
 
 Reads the breach topic (Kafka when ``KAFKA_BOOTSTRAP_SERVERS`` is set), queues deliveries
 in PostgreSQL and sends them with retries; several workers may run at once. SIGTERM or
@@ -119,6 +121,12 @@ def kpi_snapshots(args: argparse.Namespace) -> int:
     return 0
 
 
+def sync(args: argparse.Namespace) -> int:
+    from aetheris.syncworker import run_sync_worker  # noqa: PLC0415
+
+    return run_sync_worker(burst=args.burst)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("worker", help="background workers", description=__doc__)
     workers = parser.add_subparsers(dest="worker", metavar="WORKER", required=True)
@@ -141,3 +149,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--once", action="store_true", help="one round, then exit (for cron)"
     )
     snapshot_parser.set_defaults(func=kpi_snapshots)
+    sync_parser = workers.add_parser(
+        "sync",
+        help="run broker sync jobs (statement uploads, REST polls) off the Redis queue",
+        description="Runs the sync jobs the API queues (POST /api/v1/brokers/sync/...) on "
+        "REDIS_URL's queue AETHERIS_SYNC_QUEUE, with PostgreSQL and Kafka from the settings; "
+        "failed jobs are retried after AETHERIS_SYNC_RETRY_SECONDS. Several may run at once.",
+    )
+    sync_parser.add_argument(
+        "--burst", action="store_true", help="run the queued jobs, then exit (default: keep on)"
+    )
+    sync_parser.set_defaults(func=sync)

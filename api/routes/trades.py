@@ -9,13 +9,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 
-from api.deps import NOT_FOUND, CurrentUser, Services
+from api.deps import EARLIEST, LATEST, NOT_FOUND, CurrentUser, Services, timestamp
 from api.ports import PublishError
 from schemas import TradeEvent
 from schemas.api import (
     ID_PATTERN,
+    ISO_TIMESTAMP,
     PRINTABLE,
     TRADE_ID_PATTERN,
     Emotion,
@@ -52,8 +53,8 @@ def list_trades(
     symbol: Annotated[str | None, Query(min_length=1, max_length=64, pattern=PRINTABLE)] = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=40, pattern=PRINTABLE)] = None,
     emotion: Emotion | None = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[str | None, Query(alias="from", pattern=ISO_TIMESTAMP)] = None,
+    until: Annotated[str | None, Query(alias="to", pattern=ISO_TIMESTAMP)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=1_000, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> TradePage:
@@ -66,8 +67,8 @@ def list_trades(
         symbol=symbol,
         tag=tag,
         emotion=emotion,
-        since=since,
-        until=until,
+        since=None if since is None else timestamp("from", since, EARLIEST),
+        until=None if until is None else timestamp("to", until, LATEST),
     )
     after = None if cursor is None else _decode_cursor(cursor)
     return services.trades.page(user.id, where, after, limit)

@@ -26,7 +26,7 @@ from datetime import datetime, tzinfo
 from pydantic import ValidationError
 
 from connectors.ctrader.wire import CtraderDeal, CtraderTransaction
-from connectors.statements.headers import Columns, HeaderError, find_columns
+from connectors.statements.headers import Columns, HeaderError, find_columns, section_lookup
 from connectors.statements.model import (
     CashMovement,
     ParseContext,
@@ -39,7 +39,7 @@ from connectors.statements.rows import RowProblem, trade_error_reason
 from connectors.statements.timezones import TimezoneError, resolve_timezone, to_utc
 from schemas.events import TradeEvent
 
-BLOCKS = {"deals": "deals", "history": "deals", "transactions": "transactions"}
+BLOCKS = section_lookup({"deals": "deals", "transactions": "transactions"})
 _DATE = re.compile(
     r"^(?:(?P<d>\d{1,2})[./](?P<m>\d{1,2})[./](?P<y>\d{4})|(?P<Y>\d{4})-(?P<M>\d{2})-(?P<D>\d{2}))"
     r"[ T](?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?$"

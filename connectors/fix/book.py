@@ -240,6 +240,14 @@ class DropCopyBook:
         self.corrected: dict[str, str] = {}
         self.ledger = self._new_ledger()
 
+    def reset(self) -> None:
+        """Forget everything: as new (no saved state to go back to)."""
+        self.fills = []
+        self.seen_exec_ids = set()
+        self.published = {}
+        self.corrected = {}
+        self.ledger = self._new_ledger()
+
     def _new_ledger(self) -> Ledger:
         return Ledger(self.account_id, self.currency, self.initial_balance, self.instruments)
 

@@ -29,8 +29,8 @@ from connectors.fix.parse import FixMessageError, is_relevant, parse_execution_r
 from connectors.instruments import InstrumentError
 from connectors.statefile import JsonStateFile
 from connectors.synclog import SyncLogWriter, SyncRun
-from infra.bus import EventPublisher
-from schemas import AccountEvent
+from infra.bus import BusError, EventPublisher
+from schemas import AccountEvent, BalanceEvent, TradeEvent
 
 _log = logging.getLogger("aetheris.connectors.fix")
 
@@ -80,7 +80,12 @@ class FixSessionConfig:
             ("target comp id", self.target_comp_id),
             ("host", self.host),
         ):
-            if not value or any(c in value for c in "\r\n[]=") or value != value.strip():
+            if (
+                not value
+                or any(c in value for c in "\r\n[]=/\\")
+                or value != value.strip()
+                or value.startswith(".")
+            ):
                 raise ValueError(
                     f"the FIX {name} {value!r} is empty or has a character FIX forbids"
                 )
@@ -140,6 +145,7 @@ class DropCopyHandler:
         source: str,
         fix_account: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retry_delay: Callable[[int], float] = lambda attempt: min(30.0, 2.0**attempt),
     ) -> None:
         self.book = book
         self.fix_account = fix_account
@@ -150,6 +156,8 @@ class DropCopyHandler:
         self.clock = clock
         self.run: SyncRun | None = None
         self._progress_at = clock()
+        self.retry_delay = retry_delay
+        self.stopping = threading.Event()  # set when the connector shuts down
         self.logged_on = threading.Event()
         self.logons = 0
         self._lock = threading.Lock()
@@ -204,9 +212,10 @@ class DropCopyHandler:
                 run.error(where, str(exc))
                 _log.warning("drop-copy %s: %s skipped: %s", self.source, where, exc)
                 return
-            for event in outcome.events:
-                self.publisher.publish_event(event)
-            self.publisher.flush()
+            if not self._deliver(outcome.events, where, fields.get(34, "?")):
+                self._reload()  # undo: the report was not delivered, so it was not applied
+                run.error(where, "not delivered to the bus before shutdown")
+                return
             self.state.save(self.book.to_state())
             run.count(outcome.kind)
             run.ticks += sum(1 for e in outcome.events if e.type == "balance")
@@ -216,6 +225,48 @@ class DropCopyHandler:
                 self.sync_log.progress(run)
             for note in outcome.notes:
                 _log.info("drop-copy %s: %s: %s", self.source, where, note)
+
+    def _deliver(self, events: tuple[TradeEvent | BalanceEvent, ...], where: str, seq: str) -> bool:
+        """Publish and wait for the bus; while it fails, publish again after a pause.
+
+        This holds QuickFIX's thread, so the broker sees no more reports (and may drop
+        the session) until the bus is back: nothing is read that could not be delivered.
+        ``False`` when the connector stops before the bus came back."""
+        attempt = 0
+        while True:
+            try:
+                for event in events:
+                    self.publisher.publish_event(event)
+                self.publisher.flush()
+                return True
+            except BusError as exc:
+                attempt += 1
+                if self.stopping.is_set():
+                    _log.error(
+                        "drop-copy %s: %s was not delivered before shutdown (%s); it is not "
+                        "in the saved state: ask the broker to resend from MsgSeqNum %s",
+                        self.source,
+                        where,
+                        exc,
+                        seq,
+                    )
+                    return False
+                pause = self.retry_delay(attempt)
+                _log.warning(
+                    "drop-copy %s: %s: the bus failed (%s); publishing again in %.1f s",
+                    self.source,
+                    where,
+                    exc,
+                    pause,
+                )
+                self.stopping.wait(pause)
+
+    def _reload(self) -> None:
+        saved = self.state.load()
+        if saved is None:
+            self.book.reset()
+        else:
+            self.book.restore(saved)
 
 
 class _Application(fix.Application):  # type: ignore[misc]
@@ -293,5 +344,6 @@ def run_drop_copy(
                     config.reconnect_seconds,
                 )
     finally:
+        handler.stopping.set()
         initiator.stop()
         handler.finish_run()

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from connectors.metatrader.html_table import Row
 from connectors.metatrader.wire import Mt4Transaction, Mt5Deal, Mt5Position
+from connectors.statements.headers import section_lookup
 from connectors.statements.model import (
     CashMovement,
     ParseContext,
@@ -101,13 +102,14 @@ def _price(value: float) -> float | None:
 
 # -- MT4 -------------------------------------------------------------------------------
 
-_MT4_SECTIONS = {
-    "closed transactions": "closed",
-    "open trades": "open",
-    "working orders": "working",
-    "summary": "summary",
-    "details": "summary",
-}
+_MT4_SECTIONS = section_lookup(
+    {
+        "closed_transactions": "closed",
+        "open_trades": "open",
+        "working_orders": "working",
+        "summary": "summary",
+    }
+)
 _MT4_COLUMNS = (
     "ticket",
     "open_time",
@@ -306,15 +308,16 @@ def _mt4_summary(row: Row, parsed: ParsedStatement) -> None:
 
 # -- MT5 -------------------------------------------------------------------------------
 
-_MT5_SECTIONS = {
-    "positions": "positions",
-    "orders": "orders",
-    "deals": "deals",
-    "open positions": "open",
-    "working orders": "working",
-    "summary": "summary",
-    "results": "summary",
-}
+_MT5_SECTIONS = section_lookup(
+    {
+        "open_positions": "open",
+        "positions": "positions",
+        "orders": "orders",
+        "deals": "deals",
+        "working_orders": "working",
+        "summary": "summary",
+    }
+)
 _POSITION_COLUMNS = (
     "open_time",
     "position",

@@ -6,6 +6,8 @@ id (so a restart resumes after it), then publishes the summary's balance and NAV
 timeout, a connection failure, a 5xx or a 429 it waits (1 s, 2 s, 4 s … capped, with
 jitter; a 429's Retry-After when given) and tries again; after ``max_attempts`` failures
 in a row, or at once on a refused token or an unknown account, it gives up and logs why.
+A bus that fails to take the events is handled the same way, after going back to the
+last saved state (what was not delivered was not applied).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from connectors.oanda.client import FatalError, OandaClient, RetryableError
 from connectors.oanda.parse import OandaBook, OandaDataError
 from connectors.statefile import JsonStateFile
 from connectors.synclog import SyncLogWriter, SyncRun
-from infra.bus import EventPublisher
+from infra.bus import BusError, EventPublisher
 from schemas import AccountEvent
 
 _log = logging.getLogger("aetheris.connectors.oanda")
@@ -72,6 +74,7 @@ class OandaPoller:
         self.sync_log = sync_log
         self.source = source
         self.clock = clock
+        self._since = since_transaction_id
         saved = state.load()
         if saved is not None:
             book.restore(saved)
@@ -128,6 +131,13 @@ class OandaPoller:
                 run.ticks += 1
         run.count(outcome.kind)
 
+    def _reload(self) -> None:
+        saved = self.state.load()
+        fresh = OandaBook(self.book.account_id, self._since)
+        if saved is not None:
+            fresh.restore(saved)
+        self.book = fresh
+
     def _save(self) -> None:
         self.state.save(self.book.to_state())
 
@@ -156,17 +166,17 @@ class OandaPoller:
                 report.gave_up = str(exc)
                 _log.error("%s: giving up: %s", self.source, exc)
                 return report
-            except RetryableError as exc:
+            except (RetryableError, BusError) as exc:
+                if isinstance(exc, BusError):
+                    # Not delivered, so not applied: back to the last saved state.
+                    self._reload()
                 failures += 1
                 if failures >= backoff.max_attempts:
                     report.gave_up = f"{failures} attempts in a row failed; last: {exc}"
                     _log.error("%s: giving up: %s", self.source, report.gave_up)
                     return report
-                pause = (
-                    exc.retry_after
-                    if exc.retry_after is not None
-                    else backoff.delay(failures - 1, jitter())
-                )
+                asked = exc.retry_after if isinstance(exc, RetryableError) else None
+                pause = asked if asked is not None else backoff.delay(failures - 1, jitter())
                 _log.warning(
                     "%s: %s; attempt %d of %d, next in %.1f s",
                     self.source,

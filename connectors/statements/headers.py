@@ -195,3 +195,56 @@ def find_columns(
         found = ", ".join(repr(h.text) for h in headers) or "none"
         raise HeaderError(f"missing column(s) {', '.join(missing)} (headers found: {found})")
     return Columns(index, headers)
+
+
+# Section and block titles of report-style files (MetaTrader's HTML tables, cTrader's CSV
+# blocks): canonical section → titles per language, matched in lower case without a
+# trailing ":". The German and Russian titles are our own translations, not checked
+# against a localised terminal; correct them here when a real export differs.
+SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "closed_transactions": ("closed transactions",),
+        "open_trades": ("open trades",),
+        "working_orders": ("working orders",),
+        "summary": ("summary", "details", "results"),
+        "positions": ("positions",),
+        "orders": ("orders",),
+        "deals": ("deals", "history"),
+        "open_positions": ("open positions",),
+        "transactions": ("transactions",),
+    },
+    "de": {
+        "closed_transactions": ("geschlossene transaktionen",),
+        "open_trades": ("offene trades", "offene positionen"),
+        "working_orders": ("pending orders", "schwebende orders"),
+        "summary": ("zusammenfassung", "ergebnisse"),
+        "positions": ("positionen",),
+        "orders": ("aufträge",),
+        "deals": ("geschäfte",),
+        "open_positions": ("offene positionen",),
+        "transactions": ("transaktionen",),
+    },
+    "ru": {
+        "closed_transactions": ("закрытые сделки",),
+        "open_trades": ("открытые сделки",),
+        "working_orders": ("отложенные ордера",),
+        "summary": ("итоги", "результаты"),
+        "positions": ("позиции",),
+        "orders": ("ордера",),
+        "deals": ("сделки",),
+        "open_positions": ("открытые позиции",),
+        "transactions": ("транзакции",),
+    },
+}
+
+
+def section_lookup(wanted: Mapping[str, str]) -> dict[str, str]:
+    """Title text (any language) → the caller's name, for the canonical sections in
+    ``wanted`` (canonical → the caller's name for it). A title claimed by two sections
+    goes to the first one listed."""
+    lookup: dict[str, str] = {}
+    for canonical, name in wanted.items():
+        for titles in SECTIONS.values():
+            for title in titles.get(canonical, ()):
+                lookup.setdefault(title, name)
+    return lookup

@@ -45,6 +45,7 @@ class SyncRun:
     source: str
     started_at: datetime
     account_id: str | None = None
+    format: str | None = None
     new: int = 0
     updated: int = 0
     duplicate: int = 0
@@ -161,6 +162,7 @@ def start_run(
         source=source,
         started_at=started,
         account_id=account_id,
+        format=format,
         rows_total=rows_total,
         details=dict(details or {}),
     )
@@ -175,7 +177,8 @@ def save_run(
         UPDATE sync_logs SET
             status = %s, finished_at = %s, trades_new = %s, trades_updated = %s,
             trades_duplicate = %s, trades_error = %s, errors_total = %s, ticks_stored = %s,
-            balance_events = %s, rows_total = %s, rows_done = %s, errors = %s, details = %s
+            balance_events = %s, rows_total = %s, rows_done = %s, errors = %s, details = %s,
+            format = %s
         WHERE id = %s
         RETURNING {_COLUMNS}
         """,  # noqa: S608 -- only the fixed column list is formatted in
@@ -193,6 +196,7 @@ def save_run(
             run.rows_done,
             Jsonb(run.errors),
             Jsonb(run.details),
+            run.format,
             run.id,
         ),
     ).fetchone()

@@ -107,5 +107,13 @@ class RedisLive:
         finally:
             pipe.reset()
 
+    def check(self) -> str | None:
+        """None if Redis answers a PING now, else why not (for a warning at start)."""
+        try:
+            self._client.ping()
+        except (redis.RedisError, OSError) as exc:
+            return f"Redis at {where(self._client)}: {type(exc).__name__}: {exc}"
+        return None
+
     def close(self) -> None:
         self._client.close()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,9 +133,19 @@ def test_the_demo_serves_live_accounts_alerts_and_a_breach_feed(
     stored = {a["breach"]["breach_id"] for a in alerts}
     assert all(a["breach"]["account_id"].startswith("SIM") for a in alerts)
 
+    # The live stream on the in-process twin: the same protocol as on Redis.
+    live_ticket = httpx.post(
+        f"http://{address}/api/v1/realtime/ticket", headers=auth, timeout=10
+    ).json()["ticket"]
     with connect(f"ws://{address}/ws/realtime", open_timeout=10) as websocket:
-        message = json.loads(websocket.recv(timeout=30))
-    assert message["kind"] == "breach"
+        websocket.send(json.dumps({"type": "auth", "ticket": live_ticket}))
+        first = json.loads(websocket.recv(timeout=30))
+        kinds = set()
+        message = first
+        while message["kind"] != "breach":
+            kinds.add(message["kind"])
+            message = json.loads(websocket.recv(timeout=30))
+    assert first["kind"] == "snapshot" and first["account_id"].startswith("SIM")
     assert message["breach"]["level"] in (1, 2, 3)
 
     page = httpx.get(f"http://{address}/", timeout=5)
@@ -204,8 +216,18 @@ def _run_demo(data_dir: Path, *extra: str) -> str:
     return done.stdout
 
 
-def test_the_demo_stops_the_embedded_server_it_started_and_only_that(tmp_path: Path) -> None:
-    data_dir = tmp_path / ".aetheris"
+@pytest.fixture
+def own_data_dir() -> Iterator[Path]:
+    """A data dir outside pytest's base temp: that one is private to root (0700, and every
+    pytest session resets it), but the embedded server runs as its own system user."""
+    parent = Path(tempfile.mkdtemp(prefix="aetheris-demo-"))
+    parent.chmod(0o755)
+    yield parent / ".aetheris"
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_the_demo_stops_the_embedded_server_it_started_and_only_that(own_data_dir: Path) -> None:
+    data_dir = own_data_dir
     try:
         output = _run_demo(data_dir)
         assert "stopped the embedded PostgreSQL" in output

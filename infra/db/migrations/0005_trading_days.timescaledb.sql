@@ -164,13 +164,22 @@ SELECT add_continuous_aggregate_policy('hourly_trade_stats',
     end_offset => INTERVAL '1 hour',
     schedule_interval => INTERVAL '5 minutes');
 
-CREATE INDEX hourly_trade_stats_account_exit_idx ON hourly_trade_stats (account_id, exit_hour);
+-- Covering indexes: one account's hours of a range come from the index alone (an
+-- index-only scan of adjacent entries), not from heap pages shared with every account.
+CREATE INDEX hourly_trade_stats_account_exit_idx ON hourly_trade_stats (account_id, exit_hour)
+    INCLUDE (entry_bucket, trades, wins, losses, net_pnl, gross_profit, gross_loss);
+CREATE INDEX hourly_balance_stats_account_cover_idx ON hourly_balance_stats (account_id, bucket)
+    INCLUDE (start_balance, end_balance, high_equity, low_equity, max_drawdown);
 
 -- Daily figures of one account from its hours in [p_from, p_to), by its trading day.
--- PL/pgSQL with EXECUTE: the statement is planned for each call with the account and
--- bounds as constants, so the aggregates' watermark is folded into a constant and the
--- hours are read by index -- a generic (parameterised) plan evaluates the watermark
--- function once per row instead (measured: 10 times slower).
+--
+-- This is real-time aggregation done by hand, with the bounds as constants: the hours
+-- below each aggregate's watermark come from its materialisation hypertable, the hours
+-- at or above it from the raw rows, aggregated here exactly as the aggregate does. The
+-- statement is built with the account, bounds and watermark as literals (EXECUTE
+-- format), so only the chunks of the asked days are planned. Through the aggregate
+-- views instead, every call planned the real-time branch over every raw chunk (one a
+-- day) and excluded them only at execution: 28 ms p50 against 10 million ticks.
 CREATE FUNCTION aetheris_days_from_hours(p_account text, p_from timestamptz,
                                          p_to timestamptz)
 RETURNS TABLE (
@@ -184,45 +193,88 @@ LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
     v_zone text;
     v_start time;
+    v_tick_hours text;
+    v_tick_mark timestamptz;
+    v_trade_hours text;
+    v_trade_mark timestamptz;
 BEGIN
     SELECT coalesce(max(a.day_zone), 'UTC'), coalesce(max(a.day_start), time '00:00')
       INTO v_zone, v_start
     FROM accounts a WHERE a.account_id = p_account;
-    RETURN QUERY EXECUTE $q$
+    SELECT format('%I.%I', h.schema_name, h.table_name),
+           _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(h.id))
+      INTO v_tick_hours, v_tick_mark
+    FROM _timescaledb_catalog.continuous_agg c
+    JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
+    WHERE c.user_view_schema = 'public' AND c.user_view_name = 'hourly_balance_stats';
+    SELECT format('%I.%I', h.schema_name, h.table_name),
+           _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(h.id))
+      INTO v_trade_hours, v_trade_mark
+    FROM _timescaledb_catalog.continuous_agg c
+    JOIN _timescaledb_catalog.hypertable h ON h.id = c.mat_hypertable_id
+    WHERE c.user_view_schema = 'public' AND c.user_view_name = 'hourly_trade_stats';
+
+    RETURN QUERY EXECUTE format($q$
     WITH hours AS (
-        SELECT aetheris_trading_day(h.bucket, $4, $5) AS day, h.bucket,
-               h.start_balance, h.end_balance, h.high_equity, h.low_equity, h.max_drawdown
-        FROM hourly_balance_stats h
-        WHERE h.account_id = $1 AND h.bucket >= $2 AND h.bucket < $3
+        SELECT m.bucket, m.start_balance, m.end_balance, m.high_equity, m.low_equity,
+               m.max_drawdown
+        FROM %1$s m
+        WHERE m.account_id = %2$L AND m.bucket >= %3$L AND m.bucket < %4$L
+        UNION ALL
+        SELECT time_bucket(INTERVAL '1 hour', t.ts),
+               aetheris_first(t.balance ORDER BY t.ts, t.balance, t.equity),
+               aetheris_last(t.balance ORDER BY t.ts, t.balance, t.equity),
+               max(t.equity), min(t.equity),
+               aetheris_max_drawdown(t.equity ORDER BY t.ts, t.balance, t.equity)
+        FROM balance_ticks t
+        WHERE t.account_id = %2$L AND t.ts >= %5$L AND t.ts < %6$L
+        GROUP BY 1
     ), peaks AS (
+        SELECT aetheris_trading_day(bucket, %7$L, %8$L) AS day, bucket,
+               start_balance, end_balance, high_equity, low_equity, max_drawdown
+        FROM hours
+    ), running AS (
         SELECT day,
-               first_value(start_balance) OVER running AS start_balance,
+               first_value(start_balance) OVER upto AS start_balance,
                last_value(end_balance) OVER whole AS end_balance,
                high_equity, low_equity,
                greatest(max_drawdown,
                         max(high_equity) OVER (PARTITION BY day ORDER BY bucket
                                                ROWS BETWEEN UNBOUNDED PRECEDING
                                                AND 1 PRECEDING) - low_equity) AS drawdown
-        FROM hours
-        WINDOW running AS (PARTITION BY day ORDER BY bucket ROWS UNBOUNDED PRECEDING),
+        FROM peaks
+        WINDOW upto AS (PARTITION BY day ORDER BY bucket ROWS UNBOUNDED PRECEDING),
                whole AS (PARTITION BY day ORDER BY bucket
                          ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
     ), tick_days AS (
         SELECT day, min(start_balance) AS start_balance, min(end_balance) AS end_balance,
                max(high_equity) AS high_equity, min(low_equity) AS low_equity,
                max(drawdown) AS drawdown
-        FROM peaks GROUP BY day
+        FROM running GROUP BY day
+    ), trade_hours AS (
+        SELECT m.exit_hour, m.trades, m.wins, m.losses, m.net_pnl, m.gross_profit,
+               m.gross_loss
+        FROM %9$s m
+        WHERE m.account_id = %2$L AND m.exit_hour >= %10$L AND m.exit_hour < %11$L
+          AND m.entry_bucket < %12$L
+        UNION ALL
+        SELECT date_trunc('hour', t.exit_time AT TIME ZONE 'UTC'), count(*),
+               count(*) FILTER (WHERE t.pnl > 0), count(*) FILTER (WHERE t.pnl < 0),
+               sum(t.pnl), coalesce(sum(t.pnl) FILTER (WHERE t.pnl > 0), 0),
+               coalesce(sum(t.pnl) FILTER (WHERE t.pnl < 0), 0)
+        FROM trades t
+        WHERE t.account_id = %2$L AND t.status = 'closed' AND t.entry_time >= %12$L
+          AND t.exit_time >= %3$L AND t.exit_time < %6$L
+        GROUP BY 1
     ), trade_days AS (
-        SELECT aetheris_trading_day(t.exit_hour AT TIME ZONE 'UTC', $4, $5) AS day,
-               sum(t.trades) AS trades, sum(t.wins) AS wins, sum(t.losses) AS losses,
-               sum(t.net_pnl) AS net_pnl, sum(t.gross_profit) AS gross_profit,
-               sum(t.gross_loss) AS gross_loss
-        FROM hourly_trade_stats t
-        WHERE t.account_id = $1
-          AND t.exit_hour >= ($2 AT TIME ZONE 'UTC') AND t.exit_hour < ($3 AT TIME ZONE 'UTC')
+        SELECT aetheris_trading_day(exit_hour AT TIME ZONE 'UTC', %7$L, %8$L) AS day,
+               sum(trades) AS trades, sum(wins) AS wins, sum(losses) AS losses,
+               sum(net_pnl) AS net_pnl, sum(gross_profit) AS gross_profit,
+               sum(gross_loss) AS gross_loss
+        FROM trade_hours
         GROUP BY 1
     )
-    SELECT $1, coalesce(k.day, d.day),
+    SELECT %2$L::text, coalesce(k.day, d.day),
            k.start_balance, k.end_balance,
            coalesce(d.net_pnl, 0)::numeric, coalesce(d.gross_profit, 0)::numeric,
            coalesce(d.gross_loss, 0)::numeric,
@@ -231,7 +283,19 @@ BEGIN
            k.drawdown, k.high_equity, k.low_equity
     FROM tick_days k FULL JOIN trade_days d ON d.day = k.day
     ORDER BY 2
-    $q$ USING p_account, p_from, p_to, v_zone, v_start;
+    $q$,
+        v_tick_hours,                               -- 1
+        p_account,                                  -- 2
+        p_from,                                     -- 3
+        least(p_to, v_tick_mark),                   -- 4: materialised hours end
+        greatest(p_from, v_tick_mark),              -- 5: raw ticks start
+        p_to,                                       -- 6
+        v_zone,                                     -- 7
+        v_start,                                    -- 8
+        v_trade_hours,                              -- 9
+        p_from AT TIME ZONE 'UTC',                  -- 10
+        p_to AT TIME ZONE 'UTC',                    -- 11
+        v_trade_mark);                              -- 12: materialised entry days end
 END
 $fn$;
 

@@ -27,8 +27,8 @@ from limits import parse
 from aetheris.apiwiring import ApiSecrets, BusEventSink
 from api.app import create_app
 from api.history import DatabaseHistory
-from api.hub import BreachHub
 from api.metrics import DatabaseMetrics
+from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
 from api.services import ApiLimits, ApiServices
 from api.webhooks import WebhookService
@@ -46,6 +46,8 @@ from infra.db.pool import Pool, create_pool, redact_url
 from infra.db.scratch import scratch_database
 from infra.db.users import PostgresUsers
 from infra.kpi_cache import RedisKpiCache
+from infra.live.feed import RedisFeed
+from infra.live.tickets import RedisRevocations, RedisTickets
 from infra.notify.cipher import KEYBOX_KEY_ID, KeyBoxCipher
 from infra.notify.ssrf import SystemResolver
 from infra.ratelimit import RateLimiter
@@ -164,7 +166,6 @@ class Api:
     clock: Clock
     topics: Topics
     redis_prefix: str
-    hub: BreachHub
 
 
 # Cheap argon2 parameters keep the suite fast; the bench measures the real (OWASP) cost.
@@ -181,7 +182,6 @@ def build_api(
     limits: ApiLimits | None = None,
 ) -> Api:
     clock = Clock()
-    hub = BreachHub()
     secrets = ApiSecrets(
         tokens=AccessTokens(
             SECRET_KEY, issuer=ISSUER, audience=AUDIENCE, lifetime=timedelta(minutes=15)
@@ -209,7 +209,9 @@ def build_api(
         ),
         history=DatabaseHistory(pool),
         journals=PostgresJournals(pool),
-        hub=hub,
+        realtime=RealtimeHub(RedisFeed(redis_url, redis_prefix)),
+        tickets=RedisTickets(client, redis_prefix, 30),
+        revocations=RedisRevocations(client, redis_prefix),
         clock=clock,
         alerts=PostgresAlerts(pool),
         # The real SSRF guard, no allow-list: tests that need a local receiver swap it.
@@ -228,7 +230,6 @@ def build_api(
         clock=clock,
         topics=topics,
         redis_prefix=redis_prefix,
-        hub=hub,
     )
 
 

@@ -19,12 +19,13 @@ from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
 from infra.db.users import PostgresUsers
+from infra.live.redis_store import RedisLive
 from infra.ratelimit import RateLimiter
 from infra.rulesets import RulesetCatalog
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings, standing_key
 from risk_engine import Armor, snapshot
-from tests.integration.api.conftest import Api, build_api
+from tests.integration.api.conftest import ACCOUNT, Api, build_api, sign_up
 from tests.unit.risk_engine.builders import account, tick
 
 
@@ -145,10 +146,14 @@ def test_the_docs_when_turned_on_load_nothing_from_a_cdn(
     assert script.status_code == 200 and len(script.content) > 100_000
 
 
-def test_the_demo_websocket_replays_recent_breaches_then_streams_new_ones(api: Api) -> None:
+def test_the_websocket_streams_the_breaches_the_pipeline_publishes_to_redis(
+    api: Api, redis_url: str
+) -> None:
+    user = sign_up(api.client)
+    account_id = api.client.post("/api/v1/accounts", headers=user.auth, json=ACCOUNT).json()["id"]
     armor = Armor(RulesetCatalog())
     breaches = [
-        b
+        b.model_copy(update={"account_id": account_id})
         for e in (
             account("ftmo-2step"),
             tick("2026-03-02 09:00", 100_000),
@@ -157,10 +162,21 @@ def test_the_demo_websocket_replays_recent_breaches_then_streams_new_ones(api: A
         for b in armor.process(e)
     ]
     assert [b.level for b in breaches] == [1, 2, 3]
-    api.hub.publish(breaches[:1])
-    with api.client.websocket_connect("/ws/realtime") as socket:
-        first = socket.receive_json()
-        api.hub.publish(breaches[1:2])
-        second = socket.receive_json()
+    live = RedisLive.from_url(redis_url, api.redis_prefix, 3.0)
+    ticket = api.client.post("/api/v1/realtime/ticket", headers=user.auth).json()["ticket"]
+    try:
+        with api.client.websocket_connect("/ws/realtime") as socket:
+            socket.send_json({"type": "auth", "ticket": ticket})
+            snapshot_message = socket.receive_json()
+            live.publish(breaches[:2])
+            first, second = socket.receive_json(), socket.receive_json()
+    finally:
+        live.close()
+    assert snapshot_message == {
+        "kind": "snapshot",
+        "account_id": account_id,
+        "seq": 0,
+        "state": None,
+    }
     assert first == {"kind": "breach", "breach": breaches[0].model_dump(mode="json")}
     assert second["breach"]["breach_id"] == breaches[1].breach_id

@@ -581,3 +581,12 @@ def test_metrics_are_the_kpis_of_the_stored_trades_and_daily_closes(
         params={"from": "2026-03-03T00:00:00Z", "to": "2026-03-02T00:00:00Z"},
     )
     assert backwards.status_code == 422
+    for bad in ("0", "true", "2026-03-02", "2026-03-02T00:00:00", "2026-02-31T00:00:00Z"):
+        answer = api.client.get(
+            f"/api/v1/metrics/{account}", headers=alice.auth, params={"to": bad}
+        )
+        assert answer.status_code == 422, bad
+        trades = api.client.get(
+            "/api/v1/trades", headers=alice.auth, params={"account_id": account, "from": bad}
+        )
+        assert trades.status_code == 422, bad

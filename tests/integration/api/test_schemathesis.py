@@ -14,12 +14,24 @@ import json
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
+import uvicorn
+from limits import parse
 
-from tests.integration.api.conftest import PASSWORD
+from api.app import create_app
+from api.services import ApiLimits
+from infra.bus import Topics
+from infra.bus.kafka import KafkaBus
+from infra.db.accounts import PostgresAccounts
+from infra.db.pool import Pool
+from schemas.api import AccountRecord
+from tests.integration.api.conftest import PASSWORD, build_api, free_port
 
 
 @pytest.fixture
@@ -43,10 +55,9 @@ def _token(base: str, email: str) -> str:
         return token
 
 
-def test_schemathesis_finds_no_failures_with_two_peers(server: str, tmp_path: Path) -> None:
-    users = {
-        name: _token(server, f"{name}-{tmp_path.name}@example.com") for name in ("alice", "bob")
-    }
+def _schemathesis(base: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the schemathesis CLI on ``base`` as alice with bob as her peer."""
+    users = {name: _token(base, f"{name}-{tmp_path.name}@example.com") for name in ("alice", "bob")}
     auth = tmp_path / "auth.json"
     auth.write_text(
         json.dumps(
@@ -63,22 +74,21 @@ def test_schemathesis_finds_no_failures_with_two_peers(server: str, tmp_path: Pa
     )
     config = tmp_path / "schemathesis.toml"
     config.write_text(f'[auth.wfc]\npath = "{auth}"\nuser = "alice"\npeers = ["alice", "bob"]\n')
-    done = subprocess.run(
+    return subprocess.run(
         [
             str(Path(sys.executable).parent / "schemathesis"),
             "--config-file",
             str(config),
             "run",
-            f"{server}/openapi.json",
+            f"{base}/openapi.json",
             "--max-examples",
             "10",
             "--max-time",
             "100",
             "--exclude-path-regex",
             "^/api/v1/auth/(logout|password|totp/disable)$",
-            "--exclude-checks",
-            "positive_data_acceptance",
             "--no-color",
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -86,8 +96,62 @@ def test_schemathesis_finds_no_failures_with_two_peers(server: str, tmp_path: Pa
         check=False,
         cwd=tmp_path,
     )
+
+
+def test_schemathesis_finds_no_failures_with_two_peers(server: str, tmp_path: Path) -> None:
+    done = _schemathesis(server, tmp_path, "--exclude-checks", "positive_data_acceptance")
     output = done.stdout + done.stderr
     assert "will not run" not in output  # the object-level check has its two peers
     assert done.returncode == 0, output[-6_000:]
     selected = re.search(r"Operations:\s+(\d+) selected", output)
     assert selected is not None and int(selected[1]) >= 20, output[:2_000]
+
+
+class LeakyAccounts(PostgresAccounts):
+    """A planted bug for the negative control: reads an account whoever owns it."""
+
+    def get(self, owner_id: UUID, account_id: str) -> AccountRecord | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT owner_id FROM accounts WHERE account_id = %s AND deleted_at IS NULL",
+                (account_id,),
+            ).fetchone()
+        return None if row is None else super().get(row[0], account_id)
+
+
+def test_the_object_level_check_catches_a_planted_owner_bug(
+    pool: Pool,
+    kafka: KafkaBus,
+    topics: Topics,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+) -> None:
+    """The negative control: the same run against an app whose account read forgets the
+    owner must report the bypass, or the check above proves nothing."""
+    limits = ApiLimits(
+        login=parse("100000/minute"), register=parse("100000/minute"), totp=parse("100000/minute")
+    )
+    api = build_api(pool, kafka, topics, redis_url, redis_prefix, limits=limits)
+    api.services.accounts = LeakyAccounts(pool)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(api.services), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.1)
+        done = _schemathesis(
+            base, tmp_path, "--checks", "object_level_authorization", "--max-failures", "1"
+        )
+    finally:
+        server.should_exit = True
+        thread.join(30)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output[-4_000:]
+    assert "Object-level authorization bypass" in output, output[-4_000:]

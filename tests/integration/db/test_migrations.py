@@ -293,10 +293,12 @@ def test_the_dashboard_query_reads_the_rollup_by_its_key(database_url: str, back
         conn.execute("RESET auto_explain.log_min_duration")
     assert rows == [(date(2020, 1, 1), 1.0)]
     plan = "\n".join(notices)
-    # the hours are read from the materialised aggregate by index, the watermark folded
+    # the hours are read from the materialised aggregate by index, with the watermark a
+    # constant (looked up once per call, never evaluated per row in a filter)
     assert "_materialized_hypertable_" in plan
     assert "Index Scan" in plan or "Index Only Scan" in plan
-    assert "cagg_watermark" not in plan
+    conditions = [line for line in plan.splitlines() if "Cond:" in line or "Filter:" in line]
+    assert conditions and not any("cagg_watermark" in line for line in conditions)
     assert "Seq Scan on _hyper" not in plan
 
 

@@ -124,10 +124,16 @@ def test_registration_conflict_and_missing_timezone(pool: Pool, account: str) ->
     run(pool, request(account, "generic-csv", "trades.csv", register=50000))
     with pytest.raises(StatementImportError, match="registered already"):
         run(pool, request(account, "generic-csv", "trades.csv", register=60000))
-    # MT5 without --timezone: a file-level error, nothing imported, status failed.
-    result, events = run(pool, request(account, "mt5-html", "ReportHistory-51234567.html"))
-    assert (result.new, result.status, events) == (0, "failed", [])
+    # MT5 without --timezone: a file-level error, nothing imported, status failed; with
+    # --ruleset/--initial-balance for a new account, the account is not registered either.
+    other = account + "-B"
+    mt5 = request(other, "mt5-html", "ReportHistory-51234567.html", register=50000)
+    result, events = run(pool, mt5)
+    assert (result.new, result.status, events, result.registered) == (0, "failed", [], False)
     assert "--timezone" in result.errors[0].reason
+    with pool.connection() as conn:
+        found = conn.execute("SELECT 1 FROM accounts WHERE account_id = %s", (other,)).fetchone()
+    assert found is None
 
 
 def test_rows_failing_the_quality_suite_are_reported_by_row(
@@ -189,3 +195,38 @@ def test_a_row_repeated_in_the_file_is_a_duplicate_not_an_error(
     assert (result.new, result.duplicates) == (1, 1)
     assert [(e.row, e.where) for e in result.errors] == [(4, "trade id")]
     assert balances(events) == [50100.0]
+
+
+def test_mt4_open_trade_closed_in_the_next_statement_is_updated(pool: Pool, account: str) -> None:
+    first = request(account, "mt4-html", "statement-2150977.htm", tz="GMT+2/+3-US", register=1e4)
+    run(pool, first)
+    # The next statement: ticket 1007 (open above) now sits in Closed Transactions,
+    # closed 2026.03.13 10:00 at 1.09250: profit 25.00, commission -0.70 -> pnl 24.30.
+    text = first.data.decode("iso-8859-1")
+    open_row = next(line for line in text.splitlines() if "<td>1007</td>" in line)
+    closed_row = (
+        "<tr align=right><td>1007</td><td class=msdate nowrap>2026.03.12 09:00:00</td>"
+        "<td>buy</td><td>0.10</td><td>eurusd</td><td>1.09000</td><td>0.00000</td>"
+        "<td>0.00000</td><td>2026.03.13 10:00:00</td><td>1.09250</td><td>-0.70</td>"
+        "<td>0.00</td><td>0.00</td><td>25.00</td></tr>"
+    )
+    marker = next(line for line in text.splitlines() if "Closed Trade P/L:" in line)
+    later = text.replace(open_row + "\r\n", "").replace(marker, closed_row + "\r\n" + marker)
+    result, events = run(pool, replace(first, data=later.encode("iso-8859-1")))
+    # 1007 updated; 1001, 1002, 1005 and both cash rows duplicates; 1006 still an error.
+    assert (result.new, result.updated, result.duplicates) == (0, 1, 5)
+    # from the stored 11 274.30 (the last tick before 03-13): + 24.30 = 11 298.60
+    assert balances(events) == [11298.6]
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT status, pnl, exit_price FROM trades "
+            "WHERE account_id = %s AND broker_trade_id = '1007'",
+            (account,),
+        ).fetchone()
+        log = conn.execute(
+            "SELECT format, trades_updated, rows_total FROM sync_logs WHERE id = %s",
+            (result.sync_log_id,),
+        ).fetchone()
+    assert row is not None
+    assert (row[0], float(row[1]), float(row[2])) == ("closed", 24.3, 1.0925)
+    assert log == ("mt4-html", 1, 9)

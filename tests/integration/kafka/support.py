@@ -10,6 +10,8 @@ from pathlib import Path
 
 from infra.bus import BusMessage, Publisher
 from infra.bus.kafka import KafkaBus
+from infra.rulesets import RulesetCatalog
+from risk_engine import AccountState, apply
 from schemas import EventError, parse_event
 
 REPO = Path(__file__).resolve().parents[3]
@@ -57,3 +59,15 @@ def aetheris(args: Sequence[str], env: dict[str, str], log: Path) -> subprocess.
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def through_engine(messages: Sequence[BusMessage]) -> dict[str, AccountState]:
+    """Apply published messages to the risk engine as the pipeline would: each account's
+    state at the end (its ``duplicate_trades`` says whether a trade came twice)."""
+    catalog = RulesetCatalog()
+    states: dict[str, AccountState] = {}
+    for message in messages:
+        event = parse_event((message.value or b"").decode("utf-8"), "test")
+        state, _ = apply(states.get(event.account_id), event, catalog)
+        states[event.account_id] = state
+    return states

@@ -38,7 +38,7 @@ from infra.bus import EventPublisher, Topics
 from infra.bus.kafka import KafkaBus
 from schemas import AccountEvent
 from tests.integration.kafka.fix_support import Acceptor, wait_for
-from tests.integration.kafka.support import aetheris, read_topic
+from tests.integration.kafka.support import aetheris, read_topic, through_engine
 
 PASSWORD = "drop-copy-pw-7f3a"
 
@@ -191,6 +191,8 @@ def test_drop_copy_across_restart_disconnect_and_correction(
         (50_730.6, 50_730.6),
     ]
     assert len(events) == 11
+    engine = through_engine(messages)["FIX-A1"]  # the pipeline's view of the same events
+    assert (engine.duplicate_trades, engine.open_trades) == (0, set())
 
     runs = [
         (log.trades_new, log.trades_updated, log.trades_duplicate)

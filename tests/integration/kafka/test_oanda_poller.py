@@ -40,8 +40,9 @@ from connectors.synclog import MemorySyncLogWriter
 from infra.bus import EventPublisher, InProcessBus, Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.scratch import scratch_database
+from schemas import AccountEvent
 from tests.integration.kafka.oanda_server import FakeOanda, Fault
-from tests.integration.kafka.support import aetheris, read_topic
+from tests.integration.kafka.support import aetheris, read_topic, through_engine
 
 TOKEN = "oanda-token-5be1c0ffee"  # checked never to appear in the logs
 OANDA_ACCOUNT = "101-004-1234567-001"
@@ -202,6 +203,9 @@ def test_polling_with_faults_paging_and_a_restart(
         backoff=Backoff(first=1.0, cap=60.0, max_attempts=8),
         wait=recorder(pauses),
         jitter=lambda: 1.0,
+        account=AccountEvent(
+            account_id="OANDA-A1", ruleset="personal", initial_balance=10_000.0, currency="USD"
+        ),
     )
     # 500 → 1 s; 429 → its Retry-After 7 s; timeout (third failure) → 4 s; connection
     # dropped without an answer (fourth) → 8 s; then the poll interval
@@ -230,7 +234,8 @@ def test_polling_with_faults_paging_and_a_restart(
     assert oanda.requests[0] == f"/v3/accounts/{OANDA_ACCOUNT}/transactions/sinceid?id=6"
     assert f"/v3/accounts/{OANDA_ACCOUNT}/trades/99" in oanda.requests
 
-    events = [json.loads(m.value or b"") for m in read_topic(kafka, topics.events, at_least=8)]
+    messages = read_topic(kafka, topics.events, at_least=9)
+    events = [json.loads(m.value or b"") for m in messages]
     trades = [
         (e["broker_trade_id"], e["status"], e["side"], e["quantity"], e.get("pnl"))
         for e in events
@@ -257,7 +262,10 @@ def test_polling_with_faults_paging_and_a_restart(
         ("2026-03-02T18:00:00Z", 10_002.95, 10_001.95),
         ("2026-03-02T18:00:00Z", 10_004.35, 10_004.35),
     ]
-    assert len(events) == 8
+    assert len(events) == 9
+    assert events[0]["type"] == "account"
+    engine = through_engine(messages)["OANDA-A1"]  # the pipeline's view of the same events
+    assert (engine.duplicate_trades, engine.open_trades) == (0, set())
 
     first_run, second_run = sync_log.logs
     assert (first_run.trades_new, first_run.trades_error, first_run.status) == (4, 0, "success")

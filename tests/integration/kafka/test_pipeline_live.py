@@ -205,3 +205,31 @@ def test_the_simulator_hears_a_status_change_on_the_status_topic(
     assert report.status_changes == 1, report.line()
     assert not trading.trading("SIM00001")
     assert trading.trading("SIM00000") and trading.trading("SIM00002")
+
+
+def test_the_pipeline_runs_on_and_publishes_breaches_while_redis_is_unreachable(
+    kafka: KafkaBus, topics: Topics, kafka_env: dict[str, str], tmp_path: Path
+) -> None:
+    publish(
+        kafka.publisher(),
+        topics.events,
+        [account("R1", ruleset="ftmo-2step"), balance("R1", START, 94_000.0)],
+    )
+    env = {**kafka_env, "REDIS_URL": f"redis://:sekret@127.0.0.1:{free_port()}/0"}
+    log = tmp_path / "pipeline.log"
+    process = aetheris(["pipeline", "run", "--until-end", "--no-database"], env, log)
+    try:
+        assert process.wait(120) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    breaches = read_topic(kafka, topics.breaches, at_least=3, quiet=0.5)
+    assert len(breaches) == 3  # the risk output is whole without Redis
+    assert topics.status is not None
+    assert len(read_topic(kafka, topics.status, at_least=1, quiet=0.5)) == 1
+    text = log.read_text()
+    assert "the pipeline runs without it" in text
+    assert "ConnectionError" in text
+    assert "live output stopped with" in text  # what it could not publish, said at the end
+    assert "sekret" not in text

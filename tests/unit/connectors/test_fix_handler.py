@@ -10,9 +10,10 @@ import pytest
 from connectors.fix.book import DropCopyBook
 from connectors.fix.connector import SOH, DropCopyHandler, FixSessionConfig, fields_of
 from connectors.instruments import load_instruments
-from connectors.statefile import JsonStateFile, StateFileError
+from connectors.statefile import JsonStateFile, StateFileError, file_name
 from connectors.synclog import MemorySyncLogWriter
 from infra.bus import EventPublisher, InProcessBus, Topics
+from tests.unit.connectors.fakes import FlakyPublisher
 
 NOW = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
 
@@ -111,3 +112,58 @@ def test_session_schedule_goes_into_the_quickfix_settings(tmp_path: Path) -> Non
     assert f"FileStorePath={tmp_path / 'fix' / 'AETHERIS-BROKER' / 'store'}" in text
     with pytest.raises(ValueError, match="session start time '25:00:00' is not HH:MM:SS"):
         FixSessionConfig("h", 1, "A", "B", tmp_path, session_start="25:00:00").quickfix_settings()
+
+
+def flaky_handler(tmp_path: Path, failures: int) -> tuple[DropCopyHandler, FlakyPublisher]:
+    bus = FlakyPublisher(failures)
+    book = DropCopyBook(
+        "A1", currency="USD", initial_balance=1000.0, instruments=load_instruments()
+    )
+    h = DropCopyHandler(
+        book,
+        EventPublisher(bus, Topics("e", "b", "d", 1)),
+        JsonStateFile(tmp_path / "book.json"),
+        MemorySyncLogWriter(),
+        source="fix:test",
+        clock=lambda: NOW,
+        retry_delay=lambda attempt: 0.0,
+    )
+    return h, bus
+
+
+def test_a_bus_outage_is_waited_out_and_the_report_published_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h, bus = flaky_handler(tmp_path, failures=2)
+    h.on_message(raw(t17="E1"))
+    assert len(bus.delivered) == 2  # the open trade and the balance, once
+    assert "the bus failed" in caplog.text
+    state = JsonStateFile(tmp_path / "book.json").load()
+    assert state is not None and state["seen_exec_ids"] == ["E1"]
+    assert h.run is not None and h.run.new == 1
+
+
+def test_a_report_not_delivered_before_shutdown_is_not_kept_as_applied(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h, bus = flaky_handler(tmp_path, failures=1)
+    h.on_message(raw(t17="E1"))  # delivered after one retry, saved
+    bus.failures = 100
+    h.stopping.set()
+    h.on_message(raw(t17="E2", t54="2", t34="7"))
+    assert "E2" not in h.book.seen_exec_ids  # the book went back to the saved state
+    assert "E1" in h.book.seen_exec_ids
+    assert "ask the broker to resend from MsgSeqNum 7" in caplog.text
+    assert h.run is not None and h.run.error_count == 1
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "A/B", ".hidden"])
+def test_comp_ids_cannot_reach_outside_the_data_dir(bad: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="target comp id"):
+        FixSessionConfig("127.0.0.1", 1, "AETHERIS", bad, tmp_path).quickfix_settings()
+
+
+def test_state_file_names_keep_ids_inside_their_folder() -> None:
+    assert file_name("101-004", "A/../../x") == "101-004-A%2F..%2F..%2Fx"
+    assert file_name("..") == "%2E%2E"
+    assert "/" not in file_name("/etc/passwd")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.oanda.client import FatalError, OandaClient, RetryableError, parse_retry_after
 from connectors.oanda.connector import Backoff, OandaPoller
@@ -17,6 +20,7 @@ from connectors.statefile import JsonStateFile
 from connectors.synclog import MemorySyncLogWriter
 from infra.bus import EventPublisher, InProcessBus, Topics
 from schemas import BalanceEvent, TradeEvent
+from tests.unit.connectors.fakes import FlakyPublisher
 
 
 def order_fill(tx_id: str, **fields: object) -> dict[str, object]:
@@ -243,3 +247,77 @@ def test_an_account_in_another_currency_gives_up_with_the_reason(tmp_path: Path)
     report = poller.run(interval=1.0, backoff=Backoff(), wait=lambda seconds: False)
     assert report.gave_up == "the OANDA account is in EUR, the AETHERIS account A1 in USD"
     assert bus.reader("e").read(10, 0.0) == []
+
+
+def test_a_bus_outage_replays_the_poll_from_the_saved_state(tmp_path: Path) -> None:
+    """The first flush fails (the events are lost): the poller goes back to its saved
+    state, waits, and publishes the same transaction again: delivered once."""
+    fill = order_fill("1", tradeOpened={"tradeID": "1", "units": "10", "price": "1.2"})
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/summary"):
+            account = {"id": "101-1", "currency": "USD", "balance": "100", "NAV": "99",
+                       "lastTransactionID": "1"}  # fmt: skip
+            return httpx.Response(200, json={"account": account, "lastTransactionID": "1"})
+        since = int(request.url.params["id"])
+        found = [fill] if since < 1 else []
+        return httpx.Response(200, json={"transactions": found, "lastTransactionID": "1"})
+
+    flaky = FlakyPublisher(failures=1)
+    state = JsonStateFile(tmp_path / "state.json")
+    poller = OandaPoller(
+        OandaClient("http://broker.test", "101-1", "t", transport=httpx.MockTransport(answer)),
+        OandaBook("A1"),
+        EventPublisher(flaky, Topics("e", "b", "d", 1)),
+        state,
+        MemorySyncLogWriter(),
+        source="rest:oanda:101-1",
+        since_transaction_id=0,
+    )
+    pauses: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        pauses.append(seconds)
+        return seconds == 5.0
+
+    report = poller.run(interval=5.0, backoff=Backoff(), wait=wait, jitter=lambda: 1.0)
+    assert report.gave_up is None
+    assert pauses == [1.0, 5.0]
+    kinds = [json.loads(value)["type"] for value in flaky.delivered]
+    assert kinds == ["trade", "balance"]
+    saved = state.load()
+    assert saved is not None and saved["last_transaction_id"] == 1
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=10_000), min_size=1, max_size=6),
+    st.integers(min_value=0, max_value=10_000),
+    st.integers(min_value=0, max_value=100_000),
+)
+def test_a_fills_commission_is_shared_out_exactly_once(
+    closed_units: list[int], opened_units: int, commission_cents: int
+) -> None:
+    """Whatever a fill closes and opens, its trades' commissions add up to the fill's."""
+    book = OandaBook("A1", last_transaction_id=0)
+    for n, units in enumerate(closed_units, start=1):
+        book.apply(
+            order_fill(str(n), tradeOpened={"tradeID": str(n), "units": str(units), "price": "1"})
+        )
+    before = sum(t.commission for t in book.open_trades.values())
+    fields: dict[str, object] = {
+        "commission": f"{commission_cents / 100:.2f}",
+        "tradesClosed": [
+            {"tradeID": str(n), "units": str(-u), "price": "1.1", "realizedPL": "0"}
+            for n, u in enumerate(closed_units, start=1)
+        ],
+    }
+    if opened_units:
+        fields["tradeOpened"] = {"tradeID": "999", "units": str(-opened_units), "price": "1.1"}
+    outcome = book.apply(order_fill("100", **fields))
+    closed = [e for e in outcome.events if isinstance(e, TradeEvent) and e.status == "closed"]
+    assert len(closed) == len(closed_units)
+    charged = sum(-t.commission for t in closed) + sum(
+        t.commission for t in book.open_trades.values()
+    )
+    # Each closed trade's share is rounded to the cent; the open one keeps its exact share.
+    assert abs(charged - before - commission_cents / 100) <= 0.005 * len(closed) + 1e-9

@@ -162,3 +162,31 @@ def test_mt4_credit_is_skipped_and_a_correction_is_an_adjustment() -> None:
         ("2", -12.5, "adjustment", utc(2026, 3, 2, 7))
     ]
     assert (parsed.skipped, parsed.errors) == (1, [])
+
+
+def test_mt5_report_with_german_section_titles() -> None:
+    # The section titles come from the localisation table (connectors/statements/
+    # headers.py SECTIONS); the columns are read by position, as the terminal writes
+    # them in every language.
+    text = read("mt5-html", MT5_HTML_FILE).decode("utf-16")
+    for english, german in (
+        ("<b>Open Positions</b>", "<b>Offene Positionen</b>"),
+        ("<b>Positions</b>", "<b>Positionen</b>"),
+        ("<b>Deals</b>", "<b>Geschäfte</b>"),
+        ("<b>Orders</b>", "<b>Aufträge</b>"),
+    ):
+        assert english in text
+        text = text.replace(english, german)
+    parsed = MT5_HTML.parse(text.encode("utf-8"), ParseContext("FTMO-2", SERVER, "de.html"))
+    _check_mt5(parsed)
+
+
+def test_mt4_statement_saved_as_utf8_reads_the_same() -> None:
+    latin1 = read("mt4-html", MT4_FILE)
+    utf8 = latin1.decode("iso-8859-1").encode("utf-8")
+    assert utf8 != latin1  # the account name has ö and ä
+    ctx = ParseContext("FTMO-1", SERVER, MT4_FILE)
+    as_latin1, as_utf8 = MT4_HTML.parse(latin1, ctx), MT4_HTML.parse(utf8, ctx)
+    assert as_utf8.meta.account_name == "Jörg Träder"
+    assert as_utf8.trades == as_latin1.trades
+    assert as_utf8.cash == as_latin1.cash
