@@ -6,20 +6,22 @@ and offsets; and what it builds parses with the contract's own parser."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from connectors.generic_csv import parse
 from connectors.generic_csv.parse import parse_generic
 from connectors.generic_csv.wire import load_mapping
 from connectors.statements.model import ParseContext
+from connectors.statements.plan import TradeRow, plan
 from connectors.statements.timezones import resolve_timezone
 from schemas import event_json, parse_event
-from schemas.events import TradeEvent
+from schemas.events import BalanceEvent, TradeEvent
 
 HEADER = "id;sym;dir;qty;opened;open_px;closed;close_px;profit;fee;swap;sl;tp;state;memo"
 MAPPING_COMMA = """
@@ -174,3 +176,77 @@ def test_worked_example_good_and_bad_rows(monkeypatch: pytest.MonkeyPatch) -> No
     assert second.notes == "memo" and second.entry_time == datetime(2025, 1, 6, 9, tzinfo=UTC)
     assert [(e.row, e.where) for e in parsed.errors] == [(4, "row")]
     assert "before entry_time" in parsed.errors[0].reason
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pnls=st.lists(
+        st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([1e308, -0.0])),
+        min_size=1,
+        max_size=20,
+    ),
+    account=st.sampled_from(["acc-1", "has space"]),
+)
+def test_balance_events_the_plan_builds_are_what_the_model_builds(
+    pnls: list[float], account: str
+) -> None:
+    start = datetime(2025, 1, 6, 8, tzinfo=UTC)
+    rows = [
+        TradeRow(
+            TradeEvent.model_construct(
+                account_id=account,
+                broker_trade_id=f"T{n}",
+                status="closed",
+                symbol="ES",
+                side="long",
+                quantity=1.0,
+                entry_price=1.0,
+                entry_time=start,
+                exit_price=1.0,
+                exit_time=start + timedelta(minutes=n),
+                pnl=pnl,
+            ),
+            n + 2,
+        )
+        for n, pnl in enumerate(pnls)
+    ]
+    try:
+        decided = plan(
+            rows, [], account_id=account, stored_status={}, stored_cash=set(),
+            initial_balance=1e308,
+        )  # fmt: skip
+    except ValidationError as exc:  # the model refuses an infinite balance, as before
+        assert account == "has space" or "finite" in str(exc)
+        return
+    assert len(decided.balances) == len(pnls)
+    for tick in decided.balances:
+        rebuilt = BalanceEvent(
+            account_id=tick.account_id, ts=tick.ts, balance=tick.balance, equity=tick.equity
+        )
+        assert tick == rebuilt and event_json(tick) == event_json(rebuilt)
+        assert parse_event(event_json(tick), "plan") == tick
+
+
+def test_worked_example_running_balance() -> None:
+    """50,000 start, +95.5, then -20.25: ticks of 50,095.5 and 50,075.25."""
+    start = datetime(2025, 1, 6, 8, tzinfo=UTC)
+    rows = [
+        TradeRow(
+            TradeEvent(
+                account_id="acc-1", broker_trade_id=f"T{n}", status="closed", symbol="ES",
+                side="long", quantity=1.0, entry_price=1.0, entry_time=start,
+                exit_price=1.0, exit_time=start + timedelta(minutes=n + 1), pnl=pnl,
+            ),
+            n + 2,
+        )
+        for n, pnl in enumerate([95.5, -20.25])
+    ]  # fmt: skip
+    decided = plan(
+        rows, [], account_id="acc-1", stored_status={}, stored_cash=set(),
+        initial_balance=50_000.0,
+    )  # fmt: skip
+    assert [(t.ts.minute, t.balance, t.equity) for t in decided.balances] == [
+        (1, 50_095.5, 50_095.5),
+        (2, 50_075.25, 50_075.25),
+    ]
+    assert [e.type for e in decided.events] == ["trade", "balance", "trade", "balance"]
