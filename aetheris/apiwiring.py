@@ -215,6 +215,7 @@ def production_app(settings: Settings) -> FastAPI:
         standings=RedisStandings(client, settings.redis_prefix),
         events=sink,
         limiter=RateLimiter.redis(settings.redis_url, settings.redis_prefix),
+        secrets=checked,
         realtime=RealtimeHub(
             RedisFeed(settings.redis_url, settings.redis_prefix, REDIS_TIMEOUT_SECONDS),
             realtime_limits(settings),
@@ -224,7 +225,6 @@ def production_app(settings: Settings) -> FastAPI:
         kpi_cache=RedisKpiCache(client, settings.redis_prefix, settings.kpi_cache_seconds)
         if settings.kpi_cache_seconds > 0
         else None,
-        secrets=checked,
     )
     brokers_publisher = EventPublisher(bus.publisher(), Topics.from_settings(settings))
     services.brokers = broker_services(settings, pool, brokers_publisher, checked.cipher, client)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.hardening import HardeningMiddleware, install_error_handlers
@@ -31,9 +32,11 @@ from api.routes import realtime as realtime_routes
 from api.routes.realtime import install_websockets
 from api.services import ApiServices
 
+STATIC = Path(__file__).resolve().parent / "static"
+
 
 def _dashboard_html() -> str:
-    return (resources.files("api") / "static" / "dashboard.html").read_text("utf-8")
+    return (resources.files("api") / "static" / "index.html").read_text("utf-8")
 
 
 def create_app(services: ApiServices) -> FastAPI:
@@ -103,6 +106,13 @@ def create_app(services: ApiServices) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> str:
         return page
+
+    # The page's scripts, styles and icon, from this package: no CDN, no build step.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/api/v1/health", tags=["service"])
     def health() -> dict[str, str]:

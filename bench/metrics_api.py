@@ -112,10 +112,16 @@ def load(url: str, owner: str, accounts: int, days: int, trades_per_day: int) ->
     return {"accounts": accounts, "trades": trades, "ticks": ticks}
 
 
-def _stats(latencies: list[float], errors: int, seconds: float, sent: int) -> dict[str, Any]:
+def _stats(
+    latencies: list[float],
+    errors: int,
+    seconds: float,
+    sent: int,
+    kinds: dict[str, int] | None = None,
+) -> dict[str, Any]:
     ordered = sorted(latencies)
     if not ordered:
-        return {"errors": errors, "sent": sent}
+        return {"errors": errors, "sent": sent, "error_kinds": kinds or {}}
 
     def pick(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
@@ -129,6 +135,7 @@ def _stats(latencies: list[float], errors: int, seconds: float, sent: int) -> di
         "p99_ms": pick(0.99),
         "max_ms": round(ordered[-1] * 1000, 1),
         "mean_ms": round(statistics.fmean(ordered) * 1000, 1),
+        "error_kinds": kinds or {},
     }
 
 
@@ -145,24 +152,44 @@ class RawHttp:
 
     async def open(self) -> None:
         for _ in range(self._size):
-            self._free.put_nowait(await asyncio.open_connection(self._host, self._port))
+            self._free.put_nowait(await self._connect())
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(self._host, self._port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return reader, writer
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str
+    ) -> int:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {self._host}\r\n{self._extra}\r\n".encode())
+        await writer.drain()
+        status_line = await reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection")
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        return status
 
     async def get(self, path: str) -> int:
+        """One request; a kept-alive connection the server has closed meanwhile (uvicorn
+        closes idle ones after 5 s) is replaced and the request sent again, once."""
         reader, writer = await self._free.get()
         try:
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {self._host}\r\n{self._extra}\r\n".encode())
-            await writer.drain()
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            return status
+            try:
+                return await self._exchange(reader, writer, path)
+            except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError):
+                writer.close()
+                reader, writer = await self._connect()
+                return await self._exchange(reader, writer, path)
         finally:
             self._free.put_nowait((reader, writer))
 
@@ -182,16 +209,19 @@ async def open_loop(
     await client.open()
     latencies: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
 
     async def one(path: str, due: float) -> None:
         nonlocal errors
         try:
             status = await client.get(path)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
             errors += 1
+            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             return
         if status != 200:
             errors += 1
+            kinds[str(status)] = kinds.get(str(status), 0) + 1
             return
         latencies.append(time.perf_counter() - due)
 
@@ -207,7 +237,7 @@ async def open_loop(
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - begin
     await client.close()
-    return _stats(latencies, errors, elapsed, total)
+    return _stats(latencies, errors, elapsed, total, kinds)
 
 
 def closed_loop(base: str, headers: dict[str, str], paths: list[str], count: int) -> dict[str, Any]:
@@ -246,7 +276,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument(
-        "--cold-rate", type=float, default=20.0, help="requests/s of the uncached phase"
+        "--cold-rate", type=float, default=5.0, help="requests/s of the uncached phase"
     )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()

@@ -138,11 +138,20 @@ start_kafka() {
   wait_port Tansu 9092
 }
 
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`).
+CHROMIUM=${AETHERIS_CHROMIUM:-/usr/bin/chromium}
+ensure_chromium() {
+  if [ -x "$CHROMIUM" ]; then return 0; fi
+  apt_install chromium
+  [ -x "$CHROMIUM" ] || { echo "services: chromium is not at $CHROMIUM" >&2; return 1; }
+}
+
 case "${1:-all}" in
   postgres) start_postgres ;;
+  chromium) ensure_chromium ;;
   timescale) start_timescale ;;
   redis) start_redis ;;
   kafka) start_kafka ;;
-  all) start_postgres; start_timescale; start_redis; start_kafka ;;
-  *) echo "usage: $0 [all|postgres|timescale|redis|kafka]" >&2; exit 2 ;;
+  all) start_postgres; start_timescale; start_redis; start_kafka; ensure_chromium ;;
+  *) echo "usage: $0 [all|postgres|timescale|redis|kafka|chromium]" >&2; exit 2 ;;
 esac

@@ -91,7 +91,9 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
     from infra.standings import TwinStandings  # noqa: PLC0415
 
     with database:
-        stack = LiveStack(settings, database, accounts=args.accounts, rate=args.rate)
+        stack = LiveStack(
+            settings, database, accounts=args.accounts, rate=args.rate, seed=args.seed, story=True
+        )
         # Embedded defaults: a signing key and an encryption key for this run unless set.
         key = settings.secret_key.get_secret_value() if settings.secret_key else None
         keys = parse_keys(settings.encryption_keys) if settings.encryption_keys else [new_key()]
@@ -153,7 +155,10 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
             kpi_cache=MemoryKpiCache() if settings.kpi_cache_seconds > 0 else None,
         )
         app = create_app(services)
-        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+        # Ctrl-C within a few seconds even while a browser keeps a WebSocket open.
+        config = uvicorn.Config(
+            app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2
+        )
         server = uvicorn.Server(config)
         if args.duration is not None:
             timer = threading.Timer(args.duration, lambda: setattr(server, "should_exit", True))
@@ -218,8 +223,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run the whole pipeline on embedded defaults with the dashboard on :8000",
         description=__doc__,
     )
-    parser.add_argument("--accounts", type=int, default=24, help="simulated accounts (24)")
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=8,
+        help="simulated accounts (8): the first six drift into one rule each, the rest steady",
+    )
     parser.add_argument("--rate", type=float, default=40.0, help="ticks per second (40)")
+    parser.add_argument(
+        "--seed", type=int, default=7, help="the simulation's random seed: another story (7)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="API address (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="API port (8000)")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")

@@ -61,11 +61,10 @@ def rotate(_: argparse.Namespace) -> int:
                 # False: changed meanwhile (re-enrolled, re-issued): under the new key already
                 done[0 if replace(owner, ciphertext, fresh) else 1] += 1
         try:
-            hooks, hooks_skipped = _rotate_webhook_secrets(database.pool, box, settings)
+            counts["webhook secrets"] = list(_rotate_webhook_secrets(database.pool, box, settings))
         except SecretsError as exc:
             print(f"aetheris secrets rotate: {exc}", file=sys.stderr)
             return 1
-        counts["webhook secrets"] = [hooks, hooks_skipped]
     parts = [
         f"{rotated} {what} re-encrypted"
         + (f" ({skipped} changed meanwhile, left as they are)" if skipped else "")

@@ -77,6 +77,12 @@ def notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def sync(args: argparse.Namespace) -> int:
+    from aetheris.syncworker import run_sync_worker  # noqa: PLC0415
+
+    return run_sync_worker(burst=args.burst)
+
+
 def _snapshot_thread(
     pool: Pool, stop: threading.Event, interval_seconds: float
 ) -> threading.Thread | None:
@@ -121,12 +127,6 @@ def kpi_snapshots(args: argparse.Namespace) -> int:
     return 0
 
 
-def sync(args: argparse.Namespace) -> int:
-    from aetheris.syncworker import run_sync_worker  # noqa: PLC0415
-
-    return run_sync_worker(burst=args.burst)
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("worker", help="background workers", description=__doc__)
     workers = parser.add_subparsers(dest="worker", metavar="WORKER", required=True)
@@ -140,15 +140,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "its end); later starts resume where the last one stopped",
     )
     notify_parser.set_defaults(func=notify)
-    snapshot_parser = workers.add_parser(
-        "kpi-snapshots",
-        help="store each trading day's KPIs when the day ends",
-        description=__doc__,
-    )
-    snapshot_parser.add_argument(
-        "--once", action="store_true", help="one round, then exit (for cron)"
-    )
-    snapshot_parser.set_defaults(func=kpi_snapshots)
     sync_parser = workers.add_parser(
         "sync",
         help="run broker sync jobs (statement uploads, REST polls) off the Redis queue",
@@ -160,3 +151,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--burst", action="store_true", help="run the queued jobs, then exit (default: keep on)"
     )
     sync_parser.set_defaults(func=sync)
+
+    snapshot_parser = workers.add_parser(
+        "kpi-snapshots",
+        help="store each trading day's KPIs when the day ends",
+        description=__doc__,
+    )
+    snapshot_parser.add_argument(
+        "--once", action="store_true", help="one round, then exit (for cron)"
+    )
+    snapshot_parser.set_defaults(func=kpi_snapshots)

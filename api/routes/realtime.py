@@ -189,10 +189,13 @@ async def _pump(
 ) -> None:
     reader = asyncio.create_task(_ignore_incoming(socket))
     writer = asyncio.create_task(_write(socket, services, hub, client))
-    _, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    try:
+        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Also when this handler is cancelled (server shutdown): no task outlives it.
+        for task in (reader, writer):
+            task.cancel()
+        await asyncio.gather(reader, writer, return_exceptions=True)
 
 
 async def _ignore_incoming(socket: WebSocket) -> None:

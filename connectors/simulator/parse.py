@@ -20,7 +20,7 @@ def to_event(record: SimRecord) -> AccountEvent | BalanceEvent | TradeEvent:
             ruleset=record.plan,
             initial_balance=record.deposit,
             currency=record.currency,
-            name=f"simulated {record.login}",
+            name=record.name or f"simulated {record.login}",
         )
     if isinstance(record, SimEquity):
         return BalanceEvent(

@@ -12,6 +12,7 @@ flattens and sits out until the next trading day starts, then trades on.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +66,23 @@ def profile_of(index: int) -> str:
     return "steady"
 
 
+def story_profile_of(index: int) -> str:
+    """The demo's story: the first accounts drift into one rule each, the rest trade steadily."""
+    return DRIFTING[index] if index < len(DRIFTING) else "steady"
+
+
+# The story's account names: the template and what the trader is about to do.
+STORY_NAMES = {
+    "daily_loss": "FTMO 2-step · daily loss",
+    "max_loss": "FTMO 1-step · heavy loser",
+    "trailing": "Apex 50k · trailing drawdown",
+    "trade_loss": "Personal · oversized loser",
+    "overtrading": "Personal · overtrader",
+    "tilt": "Personal · revenge trader",
+    "steady": "steady",
+}
+
+
 @dataclass(slots=True)
 class _Position:
     ticket: int
@@ -100,7 +118,13 @@ class SimulatedDesk:
     """
 
     def __init__(
-        self, accounts: int, *, seed: int, start: datetime, tick_interval: timedelta
+        self,
+        accounts: int,
+        *,
+        seed: int,
+        start: datetime,
+        tick_interval: timedelta,
+        story: bool = False,
     ) -> None:
         if accounts < 1:
             raise ValueError("simulate at least one account")
@@ -109,10 +133,14 @@ class SimulatedDesk:
         self._rng = random.Random(seed)  # noqa: S311 - a seeded simulation, not secrets
         self._start_ms = int(start.timestamp() * 1000)
         self._step_ms = tick_interval / timedelta(milliseconds=1)
+        profile = story_profile_of if story else profile_of
         self._traders = [
-            _Trader(f"SIM{index:05d}", PROFILES[profile_of(index)], 0.0)
-            for index in range(accounts)
+            _Trader(f"SIM{index:05d}", PROFILES[profile(index)], 0.0) for index in range(accounts)
         ]
+        self._names = {
+            t.login: f"{STORY_NAMES[profile(index)]} ({t.login})" if story else None
+            for index, t in enumerate(self._traders)
+        }
         for trader in self._traders:
             trader.balance = trader.behaviour.deposit
         self._by_login = {trader.login: trader for trader in self._traders}
@@ -125,6 +153,8 @@ class SimulatedDesk:
         trader = self._by_login.get(login)
         if trader is None:
             return False
+        if trader.done:
+            return True  # failed or passed is final: nothing left to close or pause
         if status in ("failed", "passed"):
             trader.done = True
             trader.flatten = True
@@ -136,6 +166,22 @@ class SimulatedDesk:
             trader.paused_until_ms = None
         return True
 
+    def resume(self, login: str, balance: float, last_ticket: int) -> bool:
+        """Carry on an account from a previous run: its balance (flat, no open position)
+        and ticket numbers after its last one. False for an account this desk does not trade."""
+        trader = self._by_login.get(login)
+        if trader is None:
+            return False
+        trader.balance = balance
+        trader.next_ticket = max(trader.next_ticket, last_ticket + 1)
+        return True
+
+    def retire(self, login: str) -> None:
+        """An account that failed or passed in a previous run: it never trades again."""
+        trader = self._by_login.get(login)
+        if trader is not None:
+            trader.done = True
+
     def trading(self, login: str) -> bool:
         """Whether the account still trades (False once failed or passed)."""
         trader = self._by_login.get(login)
@@ -143,21 +189,28 @@ class SimulatedDesk:
 
     def accounts(self) -> list[SimAccount]:
         return [
-            SimAccount(t.login, t.behaviour.plan, t.behaviour.deposit, "USD") for t in self._traders
+            SimAccount(t.login, t.behaviour.plan, t.behaviour.deposit, "USD", self._names[t.login])
+            for t in self._traders
         ]
 
     def records(self) -> Iterator[SimRecord]:
         """The account openings, then the accounts' ticks round-robin, until every
         account has stopped (forever, unless they all fail or pass)."""
         yield from self.accounts()
+        # Event time advances one step per record sent, never for an account that sits
+        # out, so a feed at 1 / tick_interval records a second stays on the wall clock
+        # while some accounts have stopped; only when every account waits for its next
+        # day does it jump there.
         slot = 0
         while True:
             trading = False
+            sent = False
             for trader in self._traders:
                 time_ms = int(self._start_ms + slot * self._step_ms)
-                slot += 1
                 if trader.flatten:
                     trader.flatten = False
+                    slot += 1
+                    sent = True
                     yield from self._flatten(trader, time_ms)
                     trading = True
                     continue
@@ -168,9 +221,14 @@ class SimulatedDesk:
                     if time_ms < trader.paused_until_ms:
                         continue  # locked: sits out the rest of the trading day
                     trader.paused_until_ms = None
+                slot += 1
+                sent = True
                 yield from self._step(trader, time_ms)
             if not trading:
                 return
+            if not sent:  # everyone is locked: on to the first account's next day
+                wake = min(t.paused_until_ms for t in self._traders if t.paused_until_ms)
+                slot = max(slot + 1, math.ceil((wake - self._start_ms) / self._step_ms))
 
     def _flatten(self, trader: _Trader, time_ms: int) -> list[SimRecord]:
         """Close the open position, if any, and report the flat account."""

@@ -17,6 +17,7 @@ class SimAccount:
     plan: str  # the prop-firm plan: an AETHERIS ruleset name
     deposit: float
     currency: str
+    name: str | None = None  # what the trader calls the account
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,15 +107,14 @@ def test_the_demo_serves_live_accounts_alerts_and_a_breach_feed(
     address, process = demo
     seen: list[str] = []
     login = _login_line(process, seen)
+    # The login line is printed just before the server listens: wait until it answers.
+    _poll(f"http://{address}/api/v1/health", lambda found: found == {"status": "ok"})
     assert httpx.get(f"http://{address}/api/v1/accounts", timeout=5).status_code == 401
-    tokens = (
-        _poll(f"http://{address}/api/v1/health", lambda found: found == {"status": "ok"})
-        and httpx.post(
-            f"http://{address}/api/v1/auth/login",
-            json={"email": login["email"], "password": login["password"]},
-            timeout=10,
-        ).json()
-    )
+    tokens = httpx.post(
+        f"http://{address}/api/v1/auth/login",
+        json={"email": login["email"], "password": login["password"]},
+        timeout=10,
+    ).json()
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     accounts = _poll(
         f"http://{address}/api/v1/accounts",

@@ -5,8 +5,10 @@ WebSocket and page behind the origin check."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from uuid import UUID
 
 import pytest
@@ -127,10 +129,26 @@ def test_the_websocket_checks_the_origin(api: Api) -> None:
 
 def test_the_dashboard_page_asks_for_a_login(api: Api) -> None:
     page = api.client.get("/")
+    script = api.client.get("/static/app.js")
+    style = api.client.get("/static/style.css")
+    icon = api.client.get("/favicon.ico")
     assert page.status_code == 200
-    assert "/api/v1/auth/login" in page.text
-    assert "Bearer" in page.text
-    assert "#C9A050" in page.text
+    assert 'src="/static/app.js"' in page.text
+    assert 'id="totp"' in page.text
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert "/api/v1/auth/login" in script.text
+    assert "Bearer" in script.text
+    assert "#C9A050" in style.text
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+    # Everything from our own origin: nothing the page loads points at another host.
+    loads = re.compile(
+        r"""(src|href)=["']?(https?:)?//|from\s+["'](https?:)?//|url\(["']?(https?:)?//"""
+    )
+    for body in (page.text, script.text, style.text):
+        assert loads.search(body) is None
+    assert loads.search('<script src="https://cdn.example/x.js">')  # the check can fail
 
 
 def test_the_docs_when_turned_on_load_nothing_from_a_cdn(
@@ -170,6 +188,15 @@ def test_the_websocket_streams_the_breaches_the_pipeline_publishes_to_redis(
             snapshot_message = socket.receive_json()
             live.publish(breaches[:2])
             first, second = socket.receive_json(), socket.receive_json()
+            # The test client cancels the app right after the socket's ``with`` ends; let
+            # the handler see the disconnect and leave the hub first, as under a server.
+            socket.close()
+            hub = api.services.realtime
+            assert hub is not None
+            deadline = time.monotonic() + 10
+            while hub.clients and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert hub.clients == 0
     finally:
         live.close()
     assert snapshot_message == {

@@ -72,6 +72,44 @@ def test_drifting_accounts_reach_every_rule() -> None:
     assert {rule for rule, level in reached if level == 3} == set(RULE_NAMES)
 
 
+def test_the_demo_story_names_one_drifter_per_rule_then_steady_accounts() -> None:
+    story = SimulatedDesk(8, seed=7, start=START, tick_interval=timedelta(seconds=1), story=True)
+    accounts = [to_event(account) for account in story.accounts()]
+    assert [(a.account_id, a.ruleset) for a in accounts if isinstance(a, AccountEvent)] == [
+        ("SIM00000", "ftmo-2step"),
+        ("SIM00001", "ftmo-1step"),
+        ("SIM00002", "apex-50k-intraday"),
+        ("SIM00003", "personal"),
+        ("SIM00004", "personal"),
+        ("SIM00005", "personal"),
+        ("SIM00006", "ftmo-2step"),
+        ("SIM00007", "ftmo-2step"),
+    ]
+    assert isinstance(accounts[2], AccountEvent)
+    assert accounts[2].name == "Apex 50k · trailing drawdown (SIM00002)"
+    # Without the story the names stay as they were.
+    assert to_event(desk(1).accounts()[0]).name == "simulated SIM00000"  # type: ignore[union-attr]
+
+
+def test_the_demo_story_reaches_every_rule_in_its_first_minute_and_fails_one_account() -> None:
+    """At the demo's default 40 ticks/s, 2,400 ticks are its first minute; the traders obey
+    the status changes as the demo's feed makes them."""
+    story = SimulatedDesk(8, seed=7, start=START, tick_interval=timedelta(seconds=1), story=True)
+    armor = Armor(RulesetCatalog())
+    reached: set[tuple[str, int]] = set()
+    for record in itertools.islice(story.records(), 8 + 2_400):
+        reached.update((b.rule, b.level) for b in armor.process(to_event(record)))
+        for state in armor.accounts.values():
+            if state.status != "active":
+                story.apply_status(state.account_id, state.status, state.status_until)
+    assert {rule for rule, level in reached if level == 3} >= set(RULE_NAMES) - {"max_loss"}
+    statuses = {account: state.status for account, state in armor.accounts.items()}
+    assert statuses["SIM00002"] == "failed"  # the trailing drawdown is a rule for life
+    assert statuses["SIM00000"] == "locked"  # the daily loss locks it for the day
+    assert statuses["SIM00006"] == statuses["SIM00007"] == "active"
+    assert not story.trading("SIM00002")
+
+
 def test_balances_follow_closed_trades() -> None:
     balances: dict[str, float] = {}
     for record in itertools.islice(desk(8).records(), 3_000):
@@ -240,3 +278,31 @@ def test_run_feed_hears_status_changes_from_the_status_topic() -> None:
     assert report.status_changes == 1
     assert not trading.trading("SIM00000") and trading.trading("SIM00001")
     assert "1 status changes obeyed" in report.line()
+
+
+def test_event_time_stays_on_the_clock_when_an_account_stops() -> None:
+    """Two accounts a second apart; the first fails at once. Its flat report takes the
+    first slot (START), then the second trades every second: +1 s, +2 s, +3 s (not every
+    other second, as when a stopped account still used up its slots)."""
+    trading = SimulatedDesk(2, seed=3, start=START, tick_interval=timedelta(seconds=1))
+    trading.apply_status("SIM00000", "failed")
+    records = [to_event(r) for r in itertools.islice(trading.records(), 2 + 1 + 12)]
+    first = [e for e in records if e.type == "balance" and e.account_id == "SIM00000"]
+    second = [e.ts for e in records if e.type == "balance" and e.account_id == "SIM00001"]
+    assert [e.ts for e in first] == [START]
+    assert second[:3] == [START + timedelta(seconds=s) for s in (1, 2, 3)]
+
+
+def test_when_every_account_is_locked_time_jumps_to_the_first_unlock() -> None:
+    trading = SimulatedDesk(2, seed=3, start=START, tick_interval=timedelta(seconds=1))
+    later = START + timedelta(hours=5)
+    trading.apply_status("SIM00000", "locked", later + timedelta(hours=1))
+    trading.apply_status("SIM00001", "locked", later)
+    records = [to_event(r) for r in itertools.islice(trading.records(), 2 + 2 + 1)]
+    # Both flat reports (START, +1 s), then the first to unlock trades at its unlock time.
+    times = [(e.account_id, e.ts) for e in records if e.type == "balance"]
+    assert times == [
+        ("SIM00000", START),
+        ("SIM00001", START + timedelta(seconds=1)),
+        ("SIM00001", later),
+    ]
