@@ -437,9 +437,11 @@ def _step(
     state.last_event_time = event_time
     state.events_applied += 1
     if not (unlocking or breaches) and (
-        state.ruleset.objectives is None or state.status != "active"
+        state.ruleset.objectives is None
+        or state.status != "active"
+        or not status.objectives_met(state)
     ):
-        return state, []  # the per-tick fast path: nothing can change the status
+        return state, []  # nothing can change the status (what status.judge would find)
     outputs: list[OutputEvent] = [status.unlock(state, event_time)] if unlocking else []
     outputs += breaches
     outputs += status.judge(state, event_time, breaches)
