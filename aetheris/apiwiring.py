@@ -14,10 +14,13 @@ from datetime import timedelta
 import redis
 from fastapi import FastAPI
 
+from aetheris.brokers import body_limits, broker_services
+from aetheris.notify import webhook_service
 from api.app import create_app
 from api.history import DatabaseHistory
-from api.hub import BreachHub
-from api.ports import EventSink, Limiter, PublishError, Standings
+from api.metrics import DatabaseMetrics
+from api.ports import EventSink, Limiter, PublishError, Revocations, Standings, Tickets
+from api.realtime import RealtimeHub, RealtimeLimits
 from api.security import AccessTokens, Passwords, check_secret_key
 from api.services import ApiLimits, ApiServices
 from infra.bus import EventPublisher, Topics
@@ -28,8 +31,13 @@ from infra.db.accounts import (
     PostgresSessions,
     PostgresTrades,
 )
+from infra.db.alerts import PostgresAlerts
 from infra.db.pool import Pool, create_pool
 from infra.db.users import PostgresUsers
+from infra.kpi_cache import KpiCache, RedisKpiCache
+from infra.live.feed import RedisFeed
+from infra.live.tickets import RedisRevocations, RedisTickets
+from infra.notify.cipher import KeyBoxCipher, cipher_from_secret_key
 from infra.ratelimit import RateLimiter, parse_limit
 from infra.secrets import SecretBox, parse_keys
 from infra.settings import Settings
@@ -107,7 +115,9 @@ def api_limits(settings: Settings, *, extra_origins: tuple[str, ...] = ()) -> Ap
         login=parse_limit(settings.rate_limit_login, name="AETHERIS_RATE_LIMIT_LOGIN"),
         register=parse_limit(settings.rate_limit_register, name="AETHERIS_RATE_LIMIT_REGISTER"),
         totp=parse_limit(settings.rate_limit_totp, name="AETHERIS_RATE_LIMIT_TOTP"),
+        ticket=parse_limit(settings.rate_limit_ws_ticket, name="AETHERIS_RATE_LIMIT_WS_TICKET"),
         max_body_bytes=settings.api_max_body_bytes,
+        body_limits=body_limits(settings),
         allowed_origins=origins + extra_origins,
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
         docs=settings.api_docs,
@@ -121,10 +131,13 @@ def build_services(
     standings: Standings,
     events: EventSink,
     limiter: Limiter,
-    hub: BreachHub | None = None,
+    realtime: RealtimeHub | None = None,
+    tickets: Tickets | None = None,
+    revocations: Revocations | None = None,
     secrets: ApiSecrets | None = None,
     passwords: Passwords | None = None,
     extra_origins: tuple[str, ...] = (),
+    kpi_cache: KpiCache | None = None,
 ) -> ApiServices:
     checked = secrets or api_secrets(settings)
     return ApiServices(
@@ -141,7 +154,28 @@ def build_services(
         limits=api_limits(settings, extra_origins=extra_origins),
         history=DatabaseHistory(pool),
         journals=PostgresJournals(pool),
-        hub=hub,
+        realtime=realtime,
+        tickets=tickets,
+        revocations=revocations,
+        alerts=PostgresAlerts(pool),
+        webhooks=webhook_service(
+            settings,
+            pool,
+            KeyBoxCipher(
+                checked.cipher,
+                cipher_from_secret_key(settings.secret_key) if settings.secret_key else None,
+            ),
+        ),
+        metrics=DatabaseMetrics(pool, kpi_cache),
+    )
+
+
+def realtime_limits(settings: Settings) -> RealtimeLimits:
+    return RealtimeLimits(
+        queue_size=settings.ws_queue_size,
+        heartbeat_seconds=settings.ws_heartbeat_seconds,
+        send_timeout_seconds=settings.ws_send_timeout_seconds,
+        session_check_seconds=settings.ws_session_check_seconds,
     )
 
 
@@ -174,14 +208,27 @@ def production_app(settings: Settings) -> FastAPI:
     )
     sink = BusEventSink(bus, Topics.from_settings(settings))
     client = redis_client(settings.redis_url)
+    checked = api_secrets(settings)
     services = build_services(
         settings,
         pool,
         standings=RedisStandings(client, settings.redis_prefix),
         events=sink,
         limiter=RateLimiter.redis(settings.redis_url, settings.redis_prefix),
+        realtime=RealtimeHub(
+            RedisFeed(settings.redis_url, settings.redis_prefix, REDIS_TIMEOUT_SECONDS),
+            realtime_limits(settings),
+        ),
+        tickets=RedisTickets(client, settings.redis_prefix, settings.ws_ticket_seconds),
+        revocations=RedisRevocations(client, settings.redis_prefix),
+        kpi_cache=RedisKpiCache(client, settings.redis_prefix, settings.kpi_cache_seconds)
+        if settings.kpi_cache_seconds > 0
+        else None,
+        secrets=checked,
     )
-    services.closers.extend([sink.close, client.close, pool.close])
+    brokers_publisher = EventPublisher(bus.publisher(), Topics.from_settings(settings))
+    services.brokers = broker_services(settings, pool, brokers_publisher, checked.cipher, client)
+    services.closers.extend([sink.close, brokers_publisher.close, client.close, pool.close])
     return create_app(services)
 
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from api.hub import BreachHub
-from api.live import LiveBoard
 from connectors.simulator import SimulatedDesk, run_feed
 from connectors.simulator.parse import to_event
 from infra.bus import EventPublisher, InProcessBus, Topics
@@ -25,25 +22,9 @@ from infra.rulesets import RulesetCatalog
 from infra.settings import Settings
 from pipelines.inprocess import InProcessPipeline
 from pipelines.sinks import database_breach_store
-from schemas import AccountEvent, BreachEvent, EventError, parse_event
+from schemas import AccountEvent, EventError, parse_event
 
 log = logging.getLogger(__name__)
-
-
-class HubWriter:
-    """Pipeline breaches straight to the WebSocket hub."""
-
-    def __init__(self, hub: BreachHub) -> None:
-        self._hub = hub
-
-    def write(self, items: Sequence[BreachEvent]) -> None:
-        self._hub.publish(items)
-
-    def unconfirmed(self) -> tuple[BreachEvent, ...]:
-        return ()
-
-    def close(self) -> None:
-        """Nothing buffered."""
 
 
 @dataclass
@@ -55,7 +36,6 @@ class LiveStack:
     accounts: int
     rate: float
     seed: int = 7
-    hub: BreachHub = field(default_factory=BreachHub)
     catalog: RulesetCatalog = field(default_factory=RulesetCatalog)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
@@ -63,18 +43,14 @@ class LiveStack:
         self.bus = InProcessBus()
         self.topics = Topics.from_settings(self.settings)
         self.bus.create_topics(self.topics.all(), self.topics.partitions)
-        self.board = LiveBoard(self.catalog)
         # The live standing on the in-process twin of Redis: what the API reads from Redis
-        # in production, it reads here from the same port.
+        # in production (standings, WebSocket messages), it reads here from the twin.
         self.live = in_process_live(self.settings.redis_prefix)
         self.pipeline = InProcessPipeline(
             self.bus,
             self.topics,
             resolve=self.catalog,
-            breach_stores=[
-                database_breach_store(self.database.pool),
-                lambda _part: HubWriter(self.hub),
-            ],
+            breach_stores=[database_breach_store(self.database.pool)],
             snapshot_interval_seconds=1.0,
             round_size=self.settings.pipeline_round_size,
             live=lambda: self.live,
@@ -121,7 +97,7 @@ class LiveStack:
         log.info(report.line())
 
     def _archive(self) -> None:
-        """Tail the events topic: live standings for the API, ticks and trades to the database."""
+        """Tail the events topic: ticks and trades to the database."""
         reader = self.bus.reader(self.topics.events)
         writer = DatabaseWriter(PostgresSink(self.database.pool))
         try:
@@ -132,7 +108,6 @@ class LiveStack:
                         event = parse_event(message.value or b"", message.topic)
                     except EventError:
                         continue  # the pipeline dead-letters it with the reason
-                    self.board.apply(event)
                     writer.write([event])
                 writer.flush()
         finally:

@@ -6,12 +6,20 @@ from api.webhooks import WebhookService
 from infra.bus.port import Bus
 from infra.db.pool import Pool
 from infra.notify.backoff import RetryPolicy
-from infra.notify.cipher import cipher_from_secret_key
+from infra.notify.cipher import KEYBOX_KEY_ID, KeyBoxCipher, cipher_from_secret_key
 from infra.notify.http import WebhookHttpClient
 from infra.notify.smtp import SmtpConfig, SmtpMailer
 from infra.notify.ssrf import SystemResolver, parse_allowed_networks
-from infra.notify.worker import NotifyConfig, NotifyWorker
+from infra.notify.worker import DEFAULT_CONSUMER, NotifyConfig, NotifyWorker
+from infra.secrets import SecretBox, parse_keys
 from infra.settings import Settings
+
+
+def webhook_cipher(settings: Settings) -> KeyBoxCipher:
+    """Endpoint secrets under the key box (``AETHERIS_ENCRYPTION_KEYS``); secrets stored
+    under the older key derived from ``AETHERIS_SECRET_KEY`` still read until rotated."""
+    legacy = cipher_from_secret_key(settings.secret_key) if settings.secret_key else None
+    return KeyBoxCipher(SecretBox(parse_keys(settings.encryption_keys)), legacy)
 
 
 def smtp_mailer(settings: Settings) -> SmtpMailer | None:
@@ -32,9 +40,21 @@ def smtp_mailer(settings: Settings) -> SmtpMailer | None:
     )
 
 
-def notify_worker(settings: Settings, pool: Pool, bus: Bus | None) -> NotifyWorker:
-    """A notify worker on the settings' topic, retry policy, allow-list, HTTP and SMTP."""
+def notify_worker(
+    settings: Settings,
+    pool: Pool,
+    bus: Bus | None,
+    *,
+    cipher: KeyBoxCipher | None = None,
+    consumer: str | None = None,
+) -> NotifyWorker:
+    """A notify worker on the settings' topic, retry policy, allow-list, HTTP and SMTP.
+
+    ``cipher`` replaces the settings' key box (the demo's keys of this run); ``consumer``
+    names the worker's saved offsets (the demo's in-process bus starts empty every run).
+    """
     config = NotifyConfig(
+        consumer=consumer or DEFAULT_CONSUMER,
         topic=settings.topic_breaches,
         retry=RetryPolicy(
             base_seconds=settings.notify_retry_base_seconds,
@@ -53,7 +73,7 @@ def notify_worker(settings: Settings, pool: Pool, bus: Bus | None) -> NotifyWork
         pool=pool,
         bus=bus,
         config=config,
-        cipher=cipher_from_secret_key(settings.secret_key),
+        cipher=cipher or webhook_cipher(settings),
         resolver=SystemResolver(),
         http=WebhookHttpClient(
             timeout_seconds=settings.webhook_timeout_seconds,
@@ -63,11 +83,14 @@ def notify_worker(settings: Settings, pool: Pool, bus: Bus | None) -> NotifyWork
     )
 
 
-def webhook_service(settings: Settings, pool: Pool) -> WebhookService:
-    """The webhook use cases the API routes call, with the settings' cipher and allow-list."""
+def webhook_service(
+    settings: Settings, pool: Pool, cipher: KeyBoxCipher | None = None
+) -> WebhookService:
+    """The webhook use cases the API routes call, with the key box and the allow-list."""
     return WebhookService(
         pool,
-        cipher=cipher_from_secret_key(settings.secret_key),
+        cipher=cipher or webhook_cipher(settings),
         resolver=SystemResolver(),
         allowed_networks=parse_allowed_networks(settings.webhook_allowed_networks),
+        key_id=KEYBOX_KEY_ID,
     )

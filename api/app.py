@@ -3,19 +3,32 @@ roll-ups, and the dashboard page; built over ports by :func:`create_app`."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.hardening import HardeningMiddleware, install_error_handlers, origin_allowed
-from api.routes import accounts, alerts, auth, metrics, sessions, trades
+from api.hardening import HardeningMiddleware, install_error_handlers
+from api.routes import (
+    accounts,
+    alert_settings,
+    alerts,
+    auth,
+    brokers,
+    metrics,
+    risk,
+    sessions,
+    syncjobs,
+    trades,
+    webhooks,
+)
+from api.routes import realtime as realtime_routes
+from api.routes.realtime import install_websockets
 from api.services import ApiServices
 
 
@@ -23,22 +36,19 @@ def _dashboard_html() -> str:
     return (resources.files("api") / "static" / "dashboard.html").read_text("utf-8")
 
 
-def _breach_message(line: str) -> str:
-    """A WebSocket message around a breach's JSON line, without decoding it again."""
-    return f'{{"kind":"breach","breach":{line}}}'
-
-
 def create_app(services: ApiServices) -> FastAPI:
     """The app, given its adapters (wired in ``aetheris``)."""
-    hub = services.hub
+    realtime = services.realtime
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if hub is not None:
-            hub.bind(asyncio.get_running_loop())
+        if realtime is not None:
+            await realtime.start()
         try:
             yield
         finally:
+            if realtime is not None:
+                await realtime.stop()
             for close in services.closers:
                 close()
 
@@ -64,7 +74,11 @@ def create_app(services: ApiServices) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
-    app.add_middleware(HardeningMiddleware, max_body_bytes=services.limits.max_body_bytes)
+    app.add_middleware(
+        HardeningMiddleware,
+        max_body_bytes=services.limits.max_body_bytes,
+        body_limits=services.limits.body_limits,
+    )
     for router in (
         auth.router,
         auth.totp,
@@ -72,7 +86,14 @@ def create_app(services: ApiServices) -> FastAPI:
         trades.router,
         sessions.router,
         alerts.router,
+        webhooks.router,
+        alert_settings.router,
         metrics.router,
+        risk.router,
+        realtime_routes.router,
+        brokers.router,
+        brokers.bridge,
+        syncjobs.router,
     ):
         app.include_router(router)
     if services.limits.docs:
@@ -87,30 +108,8 @@ def create_app(services: ApiServices) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    if hub is not None:
-        live_hub = hub
-
-        @app.websocket("/ws/realtime")
-        async def realtime(socket: WebSocket) -> None:
-            """The demo's breach feed (issue 12 adds tickets and per-user streams)."""
-            if not origin_allowed(
-                socket.headers.get("origin"),
-                socket.headers.get("host"),
-                services.limits.allowed_origins,
-            ):
-                await socket.close(code=1008, reason="origin not allowed")
-                return
-            await socket.accept()
-            queue = live_hub.subscribe()
-            try:
-                for line in live_hub.recent():
-                    await socket.send_text(_breach_message(line))
-                while True:
-                    await socket.send_text(_breach_message(await queue.get()))
-            except WebSocketDisconnect:
-                pass
-            finally:
-                live_hub.unsubscribe(queue)
+    if realtime is not None:
+        install_websockets(app, services, realtime)
 
     return app
 

@@ -59,15 +59,24 @@ class HardeningMiddleware:
     server (uvicorn, h11) holds a body to its declared length.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_limits: tuple[tuple[str, int], ...] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = body_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_body_bytes
+        limit = next(
+            (size for prefix, size in self.body_limits if scope["path"].startswith(prefix)),
+            self.max_body_bytes,
+        )
         too_large = f"the request body is larger than {limit} bytes"
         for name, value in scope["headers"]:
             if name == b"content-length":

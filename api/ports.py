@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from limits import RateLimitItem
 from pydantic import BaseModel, ConfigDict
 
+from infra.db.alerts import AlertQuery, AlertRow
+from infra.db.repositories import DailyPnl
+from infra.live.tickets import TicketHolder
 from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
 from schemas.api import (
     AccountCreate,
@@ -48,14 +51,7 @@ class StoredAlert(BaseModel):
 
     breach: BreachEvent
     dismissed: bool = False
-
-
-class LiveAccounts(Protocol):
-    """The live standing of every monitored account."""
-
-    def snapshots(self) -> list[AccountSnapshot]: ...
-
-    def snapshot(self, account_id: str) -> AccountSnapshot | None: ...
+    dismissed_at: datetime | None = None
 
 
 class History(Protocol):
@@ -200,3 +196,64 @@ class Journals(Protocol):
     def events(
         self, owner_id: UUID, account_id: str, since: datetime, until: datetime
     ) -> list[AccountEvent | BalanceEvent | TradeEvent] | None: ...
+
+
+class Tickets(Protocol):
+    """Single-use WebSocket tickets (infra.live.tickets): ``redeem`` answers once."""
+
+    @property
+    def lifetime_seconds(self) -> int: ...
+
+    def issue(self, holder: TicketHolder) -> str: ...
+
+    def redeem(self, ticket: str) -> TicketHolder | None: ...
+
+
+class Revocations(Protocol):
+    """Tells every API process that sessions ended, so it closes their WebSockets."""
+
+    def session_ended(self, session_id: UUID) -> None: ...
+
+    def user_sessions_ended(self, user_id: UUID) -> None: ...
+
+
+# Alerts, webhooks and metrics (issue 12 items 5-8) --------------------------------------
+
+
+class Alerts(Protocol):
+    """The owner's stored alerts and alert settings (infra.db.alerts)."""
+
+    def page(self, owner_id: UUID, query: AlertQuery) -> list[AlertRow]: ...
+
+    def dismiss(self, owner_id: UUID, breach_id: str, at: datetime) -> bool: ...
+
+    def email_level3(self, owner_id: UUID) -> bool: ...
+
+    def set_email_level3(self, owner_id: UUID, enabled: bool) -> None: ...
+
+
+class EquityPointLike(Protocol):
+    @property
+    def ts(self) -> datetime: ...
+
+    @property
+    def balance(self) -> float: ...
+
+    @property
+    def equity(self) -> float: ...
+
+
+class MetricsStore(Protocol):
+    """KPIs, day snapshots, the P&L calendar and the equity curve (api.metrics)."""
+
+    def kpis(
+        self, account_id: str, since: datetime | None, until: datetime | None
+    ) -> bytes | None: ...
+
+    def day_kpis(self, account_id: str, day: date) -> dict[str, Any] | None: ...
+
+    def calendar(self, account_id: str, first: date, last: date) -> Sequence[DailyPnl]: ...
+
+    def equity_curve(
+        self, account_id: str, since: datetime | None, until: datetime | None, buckets: int
+    ) -> Sequence[EquityPointLike]: ...

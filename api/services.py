@@ -10,20 +10,26 @@ from datetime import UTC, datetime, timedelta
 
 from limits import RateLimitItem, parse
 
-from api.hub import BreachHub
+from api.brokerports import BrokerServices
 from api.ports import (
     Accounts,
+    Alerts,
     Cipher,
     EventSink,
     History,
     Journals,
     Limiter,
+    MetricsStore,
+    Revocations,
     Standings,
+    Tickets,
     Trades,
     TradingSessions,
     Users,
 )
+from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
+from api.webhooks import WebhookService
 
 
 def _utc_now() -> datetime:
@@ -42,7 +48,10 @@ class ApiLimits:
     login: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
     register: RateLimitItem = field(default_factory=lambda: parse("5/minute"))
     totp: RateLimitItem = field(default_factory=lambda: parse("10/minute"))
+    ticket: RateLimitItem = field(default_factory=lambda: parse("60/minute"))
     max_body_bytes: int = 65_536
+    # Larger caps for some paths (path prefix, bytes): the bridge, statement uploads.
+    body_limits: tuple[tuple[str, int], ...] = ()
     max_page: int = 500
     allowed_origins: tuple[str, ...] = ()
     refresh_lifetime: timedelta = timedelta(days=30)
@@ -64,9 +73,19 @@ class ApiServices:
     limits: ApiLimits = field(default_factory=ApiLimits)
     history: History | None = None
     journals: Journals | None = None
-    hub: BreachHub | None = None
+    # Live streams (issue 12 items 3-4): the WebSocket hub over the live feed, its
+    # single-use tickets, and the channel that tells every process a session ended.
+    realtime: RealtimeHub | None = None
+    tickets: Tickets | None = None
+    revocations: Revocations | None = None
+    # Broker connections, the MetaTrader bridge and sync jobs (issue 13, items 6-8).
+    brokers: BrokerServices | None = None
     # The clock of TOTP time steps (tokens use the real time, as PyJWT checks them).
     clock: Callable[[], datetime] = _utc_now
     account_ids: Callable[[], str] = new_account_id
+    # Alerts, webhooks and metrics (issue 12 items 5-8); None: not configured (503).
+    alerts: Alerts | None = None
+    webhooks: WebhookService | None = None
+    metrics: MetricsStore | None = None
     # Called when the app shuts down (pools, publishers, clients it owns).
     closers: list[Callable[[], None]] = field(default_factory=list)

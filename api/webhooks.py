@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from infra.db.pool import Pool
 from infra.notify import repository as repo
 from infra.notify.cipher import KEY_ID, SecretCipher
+from infra.notify.repository import DeliveryRecord
 from infra.notify.signing import new_secret
 from infra.notify.ssrf import IPNetwork, Resolver, UnsafeUrlError, check_url
 
@@ -44,6 +46,7 @@ class WebhookView:
     url: str
     levels: tuple[int, ...]
     is_active: bool
+    created_at: datetime
 
 
 class WebhookService:
@@ -56,9 +59,11 @@ class WebhookService:
         cipher: SecretCipher,
         resolver: Resolver,
         allowed_networks: Sequence[IPNetwork] = (),
+        key_id: str = KEY_ID,
     ) -> None:
         self._pool = pool
         self._cipher = cipher
+        self._key_id = key_id
         self._resolver = resolver
         self._allowed = tuple(allowed_networks)
 
@@ -93,14 +98,14 @@ class WebhookService:
                 url=url,
                 levels=chosen,
                 secret_ciphertext=self._cipher.encrypt(secret.encode("ascii")),
-                secret_key_id=KEY_ID,
+                secret_key_id=self._key_id,
             )
         return RegisteredWebhook(id=endpoint.id, secret=secret)
 
     def list_webhooks(self, owner_id: UUID) -> list[WebhookView]:
         with self._pool.connection() as conn:
             endpoints = repo.list_endpoints(conn, owner_id)
-        return [WebhookView(e.id, e.url, e.levels, e.is_active) for e in endpoints]
+        return [WebhookView(e.id, e.url, e.levels, e.is_active, e.created_at) for e in endpoints]
 
     def delete_webhook(self, owner_id: UUID, webhook_id: UUID) -> None:
         with self._pool.connection() as conn, conn.transaction():
@@ -124,3 +129,19 @@ class WebhookService:
                 payload={"type": "breach", "data": stored.event},
                 owner_id=owner_id,
             )
+
+    def deliveries(self, owner_id: UUID, webhook_id: UUID, limit: int) -> list[DeliveryRecord]:
+        """The endpoint's newest deliveries with every attempt (the settings page)."""
+        with self._pool.connection() as conn:
+            found = repo.endpoint_deliveries(conn, owner_id, webhook_id, limit=limit)
+        if found is None:
+            raise NotFound(f"webhook {webhook_id} not found")
+        return found
+
+    def ping(self, owner_id: UUID, webhook_id: UUID, at: datetime) -> str:
+        """Queue a signed test message to the endpoint; returns its ``webhook-id``."""
+        with self._pool.connection() as conn, conn.transaction():
+            message_id = repo.queue_ping(conn, owner_id, webhook_id, at)
+        if message_id is None:
+            raise NotFound(f"webhook {webhook_id} not found")
+        return message_id

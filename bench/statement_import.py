@@ -28,7 +28,12 @@ import polars as pl
 from confluent_kafka.admin import AdminClient
 
 from bench._machine import describe
-from connectors.statements.importer import ImportRequest, Registration, import_statement
+from connectors.statements.importer import (
+    ImportRequest,
+    ImportResult,
+    Registration,
+    import_statement,
+)
 from connectors.statements.timezones import resolve_timezone
 from infra.bus import Bus, EventPublisher, Topics
 from infra.bus.kafka import KafkaBus
@@ -141,7 +146,7 @@ def open_bus(kind: str) -> tuple[Bus, str]:
 
 def run_import(
     pool: object, bus: Bus, topics: Topics, request: ImportRequest
-) -> tuple[float, dict[str, float], int]:
+) -> tuple[float, dict[str, float], ImportResult]:
     stages: dict[str, float] = {}
     publisher = EventPublisher(bus.publisher(), topics)
     cpu = time.process_time()
@@ -157,7 +162,7 @@ def run_import(
     stages[CPU_KEY] = time.process_time() - cpu
     publisher.close()
     assert not result.errors, result.errors[:3]
-    return seconds, stages, result.new
+    return seconds, stages, result
 
 
 def main() -> None:
@@ -200,7 +205,10 @@ def main() -> None:
             format_name="generic-csv",
             registration=Registration("topstep-50k", 50_000),
         )
-        csv_seconds, csv_stages, csv_new = run_import(pool, bus, topics, csv_request)
+        csv_seconds, csv_stages, csv_result = run_import(pool, bus, topics, csv_request)
+        csv_new = csv_result.new
+        again_seconds, again_stages, again = run_import(pool, bus, topics, csv_request)
+        assert (again.new, again.duplicates) == (0, args.rows), again
 
         mt5_data = mt5_report(args.deals)
         mt5_request = ImportRequest(
@@ -211,7 +219,8 @@ def main() -> None:
             timezone=resolve_timezone("GMT+2/+3-US"),
             registration=Registration("ftmo-2step", 100_000),
         )
-        mt5_seconds, mt5_stages, mt5_new = run_import(pool, bus, topics, mt5_request)
+        mt5_seconds, mt5_stages, mt5_result = run_import(pool, bus, topics, mt5_request)
+        mt5_new = mt5_result.new
         pool.close()
 
     def stages_line(stages: dict[str, float]) -> str:
@@ -236,6 +245,11 @@ def main() -> None:
         f"{args.rows / csv_stages[CPU_KEY]:,.0f} rows per CPU-second of this process"
     )
     print(f"  stages: {stages_line(csv_stages)}")
+    print(
+        f"generic-csv re-import (all {again.duplicates:,} rows duplicates, nothing published "
+        f"or stored) in {again_seconds:.1f} s = {args.rows / again_seconds:,.0f} rows/s"
+    )
+    print(f"  stages: {stages_line(again_stages)}")
     print(
         f"mt5-html import: {args.deals:,} deals ({len(mt5_data) / 1e6:.0f} MB UTF-16, "
         f"{mt5_new:,} new trades+cash) in {mt5_seconds:.1f} s = "

@@ -6,6 +6,8 @@ ciphertexts still read, and :meth:`SecretBox.rotate` re-encrypts them with the n
 
 from __future__ import annotations
 
+import hashlib
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
@@ -48,6 +50,8 @@ class SecretBox:
         if not keys:
             raise SecretsError("at least one encryption key is needed")
         self._fernet = MultiFernet([Fernet(key) for key in keys])
+        # Names the key a ciphertext was written with, without revealing it.
+        self.newest_key_id = hashlib.sha256(keys[0].encode("ascii")).hexdigest()[:12]
 
     def encrypt(self, plaintext: bytes) -> bytes:
         return self._fernet.encrypt(plaintext)

@@ -129,6 +129,22 @@ class Settings(BaseSettings):
     # Interactive API docs at /docs (served without any CDN asset); off unless asked for.
     api_docs: bool = Field(default=False, alias="AETHERIS_API_DOCS")
 
+    # Live streams (issue 12, items 3-4: WebSockets; docs/api.md "Live stream"): ticket
+    # lifetime, per-client queue, heartbeat, how long a send may block before the client is
+    # dropped (1013), and how often an open socket re-checks its login session.
+    ws_ticket_seconds: int = Field(default=30, ge=1, le=600, alias="AETHERIS_WS_TICKET_SECONDS")
+    rate_limit_ws_ticket: str = Field(default="60/minute", alias="AETHERIS_RATE_LIMIT_WS_TICKET")
+    ws_queue_size: int = Field(default=256, ge=1, le=100_000, alias="AETHERIS_WS_QUEUE_SIZE")
+    ws_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, le=300, alias="AETHERIS_WS_HEARTBEAT_SECONDS"
+    )
+    ws_send_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, alias="AETHERIS_WS_SEND_TIMEOUT_SECONDS"
+    )
+    ws_session_check_seconds: float = Field(
+        default=60.0, gt=0, le=3_600, alias="AETHERIS_WS_SESSION_CHECK_SECONDS"
+    )
+
     # Alerts: signed webhooks and e-mail (issue 12, items 6-7; docs/alerts.md).
     # Networks webhooks may reach although they are not public (comma-separated CIDRs).
     webhook_allowed_networks: str = Field(default="", alias="AETHERIS_WEBHOOK_ALLOWED_NETWORKS")
@@ -161,6 +177,33 @@ class Settings(BaseSettings):
     )
     # A CA bundle to verify the SMTP server's certificate with (a private CA); unset: the system's.
     smtp_ca_file: Path | None = Field(default=None, alias="AETHERIS_SMTP_CA_FILE")
+    # Metrics (issue 12 item 8, branch alerts-metrics): how often the daily KPI snapshot
+    # job looks for trading days that ended (0: not in the notify worker's process).
+    kpi_snapshot_seconds: float = Field(
+        default=60.0, ge=0, le=86_400, alias="AETHERIS_KPI_SNAPSHOT_SECONDS"
+    )
+    # How long a computed KPI document stays in the Redis cache (0: no cache).
+    kpi_cache_seconds: int = Field(
+        default=3_600, ge=0, le=604_800, alias="AETHERIS_KPI_CACHE_SECONDS"
+    )
+
+    # Broker sync (issue 13, items 6-8: MetaTrader bridge, stored connections, sync jobs;
+    # docs/connectors.md). A bridge batch's timestamp may be this far from the server's
+    # clock, and its id is remembered this long (replays refused).
+    bridge_window_seconds: float = Field(
+        default=300.0, ge=10, le=3_600, alias="AETHERIS_BRIDGE_WINDOW_SECONDS"
+    )
+    bridge_max_body_bytes: int = Field(
+        default=1_048_576, ge=1_024, le=67_108_864, alias="AETHERIS_BRIDGE_MAX_BODY_BYTES"
+    )
+    upload_max_bytes: int = Field(
+        default=20_971_520, ge=1_024, le=268_435_456, alias="AETHERIS_UPLOAD_MAX_BYTES"
+    )
+    # The Redis (rq) queue of sync jobs and the seconds between a failed job's retries.
+    sync_queue: str = Field(
+        default="aetheris-sync", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", alias="AETHERIS_SYNC_QUEUE"
+    )
+    sync_retry_seconds: str = Field(default="10,60,300", alias="AETHERIS_SYNC_RETRY_SECONDS")
 
 
 class SettingsError(ValueError):

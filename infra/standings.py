@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import redis
 from pydantic import ValidationError
 
+from infra.live.memory import InMemoryLive
 from schemas.state import AccountSnapshot
 
 log = logging.getLogger(__name__)
@@ -44,4 +45,19 @@ class RedisStandings:
                     account_id,
                     exc.error_count(),
                 )
+        return found
+
+
+class TwinStandings:
+    """:class:`api.ports.Standings` over this process's in-memory twin (the embedded demo)."""
+
+    def __init__(self, live: InMemoryLive) -> None:
+        self._live = live
+
+    def get_many(self, account_ids: Sequence[str]) -> dict[str, AccountSnapshot]:
+        found: dict[str, AccountSnapshot] = {}
+        for account_id in account_ids:
+            standing = self._live.standing(account_id)
+            if standing is not None:
+                found[account_id] = standing
         return found

@@ -78,6 +78,34 @@ def _sync_log_writer(settings: Settings, enabled: bool) -> tuple[SyncLogWriter, 
     return PostgresSyncLogWriter(store), database
 
 
+def _stored_token(settings: Settings, connection_id: str, account_id: str) -> str:
+    """The API token of the account's stored REST connection, decrypted here (never shown)."""
+    from uuid import UUID  # noqa: PLC0415
+
+    import psycopg  # noqa: PLC0415
+
+    from infra.db.brokers import PostgresBrokerConnections  # noqa: PLC0415
+    from infra.db.database import open_database  # noqa: PLC0415
+    from infra.secrets import SecretBox, parse_keys  # noqa: PLC0415
+
+    try:
+        wanted = UUID(connection_id)
+    except ValueError:
+        raise ValueError(f"--connection {connection_id!r} is not a connection id") from None
+    box = SecretBox(parse_keys(settings.encryption_keys))
+    try:
+        with open_database(settings, name="aetheris-connect") as database:
+            stored = PostgresBrokerConnections(database.pool, box).with_credentials(wanted)
+    except (psycopg.Error, OSError) as exc:
+        raise ValueError(f"cannot read the stored connection: {type(exc).__name__}") from None
+    if stored is None or stored.view.account_id != account_id or stored.view.kind != "rest":
+        raise ValueError(f"account {account_id!r} has no stored REST connection {connection_id}")
+    token = stored.credentials.get("api_token")
+    if not token:
+        raise ValueError(f"the stored connection {connection_id} has no api_token")
+    return token
+
+
 def _account_event(args: argparse.Namespace) -> AccountEvent | None:
     from schemas import AccountEvent  # noqa: PLC0415
 
@@ -178,6 +206,8 @@ def rest_command(args: argparse.Namespace) -> int:
     _configure_logging()
     try:
         token = _read_secret_file(args.token_file, "API token")
+        if token is None and args.connection is not None:
+            token = _stored_token(settings, args.connection, args.account)
         if token is None and settings.oanda_api_token is not None:
             token = settings.oanda_api_token.get_secret_value()
         if token is None:
@@ -337,7 +367,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Poll a broker's REST API (OANDA v20): the account summary's balance and NAV "
             "every --interval seconds, and the transactions since the last one seen "
             "(ORDER_FILL → trades, TRANSFER_FUNDS → balance). The API token comes from "
-            "--token-file or AETHERIS_OANDA_API_TOKEN and is never logged."
+            "--token-file, a stored connection (--connection) or AETHERIS_OANDA_API_TOKEN and "
+            "is never logged."
         ),
     )
     rest.add_argument("--broker", choices=["oanda"], required=True, help="the broker's API")
@@ -348,6 +379,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the API's base URL (default: AETHERIS_OANDA_API_URL, the practice server)",
     )
     rest.add_argument("--token-file", type=Path, default=None, help="a file holding the token")
+    rest.add_argument(
+        "--connection",
+        default=None,
+        metavar="ID",
+        help="take the token from this stored REST connection of --account (POST "
+        "/api/v1/accounts/{id}/brokers; decrypted with AETHERIS_ENCRYPTION_KEYS)",
+    )
     rest.add_argument(
         "--initial-balance",
         type=_positive_float,

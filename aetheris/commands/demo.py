@@ -68,14 +68,27 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
 
     import uvicorn  # noqa: PLC0415
 
-    from aetheris.apiwiring import ApiSecrets, BusEventSink, build_services  # noqa: PLC0415
+    from aetheris.apiwiring import (  # noqa: PLC0415
+        ApiSecrets,
+        BusEventSink,
+        build_services,
+        realtime_limits,
+    )
+    from aetheris.kpi_snapshots import KpiSnapshotJob  # noqa: PLC0415
     from aetheris.live import LiveStack  # noqa: PLC0415
+    from aetheris.notify import notify_worker  # noqa: PLC0415
     from api.app import create_app  # noqa: PLC0415
+    from api.realtime import RealtimeHub  # noqa: PLC0415
     from api.security import AccessTokens, Passwords  # noqa: PLC0415
     from infra.db.accounts import PostgresAccounts  # noqa: PLC0415
     from infra.db.users import PostgresUsers  # noqa: PLC0415
+    from infra.kpi_cache import MemoryKpiCache  # noqa: PLC0415
+    from infra.live.feed import InMemoryFeed  # noqa: PLC0415
+    from infra.live.tickets import InMemoryRevocations, InMemoryTickets  # noqa: PLC0415
+    from infra.notify.cipher import KeyBoxCipher  # noqa: PLC0415
     from infra.ratelimit import RateLimiter  # noqa: PLC0415
     from infra.secrets import SecretBox, new_key, parse_keys  # noqa: PLC0415
+    from infra.standings import TwinStandings  # noqa: PLC0415
 
     with database:
         stack = LiveStack(settings, database, accounts=args.accounts, rate=args.rate)
@@ -100,17 +113,44 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
         users.disable_totp(user.id)
         PostgresAccounts(database.pool).claim(user.id, stack.account_events())
         stack.start()
+        # The notify worker (webhooks, e-mail) and the daily KPI snapshot job, in-process.
+        background = threading.Event()
+        worker = notify_worker(
+            settings,
+            database.pool,
+            stack.bus,
+            cipher=KeyBoxCipher(checked.cipher),
+            consumer=f"demo-{secrets.token_hex(6)}",
+        )
+        worker.open_reader(from_beginning=True)
+        helpers = [
+            threading.Thread(target=worker.run, args=(background,), name="notify", daemon=True),
+            threading.Thread(
+                target=KpiSnapshotJob(database.pool).run,
+                args=(background, settings.kpi_snapshot_seconds or 60.0),
+                name="kpi-snapshots",
+                daemon=True,
+            ),
+        ]
+        for helper in helpers:
+            helper.start()
         sink = BusEventSink(stack.bus, stack.topics)
+        # The production API's live side on the in-process twin of Redis: same messages,
+        # same WebSocket protocol (tickets, snapshots, 1013 for a client that lags).
+        feed = InMemoryFeed(stack.live)
         services = build_services(
             settings,
             database.pool,
-            standings=stack.board,
+            standings=TwinStandings(stack.live),
             events=sink,
             limiter=RateLimiter.memory(),
-            hub=stack.hub,
+            realtime=RealtimeHub(feed, realtime_limits(settings)),
+            tickets=InMemoryTickets(settings.ws_ticket_seconds),
+            revocations=InMemoryRevocations(feed),
             secrets=checked,
             passwords=passwords,
             extra_origins=(f"http://{args.host}:{args.port}",),
+            kpi_cache=MemoryKpiCache() if settings.kpi_cache_seconds > 0 else None,
         )
         app = create_app(services)
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
@@ -128,11 +168,12 @@ def _serve(args: argparse.Namespace, settings: Settings, database: Database) -> 
         try:
             server.run()
         finally:
+            background.set()
+            for helper in helpers:
+                helper.join(timeout=10)
+            worker.close()
             stack.stop()
-            print(
-                f"AETHERIS demo: stopped; {len(stack.hub.recent())} recent breaches shown.",
-                flush=True,
-            )
+            print("AETHERIS demo: stopped.", flush=True)
 
 
 def replay(path: Path) -> int:

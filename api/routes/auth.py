@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from limits import RateLimitItem
 
 from api.deps import Claims, CurrentUser, Services, unauthorised
+from api.realtime import announce_ended
 from api.security import (
     AccessClaims,
     new_recovery_codes,
@@ -163,6 +164,7 @@ def refresh(body: RefreshBody, services: Services) -> TokenPair:
         services.limits.refresh_lifetime,
     )
     if outcome.outcome == "reused":
+        announce_ended(services.revocations, session_id=outcome.session_id)
         raise unauthorised(
             "this refresh token was already used: its session is ended, sign in again"
         )
@@ -174,6 +176,7 @@ def refresh(body: RefreshBody, services: Services) -> TokenPair:
 @router.post("/logout", status_code=204, responses={401: {}})
 def logout(claims: Claims, user: CurrentUser, services: Services) -> Response:
     services.users.revoke_session(claims.session_id, "logout")
+    announce_ended(services.revocations, session_id=claims.session_id)
     return Response(status_code=204)
 
 
@@ -197,6 +200,7 @@ def change_password(
         user.id, services.passwords.hash(body.new_password), changed=True
     )
     services.users.revoke_all_sessions(user.id, "password change")
+    announce_ended(services.revocations, user_id=user.id)
     return Response(status_code=204)
 
 

@@ -59,3 +59,38 @@ def cipher_from_secret_key(secret_key: SecretStr | None) -> FernetCipher:
         )
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL).derive(material)
     return FernetCipher(base64.urlsafe_b64encode(derived))
+
+
+KEYBOX_KEY_ID = "keybox"
+"""``secret_key_id`` of a secret under the key box (``AETHERIS_ENCRYPTION_KEYS``)."""
+
+
+class KeyBoxCipher:
+    """Webhook secrets under the key box every other secret at rest uses
+    (:class:`infra.secrets.SecretBox`, rotated by ``aetheris secrets rotate``).
+
+    A secret stored before the key box took over (under the key derived from
+    ``AETHERIS_SECRET_KEY``) still decrypts through ``legacy`` until rotation
+    re-encrypts it.
+    """
+
+    def __init__(self, box: SecretCipher, legacy: SecretCipher | None = None) -> None:
+        self._box = box
+        self._legacy = legacy
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self._box.encrypt(plaintext)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        try:
+            return self._box.decrypt(ciphertext)
+        except ValueError:
+            if self._legacy is None:
+                raise
+        try:
+            return self._legacy.decrypt(ciphertext)
+        except ValueError:
+            raise CipherError(
+                "a stored webhook secret decrypts with no key of AETHERIS_ENCRYPTION_KEYS "
+                "(was a key removed before `aetheris secrets rotate`?)"
+            ) from None

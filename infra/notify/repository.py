@@ -411,3 +411,133 @@ def save_offsets(conn: Connection, consumer: str, topic: str, offsets: Mapping[i
             """,
             [(consumer, topic, partition, offset) for partition, offset in offsets.items()],
         )
+
+
+# What the settings page shows -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+    status_code: int | None
+    succeeded: bool | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One message to an endpoint with every attempt made so far (oldest attempt first)."""
+
+    id: int
+    event_type: str
+    event_id: str
+    message_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    tries: tuple[AttemptRecord, ...]
+
+
+def endpoint_deliveries(
+    conn: Connection, owner_id: UUID, endpoint_id: UUID, *, limit: int
+) -> list[DeliveryRecord] | None:
+    """The endpoint's newest deliveries and their attempts; None if the endpoint is not
+    the owner's."""
+    owned = conn.execute(
+        "SELECT 1 FROM webhook_endpoints WHERE id = %s AND owner_id = %s", (endpoint_id, owner_id)
+    ).fetchone()
+    if owned is None:
+        return None
+    rows = conn.execute(
+        """
+        SELECT id, event_type, event_id, message_id, status, attempts, next_attempt_at,
+               created_at, delivered_at, last_status_code, last_error
+        FROM webhook_deliveries
+        WHERE endpoint_id = %s
+        ORDER BY created_at DESC, id DESC
+        LIMIT %s
+        """,
+        (endpoint_id, limit),
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    tries: dict[int, list[AttemptRecord]] = {delivery: [] for delivery in ids}
+    for row in conn.execute(
+        """
+        SELECT delivery_id, attempt, started_at, finished_at, duration_ms, status_code,
+               succeeded, error
+        FROM webhook_attempts WHERE delivery_id = ANY (%s)
+        ORDER BY delivery_id, attempt
+        """,
+        (ids,),
+    ).fetchall():
+        tries[row[0]].append(AttemptRecord(*row[1:]))
+    return [
+        DeliveryRecord(
+            id=row[0],
+            event_type=row[1],
+            event_id=row[2],
+            message_id=row[3],
+            status=row[4],
+            attempts=row[5],
+            next_attempt_at=row[6],
+            created_at=row[7],
+            delivered_at=row[8],
+            last_status_code=row[9],
+            last_error=row[10],
+            tries=tuple(tries[row[0]]),
+        )
+        for row in rows
+    ]
+
+
+def queue_ping(conn: Connection, owner_id: UUID, endpoint_id: UUID, at: datetime) -> str | None:
+    """Queue a signed ``ping`` message to the owner's endpoint (whatever its levels);
+    returns its ``webhook-id``, or None if the endpoint is not the owner's."""
+    event_id = f"ping-{uuid4().hex}"
+    row = conn.execute(
+        """
+        INSERT INTO webhook_deliveries (endpoint_id, event_type, event_id, payload, message_id)
+        SELECT e.id, 'ping', %s, %s, 'msg_' || replace(gen_random_uuid()::text, '-', '')
+        FROM webhook_endpoints e
+        WHERE e.id = %s AND e.owner_id = %s
+        RETURNING message_id
+        """,
+        (
+            event_id,
+            Jsonb({"type": "ping", "data": {"endpoint_id": str(endpoint_id), "ts": _iso(at)}}),
+            endpoint_id,
+            owner_id,
+        ),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def endpoint_secrets(conn: Connection) -> list[tuple[UUID, bytes, str]]:
+    """Every endpoint's id, secret ciphertext and key id (``aetheris secrets rotate``)."""
+    rows = conn.execute(
+        "SELECT id, secret_ciphertext, secret_key_id FROM webhook_endpoints ORDER BY id"
+    ).fetchall()
+    return [(row[0], bytes(row[1]), row[2]) for row in rows]
+
+
+def replace_endpoint_secret(
+    conn: Connection, endpoint_id: UUID, old: bytes, new: bytes, key_id: str
+) -> bool:
+    """Store a re-encrypted secret unless the row changed meanwhile."""
+    cur = conn.execute(
+        "UPDATE webhook_endpoints SET secret_ciphertext = %s, secret_key_id = %s "
+        "WHERE id = %s AND secret_ciphertext = %s",
+        (new, key_id, endpoint_id, old),
+    )
+    return cur.rowcount == 1

@@ -18,10 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 from websockets.sync.client import connect
 
 from infra.db.embedded import running_embedded, stop_embedded
 from infra.db.scratch import scratch_database
+from tests.integration.notify_support import webhook_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +67,13 @@ def _poll(url: str, ready: Any, timeout: float = 60.0, headers: Any = None) -> A
 def demo(admin_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
     with scratch_database(admin_url, prefix="aetheris_demo") as url:
-        env = {**os.environ, "DATABASE_URL": url}
+        # The test's webhook receiver listens on 127.0.0.1, which the SSRF guard refuses
+        # unless its network is allowed.
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "AETHERIS_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        }
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -118,18 +126,56 @@ def test_the_demo_serves_live_accounts_alerts_and_a_breach_feed(
     assert all(a["standing"]["rules"] for a in accounts)
 
     alerts = _poll(
-        f"http://{address}/api/v1/alerts?limit=500", lambda found: len(found) > 0, headers=auth
-    )
+        f"http://{address}/api/v1/alerts?limit=500",
+        lambda found: bool(found.get("items")),
+        headers=auth,
+    )["items"]
     stored = {a["breach"]["breach_id"] for a in alerts}
     assert all(a["breach"]["account_id"].startswith("SIM") for a in alerts)
 
+    # The live stream on the in-process twin: the same protocol as on Redis.
+    live_ticket = httpx.post(
+        f"http://{address}/api/v1/realtime/ticket", headers=auth, timeout=10
+    ).json()["ticket"]
     with connect(f"ws://{address}/ws/realtime", open_timeout=10) as websocket:
-        message = json.loads(websocket.recv(timeout=30))
-    assert message["kind"] == "breach"
+        websocket.send(json.dumps({"type": "auth", "ticket": live_ticket}))
+        first = json.loads(websocket.recv(timeout=30))
+        kinds = set()
+        message = first
+        while message["kind"] != "breach":
+            kinds.add(message["kind"])
+            message = json.loads(websocket.recv(timeout=30))
+    assert first["kind"] == "snapshot" and first["account_id"].startswith("SIM")
     assert message["breach"]["level"] in (1, 2, 3)
 
     page = httpx.get(f"http://{address}/", timeout=5)
     assert "AETHERIS" in page.text
+
+    # The in-process notify worker delivers a signed test ping to a registered webhook.
+    with webhook_receiver() as receiver:
+        hook = httpx.post(
+            f"http://{address}/api/v1/webhooks",
+            json={"url": receiver.url},
+            headers=auth,
+            timeout=10,
+        )
+        assert hook.status_code == 201, hook.text
+        ping = httpx.post(
+            f"http://{address}/api/v1/webhooks/{hook.json()['id']}/ping", headers=auth, timeout=10
+        )
+        assert ping.status_code == 202, ping.text
+        deadline = time.monotonic() + 20
+        pings: list[Any] = []
+        while time.monotonic() < deadline and not pings:
+            pings = [
+                r
+                for r in receiver.successes()
+                if r.headers["webhook-id"] == ping.json()["webhook_id"]
+            ]
+            time.sleep(0.2)
+        assert len(pings) == 1, receiver.requests
+        body = Webhook(hook.json()["secret"]).verify(pings[0].body, pings[0].headers)
+        assert body["type"] == "ping"
 
     output, _ = process.communicate(timeout=90)
     output = "".join(seen) + output

@@ -27,9 +27,11 @@ from limits import parse
 from aetheris.apiwiring import ApiSecrets, BusEventSink
 from api.app import create_app
 from api.history import DatabaseHistory
-from api.hub import BreachHub
+from api.metrics import DatabaseMetrics
+from api.realtime import RealtimeHub
 from api.security import AccessTokens, Passwords
 from api.services import ApiLimits, ApiServices
+from api.webhooks import WebhookService
 from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.accounts import (
@@ -38,10 +40,16 @@ from infra.db.accounts import (
     PostgresSessions,
     PostgresTrades,
 )
+from infra.db.alerts import PostgresAlerts
 from infra.db.database import prepare_database
 from infra.db.pool import Pool, create_pool, redact_url
 from infra.db.scratch import scratch_database
 from infra.db.users import PostgresUsers
+from infra.kpi_cache import RedisKpiCache
+from infra.live.feed import RedisFeed
+from infra.live.tickets import RedisRevocations, RedisTickets
+from infra.notify.cipher import KEYBOX_KEY_ID, KeyBoxCipher
+from infra.notify.ssrf import SystemResolver
 from infra.ratelimit import RateLimiter
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings
@@ -89,6 +97,22 @@ def database_url(admin_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pool(database_url: str) -> Iterator[Pool]:
     opened = create_pool(database_url, size=4, name="aetheris-test-api")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def own_database(admin_url: str) -> Iterator[str]:
+    """A migrated database of the test's own: for commands that touch every row (key
+    rotation), which must not meet the rows other tests left in the session's database."""
+    with scratch_database(admin_url, prefix="aetheris_test_api_own") as url:
+        prepare_database(url, timescale="off")
+        yield url
+
+
+@pytest.fixture
+def own_pool(own_database: str) -> Iterator[Pool]:
+    opened = create_pool(own_database, size=2, name="aetheris-test-api-own")
     yield opened
     opened.close()
 
@@ -142,7 +166,6 @@ class Api:
     clock: Clock
     topics: Topics
     redis_prefix: str
-    hub: BreachHub
 
 
 # Cheap argon2 parameters keep the suite fast; the bench measures the real (OWASP) cost.
@@ -159,7 +182,6 @@ def build_api(
     limits: ApiLimits | None = None,
 ) -> Api:
     clock = Clock()
-    hub = BreachHub()
     secrets = ApiSecrets(
         tokens=AccessTokens(
             SECRET_KEY, issuer=ISSUER, audience=AUDIENCE, lifetime=timedelta(minutes=15)
@@ -187,8 +209,19 @@ def build_api(
         ),
         history=DatabaseHistory(pool),
         journals=PostgresJournals(pool),
-        hub=hub,
+        realtime=RealtimeHub(RedisFeed(redis_url, redis_prefix)),
+        tickets=RedisTickets(client, redis_prefix, 30),
+        revocations=RedisRevocations(client, redis_prefix),
         clock=clock,
+        alerts=PostgresAlerts(pool),
+        # The real SSRF guard, no allow-list: tests that need a local receiver swap it.
+        webhooks=WebhookService(
+            pool,
+            cipher=KeyBoxCipher(secrets.cipher),
+            resolver=SystemResolver(),
+            key_id=KEYBOX_KEY_ID,
+        ),
+        metrics=DatabaseMetrics(pool, RedisKpiCache(client, redis_prefix, 60)),
     )
     services.closers.append(client.close)
     return Api(
@@ -197,7 +230,6 @@ def build_api(
         clock=clock,
         topics=topics,
         redis_prefix=redis_prefix,
-        hub=hub,
     )
 
 

@@ -19,12 +19,13 @@ from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
 from infra.db.users import PostgresUsers
+from infra.live.redis_store import RedisLive
 from infra.ratelimit import RateLimiter
 from infra.rulesets import RulesetCatalog
 from infra.secrets import SecretBox, new_key
 from infra.standings import RedisStandings, standing_key
 from risk_engine import Armor, snapshot
-from tests.integration.api.conftest import Api, build_api
+from tests.integration.api.conftest import ACCOUNT, Api, build_api, sign_up
 from tests.unit.risk_engine.builders import account, tick
 
 
@@ -66,12 +67,10 @@ def test_rate_limits_are_shared_through_redis(redis_url: str, redis_prefix: str)
     assert other_prefix.hit(limit, "login", "ip", "10.0.0.1") is None
 
 
-def test_secrets_rotate_re_encrypts_every_totp_secret(pool: Pool, database_url: str) -> None:
+def test_secrets_rotate_re_encrypts_every_totp_secret(own_pool: Pool, own_database: str) -> None:
     old, new = new_key(), new_key()
-    users = PostgresUsers(pool)
-    created = [
-        users.create(f"rotate-{i}-{os.getpid()}-{id(pool)}@example.com", "x") for i in range(2)
-    ]
+    users = PostgresUsers(own_pool)
+    created = [users.create(f"rotate-{i}-{os.getpid()}@example.com", "x") for i in range(2)]
     ids: list[UUID] = []
     for index, user in enumerate(created):
         assert user is not None
@@ -79,7 +78,7 @@ def test_secrets_rotate_re_encrypts_every_totp_secret(pool: Pool, database_url: 
         ids.append(user.id)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AETHERIS_")}
     env.update(
-        DATABASE_URL=database_url,
+        DATABASE_URL=own_database,
         AETHERIS_DB_TIMESCALE="off",
         AETHERIS_ENCRYPTION_KEYS=f"{new},{old}",
     )
@@ -147,10 +146,14 @@ def test_the_docs_when_turned_on_load_nothing_from_a_cdn(
     assert script.status_code == 200 and len(script.content) > 100_000
 
 
-def test_the_demo_websocket_replays_recent_breaches_then_streams_new_ones(api: Api) -> None:
+def test_the_websocket_streams_the_breaches_the_pipeline_publishes_to_redis(
+    api: Api, redis_url: str
+) -> None:
+    user = sign_up(api.client)
+    account_id = api.client.post("/api/v1/accounts", headers=user.auth, json=ACCOUNT).json()["id"]
     armor = Armor(RulesetCatalog())
     breaches = [
-        b
+        b.model_copy(update={"account_id": account_id})
         for e in (
             account("ftmo-2step"),
             tick("2026-03-02 09:00", 100_000),
@@ -159,10 +162,21 @@ def test_the_demo_websocket_replays_recent_breaches_then_streams_new_ones(api: A
         for b in armor.process(e)
     ]
     assert [b.level for b in breaches] == [1, 2, 3]
-    api.hub.publish(breaches[:1])
-    with api.client.websocket_connect("/ws/realtime") as socket:
-        first = socket.receive_json()
-        api.hub.publish(breaches[1:2])
-        second = socket.receive_json()
+    live = RedisLive.from_url(redis_url, api.redis_prefix, 3.0)
+    ticket = api.client.post("/api/v1/realtime/ticket", headers=user.auth).json()["ticket"]
+    try:
+        with api.client.websocket_connect("/ws/realtime") as socket:
+            socket.send_json({"type": "auth", "ticket": ticket})
+            snapshot_message = socket.receive_json()
+            live.publish(breaches[:2])
+            first, second = socket.receive_json(), socket.receive_json()
+    finally:
+        live.close()
+    assert snapshot_message == {
+        "kind": "snapshot",
+        "account_id": account_id,
+        "seq": 0,
+        "state": None,
+    }
     assert first == {"kind": "breach", "breach": breaches[0].model_dump(mode="json")}
     assert second["breach"]["breach_id"] == breaches[1].breach_id

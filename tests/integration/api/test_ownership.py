@@ -521,15 +521,14 @@ def test_alerts_list_only_the_users_own_accounts(
                     datetime(2026, 3, 2, 9 + number, tzinfo=UTC),
                 ),
             )
-    alerts = api.client.get("/api/v1/alerts", headers=alice.auth).json()
+    alerts = api.client.get("/api/v1/alerts", headers=alice.auth).json()["items"]
     assert [a["breach"]["breach_id"] for a in alerts] == [f"b2-{mine}", f"b0-{mine}"]
     one = api.client.get(
         "/api/v1/alerts", headers=alice.auth, params={"account_id": mine, "limit": 1}
     )
-    assert [a["breach"]["breach_id"] for a in one.json()] == [f"b2-{mine}"]
-    assert [
-        a["breach"]["account_id"] for a in api.client.get("/api/v1/alerts", headers=bob.auth).json()
-    ] == [theirs]
+    assert [a["breach"]["breach_id"] for a in one.json()["items"]] == [f"b2-{mine}"]
+    bobs = api.client.get("/api/v1/alerts", headers=bob.auth).json()["items"]
+    assert [a["breach"]["account_id"] for a in bobs] == [theirs]
 
 
 def test_metrics_are_the_kpis_of_the_stored_trades_and_daily_closes(

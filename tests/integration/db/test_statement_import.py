@@ -124,10 +124,16 @@ def test_registration_conflict_and_missing_timezone(pool: Pool, account: str) ->
     run(pool, request(account, "generic-csv", "trades.csv", register=50000))
     with pytest.raises(StatementImportError, match="registered already"):
         run(pool, request(account, "generic-csv", "trades.csv", register=60000))
-    # MT5 without --timezone: a file-level error, nothing imported, status failed.
-    result, events = run(pool, request(account, "mt5-html", "ReportHistory-51234567.html"))
-    assert (result.new, result.status, events) == (0, "failed", [])
+    # MT5 without --timezone: a file-level error, nothing imported, status failed; with
+    # --ruleset/--initial-balance for a new account, the account is not registered either.
+    other = account + "-B"
+    mt5 = request(other, "mt5-html", "ReportHistory-51234567.html", register=50000)
+    result, events = run(pool, mt5)
+    assert (result.new, result.status, events, result.registered) == (0, "failed", [], False)
     assert "--timezone" in result.errors[0].reason
+    with pool.connection() as conn:
+        found = conn.execute("SELECT 1 FROM accounts WHERE account_id = %s", (other,)).fetchone()
+    assert found is None
 
 
 def test_rows_failing_the_quality_suite_are_reported_by_row(

@@ -179,3 +179,14 @@ def test_mt5_report_with_german_section_titles() -> None:
         text = text.replace(english, german)
     parsed = MT5_HTML.parse(text.encode("utf-8"), ParseContext("FTMO-2", SERVER, "de.html"))
     _check_mt5(parsed)
+
+
+def test_mt4_statement_saved_as_utf8_reads_the_same() -> None:
+    latin1 = read("mt4-html", MT4_FILE)
+    utf8 = latin1.decode("iso-8859-1").encode("utf-8")
+    assert utf8 != latin1  # the account name has ö and ä
+    ctx = ParseContext("FTMO-1", SERVER, MT4_FILE)
+    as_latin1, as_utf8 = MT4_HTML.parse(latin1, ctx), MT4_HTML.parse(utf8, ctx)
+    assert as_utf8.meta.account_name == "Jörg Träder"
+    assert as_utf8.trades == as_latin1.trades
+    assert as_utf8.cash == as_latin1.cash
