@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck imports unit integration bench services lock clean
+.PHONY: install demo test lint typecheck imports unit integration bench scale services lock clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ bench: install services
 	  case $$script in */_*) continue;; esac; \
 	  echo "== $$script"; $(BIN)/python $$script || exit 1; \
 	done
+
+# The scale test alone: 10,000 accounts, a two-process cluster, 5 minutes and rising
+# steps (MINUTES=1 for a shorter run); figures in BENCHMARKS.md.
+scale: install services
+	$(BIN)/python bench/scale.py --minutes $(or $(MINUTES),5)
 
 lock: install
 	@{ echo "# Pinned lock of every Python package AETHERIS and its tests use (Python 3.11)."; \

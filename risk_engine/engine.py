@@ -32,6 +32,8 @@ RulesetResolver = Callable[[str], Ruleset]
 
 InputEvent = AccountEvent | BalanceEvent | TradeEvent
 
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
 
 class UnknownAccountError(ValueError):
     """A balance or trade event for an account that no account event has registered."""
@@ -195,35 +197,33 @@ def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent
         return ()
     entry = event.entry_time
     levels = state.ruleset.levels
-    candidates: list[tuple[int, float, int, int, str]] = []
+    # (level, share of the limit, count, limit, is the window count): the subject's text
+    # is written only when a level fires (the last item breaks no tie: the day's count
+    # sorts before the window's, as its subject's text did).
+    candidates: list[tuple[int, float, int, int, bool]] = []
     if rule.max_trades_per_day is not None:
         count = len(state.entries_today)
         level = rules.reached_level(count, rule.max_trades_per_day, levels)
         candidates.append(
-            (
-                level,
-                count / rule.max_trades_per_day,
-                count,
-                rule.max_trades_per_day,
-                "Trades opened today",
-            )
+            (level, count / rule.max_trades_per_day, count, rule.max_trades_per_day, False)
         )
     if rule.max_trades_per_window is not None:
         window = timedelta(minutes=rule.window_minutes)
         low = bisect_left(state.entries_today, entry - window)
-        high = bisect_left(state.entries_today, entry + timedelta(microseconds=1))
+        high = bisect_left(state.entries_today, entry + _ONE_MICROSECOND)
         count = high - low
         level = rules.reached_level(count, rule.max_trades_per_window, levels)
         candidates.append(
-            (
-                level,
-                count / rule.max_trades_per_window,
-                count,
-                rule.max_trades_per_window,
-                f"Trades opened within {rule.window_minutes:g} minutes",
-            )
+            (level, count / rule.max_trades_per_window, count, rule.max_trades_per_window, True)
         )
-    level, _, count, limit, subject = max(candidates)
+    level, _, count, limit, in_window = max(candidates)
+    if level <= state.fired_levels.get("overtrading", 0):
+        return ()
+    subject = (
+        f"Trades opened within {rule.window_minutes:g} minutes"
+        if in_window
+        else "Trades opened today"
+    )
     return _escalate(
         state,
         Reading("overtrading", level, event.event_time, float(count), float(limit), None),
@@ -295,6 +295,8 @@ def _per_trade_loss(state: AccountState, event: TradeEvent) -> Iterable[BreachEv
         return ()
     loss = -pnl
     level = rules.reached_level(loss, limit, state.ruleset.levels)
+    if level <= state.fired_levels.get("max_loss_per_trade", 0):
+        return ()
     subject = f"Loss on trade {event.broker_trade_id} ({event.symbol})"
     return _escalate(
         state,
@@ -349,6 +351,47 @@ def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
     return breaches
 
 
+def _quiet_tick(state: AccountState, event: BalanceEvent) -> list[OutputEvent] | None:
+    """The per-tick fast path: a balance tick inside the current trading day, above the
+    account's alert equity, on an account that is not locked; ``None`` when the tick
+    needs the full path.
+
+    Most ticks are such ticks, and this does for them exactly what :func:`step` does,
+    with no function call per rule. Whatever it changes before giving up (balance,
+    equity, peak, a dropped alert) the full path sets to the same values again, so
+    handing over to it is safe.
+    """
+    day = state.day
+    ts = event.ts
+    if day is None or not ts < day.end or state.status == "locked":
+        return None
+    equity = event.equity
+    state.balance = event.balance
+    state.equity = equity
+    if equity > state.peak_equity:
+        state.peak_equity = equity
+        state.equity_alert = None  # an intraday trailing threshold may have moved
+    alert = state.equity_alert
+    if alert is None:
+        alert = state.equity_alert = rules.equity_alert(state)
+    if not equity > alert:
+        return None
+    state.last_event_time = ts
+    state.events_applied += 1
+    objectives = state.ruleset.objectives
+    if objectives is None or state.status != "active":
+        return []
+    # status.objectives_met, its most common "no" first: the profit target not reached.
+    percent = objectives.profit_target_percent
+    initial = state.initial_balance
+    target = objectives.profit_target_amount if percent is None else percent / 100.0 * initial
+    if target is not None and state.balance - initial < target:
+        return []
+    if not status.objectives_met(state):
+        return []
+    return [*status.judge(state, ts, [])]
+
+
 def step(
     state: AccountState | None, event: InputEvent, resolve: RulesetResolver
 ) -> tuple[AccountState, list[OutputEvent]]:
@@ -361,6 +404,17 @@ def step(
     returned. Raises :class:`UnknownAccountError` for a tick before its account event,
     and ``schemas.rulesets.RulesetError`` for an account whose ruleset is unknown.
     """
+    if type(event) is BalanceEvent and state is not None:
+        quiet = _quiet_tick(state, event)
+        if quiet is not None:
+            return state, quiet
+    return _step(state, event, resolve)
+
+
+def _step(
+    state: AccountState | None, event: InputEvent, resolve: RulesetResolver
+) -> tuple[AccountState, list[OutputEvent]]:
+    """:func:`step` past the fast path."""
     if isinstance(event, AccountEvent):
         if state is None:
             state = new_account_state(event, resolve)
@@ -383,9 +437,11 @@ def step(
     state.last_event_time = event_time
     state.events_applied += 1
     if not (unlocking or breaches) and (
-        state.ruleset.objectives is None or state.status != "active"
+        state.ruleset.objectives is None
+        or state.status != "active"
+        or not status.objectives_met(state)
     ):
-        return state, []  # the per-tick fast path: nothing can change the status
+        return state, []  # nothing can change the status (what status.judge would find)
     outputs: list[OutputEvent] = [status.unlock(state, event_time)] if unlocking else []
     outputs += breaches
     outputs += status.judge(state, event_time, breaches)
@@ -399,5 +455,11 @@ def apply(
 
     As :func:`step` (the account's status changes too), reporting only the breaches.
     """
-    state, outputs = step(state, event, resolve)
+    if type(event) is BalanceEvent and state is not None:
+        quiet = _quiet_tick(state, event)
+        if quiet is not None:
+            return state, [] if not quiet else [i for i in quiet if isinstance(i, BreachEvent)]
+    state, outputs = _step(state, event, resolve)
+    if not outputs:
+        return state, []
     return state, [item for item in outputs if isinstance(item, BreachEvent)]

@@ -40,7 +40,6 @@ from schemas.events import AccountEvent, BalanceEvent, TradeEvent
 from schemas.rulesets import RulesetError
 
 _log = logging.getLogger("aetheris.import")
-POLL_EVERY = 1000
 
 
 class StatementImportError(RuntimeError):
@@ -329,10 +328,7 @@ def _run(
     clock.lap("validate")
     events: list[AccountEvent | TradeEvent | BalanceEvent] = [account] if account else []
     events.extend(decided.events)
-    for position, event in enumerate(events, start=1):
-        publisher.publish_event(event)
-        if position % POLL_EVERY == 0:
-            publisher.poll()
+    publisher.publish_events(events)
     publisher.flush()
     clock.lap("publish")
     stored = store_import(

@@ -20,9 +20,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Literal
 
 from connectors.statements.model import CashMovement, RowError
@@ -92,6 +94,49 @@ def split_repeats(rows: list[TradeRow]) -> tuple[list[TradeRow], list[TradeRow],
     return unique, repeats, errors
 
 
+_TICK_FIELDS_SET = frozenset(("account_id", "ts", "balance", "equity"))
+
+
+class _TickMaker:
+    """The balance event at ``ts``. When the model would take the values as they are (a
+    valid account id, checked once; a time already in UTC; a finite float), it is built
+    without running the validation again (a million closed trades give a million ticks);
+    anything else goes through the model."""
+
+    def __init__(self, account_id: str) -> None:
+        self._account_id = account_id
+        try:
+            BalanceEvent(
+                account_id=account_id, ts=datetime(2000, 1, 1, tzinfo=UTC), balance=0.0, equity=0.0
+            )
+            self._trusted = True
+        except ValueError:
+            self._trusted = False
+
+    def __call__(self, account_id: str, ts: datetime, balance: float) -> BalanceEvent:
+        if (
+            self._trusted
+            and account_id == self._account_id
+            and ts.tzinfo is UTC
+            and type(balance) is float
+            and math.isfinite(balance)
+        ):
+            tick = object.__new__(BalanceEvent)
+            values = {
+                "type": "balance",
+                "account_id": account_id,
+                "ts": ts,
+                "balance": balance,
+                "equity": balance,
+            }
+            object.__setattr__(tick, "__dict__", values)
+            object.__setattr__(tick, "__pydantic_fields_set__", set(_TICK_FIELDS_SET))
+            object.__setattr__(tick, "__pydantic_extra__", None)
+            object.__setattr__(tick, "__pydantic_private__", None)
+            return tick
+        return BalanceEvent(account_id=account_id, ts=ts, balance=balance, equity=balance)
+
+
 def plan(
     trades: list[TradeRow],
     cash: list[CashMovement],
@@ -140,7 +185,8 @@ def plan(
         timeline.append((movement.ts, 0, position, movement))
     for position, item in enumerate(result.trades["new"] + result.trades["updated"]):
         timeline.append((item.trade.event_time, 1, position, item.trade))
-    timeline.sort(key=lambda entry: (entry[0], entry[1], entry[2]))
+    timeline.sort(key=itemgetter(0, 1, 2))
+    make_tick = _TickMaker(account_id)
     start: float | None = None
     if timeline:
         start = balance_before(timeline[0][0])
@@ -160,7 +206,7 @@ def plan(
             if balance is None:
                 continue
             balance = round(balance + entry.amount, 8)
-        tick = BalanceEvent(account_id=account_id, ts=ts, balance=balance, equity=balance)
+        tick = make_tick(account_id, ts, balance)
         result.events.append(tick)
         result.balances.append(tick)
     return result

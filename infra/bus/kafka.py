@@ -223,22 +223,20 @@ class KafkaPublisher:
         headers: Headers = (),
         on_delivery: DeliveryCallback | None = None,
     ) -> None:
-        report = self._on_delivery
+        options: dict[str, Any] = {}  # no callback of its own: the producer's default one
         if on_delivery is not None:
 
             def report(error: KafkaError | None, message: Message) -> None:
                 self._on_delivery(error, message)
                 on_delivery(None if error is None else error.str())
 
+            options["on_delivery"] = report
+        if headers:
+            options["headers"] = list(headers)
+        encoded = key.encode("utf-8")
         while True:
             try:
-                self._producer.produce(
-                    topic,
-                    value=value,
-                    key=key.encode("utf-8"),
-                    headers=list(headers) or None,
-                    on_delivery=report,
-                )
+                self._producer.produce(topic, value=value, key=encoded, **options)
             except BufferError:
                 self._producer.poll(0.05)  # queue full: let deliveries drain, then retry
                 continue

@@ -33,6 +33,7 @@ from infra.notify.outcome import AttemptOutcome
 from infra.notify.smtp import SmtpConfig, SmtpMailer
 from infra.notify.ssrf import SystemResolver, check_url, parse_allowed_networks
 from infra.notify.worker import Mailer, NotifyConfig, NotifyWorker
+from infra.secrets import new_key
 from tests.integration.notify_support import (
     breach_event,
     make_account,
@@ -822,18 +823,19 @@ def test_worker_command_says_what_is_missing(database_url: str) -> None:
 
     no_key = run_worker_command({"DATABASE_URL": database_url})
     assert no_key.returncode == 2
-    assert "AETHERIS_SECRET_KEY must be set" in no_key.stderr
+    assert "AETHERIS_ENCRYPTION_KEYS is not set" in no_key.stderr
 
+    key = new_key()
     bad_networks = run_worker_command(
         {
             "DATABASE_URL": database_url,
-            "AETHERIS_SECRET_KEY": "x" * 32,
+            "AETHERIS_ENCRYPTION_KEYS": key,
             "AETHERIS_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,10.0.0.0/33",
         }
     )
     assert bad_networks.returncode == 2
     assert "AETHERIS_WEBHOOK_ALLOWED_NETWORKS entry 2 ('10.0.0.0/33')" in bad_networks.stderr
-    assert "x" * 32 not in bad_networks.stderr + bad_networks.stdout
+    assert key not in bad_networks.stderr + bad_networks.stdout
 
 
 def test_a_secret_that_no_longer_decrypts_is_a_recorded_failure_not_a_crash(

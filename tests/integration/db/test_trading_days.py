@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import psycopg
 import pytest
 
 from api.history import DatabaseHistory
@@ -311,3 +313,48 @@ def test_dashboard_view_and_engine_agree_on_ftmo_days_across_the_switch(
     }
     breach_day = next(d for d in dashboard if d.day == engine_day)
     assert -breach_day.net_pnl == daily_loss[0].value
+
+
+def test_zones_resolve_from_the_known_zones_table_then_the_zone_database(
+    pool: Pool, account: str
+) -> None:
+    """Migration 0016: a known zone from the table, one missing from it from PostgreSQL's
+    zone database (pg_timezone_names), one neither knows counts UTC days."""
+
+    def register_with(conn: psycopg.Connection[Any], suffix: str, zone: str) -> tuple[str, str]:
+        with conn.cursor() as cur:
+            upsert_accounts(
+                cur,
+                [
+                    AccountEvent(
+                        account_id=f"{account}-{suffix}",
+                        ruleset="ftmo-2step",
+                        initial_balance=10_000.0,
+                        currency="EUR",
+                        overrides={"timezone": zone},
+                    )
+                ],
+            )
+            row = cur.execute(
+                "SELECT day_zone, day_start::text FROM accounts WHERE account_id = %s",
+                (f"{account}-{suffix}",),
+            ).fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    with pool.connection() as conn:
+        with conn.transaction():
+            known = conn.execute(
+                "SELECT count(*) FROM aetheris_known_zones WHERE name IN "
+                "('Europe/Prague', 'America/Chicago', 'Asia/Kathmandu')"
+            ).fetchone()
+            assert known == (3,)
+            assert register_with(conn, "known", "Asia/Kathmandu") == ("Asia/Kathmandu", "00:00:00")
+            assert register_with(conn, "unknown", "Mars/Olympus") == ("UTC", "00:00:00")
+        # A zone PostgreSQL knows but the table lacks (a newer release's): still resolved.
+        with conn.transaction(force_rollback=True):
+            conn.execute("DELETE FROM aetheris_known_zones WHERE name = 'Pacific/Chatham'")
+            assert register_with(conn, "newer", "Pacific/Chatham") == (
+                "Pacific/Chatham",
+                "00:00:00",
+            )

@@ -24,6 +24,7 @@ from infra.db.scratch import scratch_database
 from infra.notify import repository as repo
 from infra.notify.cipher import cipher_from_secret_key
 from infra.notify.ssrf import SystemResolver, parse_allowed_networks
+from infra.secrets import new_key
 from tests.integration.db.conftest import ADMIN_URL
 from tests.integration.notify_support import (
     breach_event,
@@ -73,7 +74,8 @@ def test_worker_killed_mid_retry_delivers_once_after_restart(
             env = {
                 **kafka_env,
                 "DATABASE_URL": url,
-                "AETHERIS_SECRET_KEY": SECRET_KEY,
+                "AETHERIS_SECRET_KEY": SECRET_KEY,  # reads the endpoint's pre-key-box secret
+                "AETHERIS_ENCRYPTION_KEYS": new_key(),
                 "AETHERIS_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
                 "AETHERIS_NOTIFY_RETRY_BASE_SECONDS": "1.5",
                 "AETHERIS_NOTIFY_RETRY_MAX_SECONDS": "1.5",

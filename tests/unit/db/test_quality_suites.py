@@ -137,3 +137,14 @@ def test_ticks_need_finite_balance_and_equity_and_a_past_time() -> None:
 def test_an_empty_batch_passes() -> None:
     result = validate_trades([], now=NOW)
     assert result.success and result.rows == 0
+
+
+def test_times_in_nanoseconds_when_they_fit_and_as_they_are_beyond() -> None:
+    """Times are checked in one vectorised step in nanoseconds; a time past 2262 (beyond
+    nanoseconds) keeps its microseconds and is still found in the future."""
+    from infra.quality.validate import trades_frame  # noqa: PLC0415
+
+    assert str(trades_frame([trade()])["entry_time"].dtype) == "datetime64[ns]"
+    far = trade(entry_time="2400-01-01T00:00:00Z", exit_time="2400-01-01T01:00:00Z")
+    assert str(trades_frame([trade(), far])["entry_time"].dtype) == "datetime64[us]"
+    assert failures_of(far) == ("entry_time is in the future", "exit_time is in the future")

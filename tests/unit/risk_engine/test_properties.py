@@ -223,3 +223,31 @@ def test_apply_reports_exactly_the_breaches_step_reports(events: list[Event]) ->
         second, outputs = step(second, event, CATALOG)
         by_step += [item for item in outputs if isinstance(item, BreachEvent)]
     assert by_apply == by_step
+
+
+def _without_alert(state: AccountState | None) -> dict[str, object]:
+    """A state's fields but the cached alert equity (the full path keeps it differently)."""
+    assert state is not None
+    fields = {name: getattr(state, name) for name in AccountState.__dataclass_fields__}
+    del fields["equity_alert"]
+    return fields
+
+
+@settings(max_examples=150, deadline=None)
+@given(account_streams("P3"))
+def test_the_quiet_tick_path_gives_the_full_paths_outputs_and_state(
+    events: list[Event],
+) -> None:
+    """Status changes included: every event's outputs and the state after it are the same
+    when no tick may take the fast path (the alert equity forced to +inf)."""
+    fast_state = slow_state = None
+    original = rules.equity_alert
+    for event in events:
+        fast_state, fast = step(fast_state, event, CATALOG)
+        try:
+            rules.equity_alert = lambda state: math.inf  # every tick takes the full path
+            slow_state, slow = step(slow_state, event, CATALOG)
+        finally:
+            rules.equity_alert = original
+        assert fast == slow
+        assert _without_alert(fast_state) == _without_alert(slow_state)

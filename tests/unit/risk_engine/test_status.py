@@ -186,6 +186,26 @@ class TestPassed:
         )
         assert passed.status_id == status_id("A1", "passed", "life")
 
+    def test_a_plain_tick_within_the_day_passes_once_the_days_are_met(self) -> None:
+        # Four trading days of 1,000 each (104,000), then the same day a tick at 110,500:
+        # 10,500 of the 10,000 target. That tick is the per-tick fast path's case (same
+        # day, far above every alert equity): it must still pass the challenge.
+        found = outputs(
+            account("ftmo-2step"),
+            *(
+                closed_trade(f"T{day}", f"2026-03-0{day} 09:00", f"2026-03-0{day} 09:30", 1_000)
+                for day in (2, 3, 4, 5)
+            ),
+            tick("2026-03-05 09:30", 104_000),
+            tick("2026-03-05 10:00", 110_500),
+        )
+        (passed,) = statuses(found)
+        assert passed.ts == datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
+        assert (
+            passed.message
+            == "Objectives met: profit 10,500.00 of the target 10,000.00, 4 trading days"
+        )
+
     def test_passed_is_final(self) -> None:
         # After the pass, equity 99,000 on a 110,500 start of day: 11,500 of 5,000 daily.
         found = outputs(
