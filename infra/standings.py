@@ -13,13 +13,10 @@ import redis
 from pydantic import ValidationError
 
 from infra.live.memory import InMemoryLive
+from infra.live.messages import standing_key
 from schemas.state import AccountSnapshot
 
 log = logging.getLogger(__name__)
-
-
-def standing_key(prefix: str, account_id: str) -> str:
-    return f"{prefix}:standing:{account_id}"
 
 
 class RedisStandings:

@@ -21,11 +21,12 @@ from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
 from infra.db.users import PostgresUsers
+from infra.live import standing_key
 from infra.live.redis_store import RedisLive
 from infra.ratelimit import RateLimiter
 from infra.rulesets import RulesetCatalog
 from infra.secrets import SecretBox, new_key
-from infra.standings import RedisStandings, standing_key
+from infra.standings import RedisStandings
 from risk_engine import Armor, snapshot
 from tests.integration.api.conftest import ACCOUNT, Api, build_api, sign_up
 from tests.unit.risk_engine.builders import account, tick

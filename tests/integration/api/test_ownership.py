@@ -13,8 +13,8 @@ import redis
 from infra.bus import BEGINNING
 from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
+from infra.live import standing_key
 from infra.rulesets import RulesetCatalog
-from infra.standings import standing_key
 from risk_engine import Armor
 from schemas import RULE_NAMES, AccountEvent, BalanceEvent, TradeEvent, parse_event
 from schemas.api import trade_id
