@@ -431,7 +431,7 @@ function tradeRow(t) {
   const cur = accountCurrency(t.account_id);
   const chips = Object.entries(EMOTIONS).map(([id, name]) => `<button type="button" class="chip" data-emotion="${id}" aria-pressed="${t.emotions.includes(id)}">${esc(name)}</button>`).join("");
   const pnl = t.pnl == null ? "open" : money(t.pnl, cur);
-  return `<li class="trade" data-trade="${esc(t.id)}">
+  return `<li class="trade" data-trade="${esc(t.id)}" data-account="${esc(t.account_id)}">
     <b>${esc(t.symbol)}</b><span>${esc(t.side)} ${Number(t.quantity).toLocaleString()}</span>
     <span class="${(t.pnl ?? 0) < 0 ? "neg" : (t.pnl ?? 0) > 0 ? "pos" : ""}">${pnl}</span>
     <span class="muted">${when(t.exit_time || t.entry_time)}</span>
@@ -451,6 +451,11 @@ async function loadTrades(more) {
   if (!new FormData($("journal-filters")).get("account_id")) return;
   const params = journalQuery(more && journal.cursor ? { cursor: journal.cursor } : {});
   const run = ++journal.run;
+  if (!more) { // the old rows belong to other filters: they must not be tagged meanwhile
+    journal.trades.clear();
+    $("trades").innerHTML = `<li class="muted">Loading trades…</li>`;
+    $("more-trades").hidden = true;
+  }
   const response = await api(`/api/v1/trades?${params}`);
   if (run !== journal.run) return; // a newer request is on its way
   if (!response.ok) { $("trades").innerHTML = `<li class="error">Trades unavailable (${response.status}).</li>`; return; }
@@ -506,6 +511,7 @@ async function annotate(tradeId, change) {
     return;
   }
   const updated = await response.json();
+  if (!journal.trades.has(updated.id)) return; // the filters changed while it was saved
   journal.trades.set(updated.id, updated);
   renderTrades();
   loadEmotionPnl();

@@ -120,7 +120,10 @@ def test_a_level_3_overlay_arrives_is_dismissed_and_stays_in_the_history(
     clear_overlays(page)
     go(page, "journal")
     page.select_option("#journal-filters [name=account_id]", account)
-    closed = page.locator("#trades li.trade").filter(has_not_text="open").first
+    # Rows carry their account: until the selected account's trades arrive, the list may
+    # still show the previous account's.
+    rows = page.locator(f'#trades li.trade[data-account="{account}"]')
+    closed = rows.filter(has_not_text="open").first
     expect(closed).to_be_visible(timeout=SLOW)
     trade_id = closed.get_attribute("data-trade")
     pnl = closed.locator("span").nth(1).inner_text()
