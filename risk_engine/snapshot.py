@@ -48,6 +48,7 @@ def _rule_fields(
     threshold: float | None,
     level: int,
     levels: tuple[float, float, float],
+    window_minutes: float | None = None,
 ) -> dict[str, object]:
     """One rule's numbers, with the headroom left to its next level and to level 3."""
     next_level = level + 1 if level < len(levels) else None
@@ -64,11 +65,12 @@ def _rule_fields(
         "next_level": next_level,
         "headroom_next": headroom_next,
         "headroom_breach": round(max(0.0, levels[-1] * limit - used), 6),
+        "window_minutes": window_minutes,
     }
 
 
 def rule_fields(state: AccountState) -> tuple[dict[str, object], ...]:
-    """Every equity rule's standing, and the trades opened today against the daily cap, as
+    """Every equity rule's standing, and the overtrading rule's count, as
     :class:`RuleStanding`'s fields."""
     levels = state.ruleset.levels
     fired = state.fired_levels
@@ -83,23 +85,26 @@ def rule_fields(state: AccountState) -> tuple[dict[str, object], ...]:
         )
         for m in rules.equity_measures(state)
     ]
-    overtrading = state.ruleset.overtrading
-    if overtrading is not None and overtrading.max_trades_per_day is not None:
+    # The count a breach would report now: the day's, or the window's ending at the
+    # latest event (so the card and the alert speak of the same limit).
+    trades = rules.overtrading_count(state, state.last_event_time)
+    if trades is not None:
         standings.append(
             _rule_fields(
                 "overtrading",
-                used=float(len(state.entries_today)),
-                limit=float(overtrading.max_trades_per_day),
+                used=float(trades.count),
+                limit=float(trades.limit),
                 threshold=None,
                 level=fired.get("overtrading", 0),
                 levels=levels,
+                window_minutes=trades.window_minutes,
             )
         )
     return tuple(standings)
 
 
 def rule_standings(state: AccountState) -> tuple[RuleStanding, ...]:
-    """Every equity rule's standing, and the trades opened today against the daily cap."""
+    """Every equity rule's standing, and the overtrading rule's count."""
     return tuple(RuleStanding.model_validate(fields) for fields in rule_fields(state))
 
 

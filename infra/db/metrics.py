@@ -1,6 +1,6 @@
-"""What the metrics routes read from PostgreSQL: an account's closed trades and balance
-ticks over a range, its equity curve downsampled in the database, and the daily KPI
-snapshots (migration 0012).
+"""What the metrics routes read from PostgreSQL: the closed trades and balance ticks of one
+account, or of several as one book, over a range; an account's equity curve downsampled in
+the database; and the daily KPI snapshots (migration 0012).
 
 Rows come back as plain tuples in the column order of the KPI engine's frames
 (``risk_engine.metrics.frames``), so no per-row objects are built for a long range.
@@ -9,6 +9,7 @@ Rows come back as plain tuples in the column order of the KPI engine's frames
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -23,26 +24,28 @@ SELECT account_id, broker_trade_id, symbol, side, quantity::float8, entry_price:
        exit_price::float8, entry_time, exit_time, pnl::float8, commission::float8, swap::float8,
        stop_loss::float8, take_profit::float8, mfe::float8, mae::float8, tags
 FROM trades
-WHERE account_id = %(account)s AND status = 'closed'
+WHERE account_id = ANY(%(accounts)s) AND status = 'closed'
   AND (%(since)s::timestamptz IS NULL OR exit_time >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR exit_time < %(until)s::timestamptz)
-ORDER BY exit_time, broker_trade_id
+ORDER BY exit_time, account_id, broker_trade_id
 """
 
 # The KPI engine reads balance ticks only for each calendar day's close (the equity of
-# the day's last tick, by the KPI time zone): the database hands over just those.
+# the day's last tick, by the KPI time zone): the database hands over just those, per
+# account.
 _DAY_CLOSES = """
-SELECT DISTINCT ON ((ts AT TIME ZONE %(zone)s)::date) account_id, ts, balance, equity
+SELECT DISTINCT ON (account_id, (ts AT TIME ZONE %(zone)s)::date) account_id, ts, balance, equity
 FROM balance_ticks
-WHERE account_id = %(account)s
+WHERE account_id = ANY(%(accounts)s)
   AND (%(since)s::timestamptz IS NULL OR ts >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR ts < %(until)s::timestamptz)
-ORDER BY (ts AT TIME ZONE %(zone)s)::date, ts DESC
+ORDER BY account_id, (ts AT TIME ZONE %(zone)s)::date, ts DESC
 """
 
 _REALISED_BEFORE = """
-SELECT coalesce(sum(pnl), 0)::float8 FROM trades
-WHERE account_id = %(account)s AND status = 'closed' AND exit_time < %(since)s::timestamptz
+SELECT account_id, sum(pnl)::float8 FROM trades
+WHERE account_id = ANY(%(accounts)s) AND status = 'closed' AND exit_time < %(since)s::timestamptz
+GROUP BY account_id
 """
 
 # Per time bucket: the first, lowest, highest and last equity point (the "M4" reduction):
@@ -91,6 +94,17 @@ class JournalRows:
 
 
 @dataclass(frozen=True)
+class BookRows:
+    """Several accounts' closed trades over a range and the last balance tick of each of
+    their calendar days in it, with each account's balance at the range's start."""
+
+    accounts: list[AccountBasics]
+    start_balances: dict[str, float]
+    trades: list[tuple[Any, ...]]
+    balances: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
 class EquityPoint:
     ts: datetime
     balance: float
@@ -107,6 +121,50 @@ def account_basics(pool: Pool, account_id: str) -> AccountBasics | None:
     return None if row is None else AccountBasics(*row)
 
 
+def accounts_basics(pool: Pool, account_ids: Sequence[str]) -> list[AccountBasics]:
+    """These accounts (those that exist), by id."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT account_id, ruleset, overrides, initial_balance::float8, currency "
+            "FROM accounts WHERE account_id = ANY(%s) ORDER BY account_id",
+            (list(account_ids),),
+        ).fetchall()
+    return [AccountBasics(*row) for row in rows]
+
+
+def book_rows(
+    pool: Pool,
+    accounts: Sequence[AccountBasics],
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    zone: str = "UTC",
+) -> BookRows:
+    """What the KPI engine needs of ``[since, until)`` for these accounts together;
+    ``zone`` (an IANA name) says where calendar days end."""
+    params = {
+        "accounts": [account.account_id for account in accounts],
+        "since": since,
+        "until": until,
+        "zone": zone,
+    }
+    realised: dict[str, float] = {}
+    with pool.connection() as conn:
+        trades = conn.execute(_TRADES, params).fetchall()
+        balances = conn.execute(_DAY_CLOSES, params).fetchall()
+        if since is not None:
+            realised = {row[0]: float(row[1]) for row in conn.execute(_REALISED_BEFORE, params)}
+    return BookRows(
+        accounts=list(accounts),
+        start_balances={
+            account.account_id: account.initial_balance + realised.get(account.account_id, 0.0)
+            for account in accounts
+        },
+        trades=[tuple(row) for row in trades],
+        balances=[tuple(row) for row in balances],
+    )
+
+
 def journal_rows(
     pool: Pool,
     account: AccountBasics,
@@ -117,19 +175,12 @@ def journal_rows(
 ) -> JournalRows:
     """What the KPI engine needs of ``[since, until)``; ``zone`` (an IANA name) says where
     calendar days end."""
-    params = {"account": account.account_id, "since": since, "until": until, "zone": zone}
-    with pool.connection() as conn:
-        trades = conn.execute(_TRADES, params).fetchall()
-        balances = conn.execute(_DAY_CLOSES, params).fetchall()
-        realised = 0.0
-        if since is not None:
-            found = conn.execute(_REALISED_BEFORE, params).fetchone()
-            realised = float(found[0]) if found is not None else 0.0
+    book = book_rows(pool, [account], since, until, zone=zone)
     return JournalRows(
         account=account,
-        start_balance=account.initial_balance + realised,
-        trades=[tuple(row) for row in trades],
-        balances=[tuple(row) for row in balances],
+        start_balance=book.start_balances[account.account_id],
+        trades=book.trades,
+        balances=book.balances,
     )
 
 
@@ -145,6 +196,22 @@ SELECT (SELECT concat_ws(':', count(*), max(updated_at), sum(pnl))
           AND (%(until)s::timestamptz IS NULL OR ts < %(until)s::timestamptz))
 """
 
+# The same per account of a book, in one round trip.
+_BOOK_FINGERPRINT = """
+SELECT a.account_id,
+       (SELECT concat_ws(':', count(*), max(updated_at), sum(pnl))
+        FROM trades t
+        WHERE t.account_id = a.account_id AND t.status = 'closed'
+          AND (%(until)s::timestamptz IS NULL OR t.exit_time < %(until)s::timestamptz)),
+       (SELECT concat_ws(':', count(*), min(ts), max(ts))
+        FROM balance_ticks b
+        WHERE b.account_id = a.account_id
+          AND (%(since)s::timestamptz IS NULL OR b.ts >= %(since)s::timestamptz)
+          AND (%(until)s::timestamptz IS NULL OR b.ts < %(until)s::timestamptz))
+FROM unnest(%(accounts)s::text[]) AS a(account_id)
+ORDER BY a.account_id
+"""
+
 
 def history_fingerprint(
     pool: Pool, account_id: str, since: datetime | None, until: datetime | None
@@ -156,6 +223,16 @@ def history_fingerprint(
     with pool.connection() as conn:
         row = conn.execute(_FINGERPRINT, params).fetchone()
     return "" if row is None else f"{row[0]}|{row[1]}"
+
+
+def book_fingerprint(
+    pool: Pool, account_ids: Sequence[str], since: datetime | None, until: datetime | None
+) -> str:
+    """:func:`history_fingerprint` of each of these accounts, joined."""
+    params = {"accounts": list(account_ids), "since": since, "until": until}
+    with pool.connection() as conn:
+        rows = conn.execute(_BOOK_FINGERPRINT, params).fetchall()
+    return ";".join(f"{row[0]}={row[1]}|{row[2]}" for row in rows)
 
 
 def tick_range(pool: Pool, account_id: str) -> tuple[datetime, datetime] | None:

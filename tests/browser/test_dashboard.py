@@ -1,5 +1,6 @@
 """The trader's page in a real browser: sign in with TOTP, a simulated account's level-3
-overlay, dismissal, the alert history, analytics, and no overflow at 390 and 1440 px."""
+overlay, dismissal, the alert history, analytics of one account and of all of them, and
+no overflow at 390 and 1440 px."""
 
 from __future__ import annotations
 
@@ -108,8 +109,13 @@ def test_a_level_3_overlay_arrives_is_dismissed_and_stays_in_the_history(
 
     clear_overlays(page)
     go(page, "analytics")
+    # All accounts together first (the picker's first choice), then the one account; the
+    # KPI cards name what they were computed for.
+    page.select_option("#analytics-filters [name=account]", "*")
+    expect(page.locator('#kpis[data-source="*"] .kpi')).to_have_count(10, timeout=SLOW)
+    expect(page.locator('#kpis[data-source="*"] [data-kpi="trades"] b')).not_to_have_text("–")
     page.select_option("#analytics-filters [name=account]", account)
-    expect(page.locator("#kpis .kpi")).to_have_count(10, timeout=SLOW)
+    expect(page.locator(f'#kpis[data-source="{account}"] .kpi')).to_have_count(10, timeout=SLOW)
     expect(page.locator('#kpis .kpi[data-kpi="trades"] b')).not_to_have_text("–")
     symbol = page.locator('#breakdowns [data-breakdown="by_symbol"] .bucket[data-key="EURUSD"]')
     expect(symbol).to_have_count(1)
