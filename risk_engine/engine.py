@@ -198,7 +198,7 @@ def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent
         if measure.window_minutes is not None
         else "Trades opened today"
     )
-    level, count, limit = measure.level, measure.count, measure.limit
+    level, count, limit = measure.level, measure.trades, measure.limit
     return _escalate(
         state,
         Reading("overtrading", level, event.event_time, float(count), float(limit), None),

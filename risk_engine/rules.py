@@ -36,12 +36,12 @@ class Measure(NamedTuple):
 
 
 class TradeCount(NamedTuple):
-    """The overtrading rule's measure: ``count`` trades of ``limit`` opened today, or
-    within the last ``window_minutes`` (None: the day's count), reaching ``level``."""
+    """The overtrading rule's measure: ``trades`` of ``limit`` opened today, or within the
+    last ``window_minutes`` (None: the day's count), reaching ``level``."""
 
     level: int
     share: float
-    count: int
+    trades: int
     limit: int
     window_minutes: float | None
 
@@ -85,7 +85,7 @@ def overtrading_count(state: AccountState, at: datetime | None) -> TradeCount | 
 
 
 def _reported_first(count: TradeCount) -> tuple[int, float, int, int, bool]:
-    return (count.level, count.share, count.count, count.limit, count.window_minutes is not None)
+    return (count.level, count.share, count.trades, count.limit, count.window_minutes is not None)
 
 
 def reached_level(used: float, limit: float, levels: tuple[float, float, float]) -> int:

@@ -87,17 +87,17 @@ def rule_fields(state: AccountState) -> tuple[dict[str, object], ...]:
     ]
     # The count a breach would report now: the day's, or the window's ending at the
     # latest event (so the card and the alert speak of the same limit).
-    trades = rules.overtrading_count(state, state.last_event_time)
-    if trades is not None:
+    count = rules.overtrading_count(state, state.last_event_time)
+    if count is not None:
         standings.append(
             _rule_fields(
                 "overtrading",
-                used=float(trades.count),
-                limit=float(trades.limit),
+                used=float(count.trades),
+                limit=float(count.limit),
                 threshold=None,
                 level=fired.get("overtrading", 0),
                 levels=levels,
-                window_minutes=trades.window_minutes,
+                window_minutes=count.window_minutes,
             )
         )
     return tuple(standings)

@@ -86,7 +86,9 @@ def test_two_accounts_add_up_by_hand(api: Api, alice: User, book: tuple[str, str
     ]
     assert found["equity_curve"][-1]["equity"] == pytest.approx(151_200.0)
     by_symbol = found["breakdowns"]["by_symbol"]
-    assert [(row["symbol"], row["trades"]) for row in by_symbol] == [("EURUSD", 4)]
+    assert [(row["key"], row["trades"], row["net_pnl"]) for row in by_symbol] == [
+        ("EURUSD", 4, 1_200.0)
+    ]
 
 
 def test_the_book_equals_aetheris_kpis_combined(
