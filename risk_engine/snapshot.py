@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from risk_engine import rules
 from risk_engine.state import AccountState
 from risk_engine.status import profit_target
@@ -49,12 +51,18 @@ def _rule_fields(
     level: int,
     levels: tuple[float, float, float],
     window_minutes: float | None = None,
+    whole: bool = False,
 ) -> dict[str, object]:
-    """One rule's numbers, with the headroom left to its next level and to level 3."""
+    """One rule's numbers, with the headroom left to its next level and to level 3. A count
+    (``whole``) has whole trades of headroom: level 1 at 70 % of 4 trades fires at the 3rd,
+    so with 2 opened 1 is left, not 0.8."""
     next_level = level + 1 if level < len(levels) else None
-    headroom_next = (
-        None if next_level is None else round(max(0.0, levels[next_level - 1] * limit - used), 6)
-    )
+
+    def left(fraction: float) -> float:
+        room = max(0.0, fraction * limit - used)
+        return float(math.ceil(room - 1e-9)) if whole else round(room, 6)
+
+    headroom_next = None if next_level is None else left(levels[next_level - 1])
     return {
         "rule": rule,
         "used": round(used, 6),
@@ -64,7 +72,7 @@ def _rule_fields(
         "level": level,
         "next_level": next_level,
         "headroom_next": headroom_next,
-        "headroom_breach": round(max(0.0, levels[-1] * limit - used), 6),
+        "headroom_breach": left(levels[-1]),
         "window_minutes": window_minutes,
     }
 
@@ -98,6 +106,7 @@ def rule_fields(state: AccountState) -> tuple[dict[str, object], ...]:
                 level=fired.get("overtrading", 0),
                 levels=levels,
                 window_minutes=count.window_minutes,
+                whole=True,
             )
         )
     return tuple(standings)

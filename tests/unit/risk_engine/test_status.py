@@ -268,6 +268,14 @@ class TestSnapshot:
         found: list[OutputEvent] = []
         for number, minute in enumerate((0, 5, 10, 15)):
             found += armor.process_all(open_trade(f"T{number}", f"2026-03-02 09:{minute:02d}"))
+            if number == 1:
+                # 2 of 4 within 30 minutes: level 1 (70 % of 4 = 2.8) fires at the 3rd trade,
+                # so 1 trade is left to it (whole trades, not 0.8) and 2 to level 3.
+                two = next(
+                    r for r in snapshot(armor.accounts["A1"]).rules if r.rule == "overtrading"
+                )
+                assert (two.used, two.limit, two.window_minutes) == (2, 4, 30)
+                assert (two.next_level, two.headroom_next, two.headroom_breach) == (1, 1, 2)
         breach = [b for b in found if isinstance(b, BreachEvent)][-1]
         assert (breach.rule, breach.level, breach.value, breach.limit) == ("overtrading", 3, 4, 4)
         standing = next(r for r in snapshot(armor.accounts["A1"]).rules if r.rule == "overtrading")
