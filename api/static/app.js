@@ -98,6 +98,33 @@ async function signIn(event) {
   store.pollTimer = setInterval(loadAccounts, 2000);
   connect();
 }
+// A new user registers with the e-mail and password typed in the sign-in form, then signs in.
+async function register() {
+  const form = $("login");
+  if (!form.reportValidity()) return;
+  $("login-error").textContent = "";
+  const response = await fetch("/api/v1/auth/register", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: $("email").value.trim(), password: $("password").value }),
+  });
+  if (!response.ok) { $("login-error").textContent = await detail(response); return; }
+  await signIn(new Event("submit"));
+}
+
+async function addAccount(event) {
+  event.preventDefault();
+  const form = Object.fromEntries(new FormData($("account-form")));
+  $("account-error").textContent = "";
+  const response = await api("/api/v1/accounts", {
+    method: "POST",
+    body: JSON.stringify({ name: String(form.name).trim(), ruleset: form.ruleset, initial_balance: Number(form.initial_balance), currency: String(form.currency).trim().toUpperCase() }),
+  });
+  if (!response.ok) { $("account-error").textContent = await detail(response); return; }
+  $("account-form").reset();
+  $("add-account").open = false;
+  await loadAccounts();
+}
+
 function signedOut(reason) {
   clearTimeout(store.refreshTimer); clearInterval(store.pollTimer);
   store.tokens = null;
@@ -200,7 +227,7 @@ function card(view) {
 
 function renderAccounts() {
   const views = [...store.accounts.values()].sort(compare);
-  $("accounts").innerHTML = views.length ? views.map(card).join("") : `<p class="muted">No accounts yet.</p>`;
+  $("accounts").innerHTML = views.length ? views.map(card).join("") : `<p class="muted">No accounts yet: add one with <b>Add an account</b> above.</p>`;
   const count = (status) => views.filter((v) => v.standing?.status === status).length;
   $("summary").innerHTML = `<span><b>${views.length}</b> accounts</span><span><b>${count("active")}</b> active</span>
     <span><b>${count("locked")}</b> locked</span><span><b>${count("failed")}</b> failed</span><span><b>${count("passed")}</b> passed</span>
@@ -597,7 +624,13 @@ async function loadConnections() {
 
 // ---- settings ---------------------------------------------------------------------------
 async function detail(response) {
-  try { const body = await response.json(); return typeof body.detail === "string" ? body.detail : `error ${response.status}`; } catch { return `error ${response.status}`; }
+  try {
+    const body = await response.json();
+    if (typeof body.detail === "string") return body.detail;
+    // A validation error lists each field's problem.
+    if (Array.isArray(body.detail)) return body.detail.map((d) => `${(d.loc ?? []).slice(-1)[0] ?? ""}: ${d.msg}`).join("; ");
+    return `error ${response.status}`;
+  } catch { return `error ${response.status}`; }
 }
 
 async function loadSettings() {
@@ -706,6 +739,8 @@ function show(view) {
 
 function wire() {
   $("login").addEventListener("submit", signIn);
+  $("register").addEventListener("click", register);
+  $("account-form").addEventListener("submit", addAccount);
   $("logout").addEventListener("click", logout);
   $("sound").addEventListener("click", () => {
     store.sound = !store.sound;
