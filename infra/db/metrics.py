@@ -24,28 +24,28 @@ SELECT account_id, broker_trade_id, symbol, side, quantity::float8, entry_price:
        exit_price::float8, entry_time, exit_time, pnl::float8, commission::float8, swap::float8,
        stop_loss::float8, take_profit::float8, mfe::float8, mae::float8, tags
 FROM trades
-WHERE account_id = ANY(%(accounts)s) AND status = 'closed'
+WHERE account_id = %(account)s AND status = 'closed'
   AND (%(since)s::timestamptz IS NULL OR exit_time >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR exit_time < %(until)s::timestamptz)
-ORDER BY exit_time, account_id, broker_trade_id
+ORDER BY exit_time, broker_trade_id
 """
 
 # The KPI engine reads balance ticks only for each calendar day's close (the equity of
-# the day's last tick, by the KPI time zone): the database hands over just those, per
-# account.
+# the day's last tick, by the KPI time zone): the database hands over just those.
+# One account per query: a book runs them per account (``account_id = ANY(...)`` over
+# several made one account's read three times slower: BENCHMARKS.md).
 _DAY_CLOSES = """
-SELECT DISTINCT ON (account_id, (ts AT TIME ZONE %(zone)s)::date) account_id, ts, balance, equity
+SELECT DISTINCT ON ((ts AT TIME ZONE %(zone)s)::date) account_id, ts, balance, equity
 FROM balance_ticks
-WHERE account_id = ANY(%(accounts)s)
+WHERE account_id = %(account)s
   AND (%(since)s::timestamptz IS NULL OR ts >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR ts < %(until)s::timestamptz)
-ORDER BY account_id, (ts AT TIME ZONE %(zone)s)::date, ts DESC
+ORDER BY (ts AT TIME ZONE %(zone)s)::date, ts DESC
 """
 
 _REALISED_BEFORE = """
-SELECT account_id, sum(pnl)::float8 FROM trades
-WHERE account_id = ANY(%(accounts)s) AND status = 'closed' AND exit_time < %(since)s::timestamptz
-GROUP BY account_id
+SELECT coalesce(sum(pnl), 0)::float8 FROM trades
+WHERE account_id = %(account)s AND status = 'closed' AND exit_time < %(since)s::timestamptz
 """
 
 # Per time bucket: the first, lowest, highest and last equity point (the "M4" reduction):
@@ -142,26 +142,26 @@ def book_rows(
 ) -> BookRows:
     """What the KPI engine needs of ``[since, until)`` for these accounts together;
     ``zone`` (an IANA name) says where calendar days end."""
-    params = {
-        "accounts": [account.account_id for account in accounts],
-        "since": since,
-        "until": until,
-        "zone": zone,
-    }
-    realised: dict[str, float] = {}
+    start_balances: dict[str, float] = {}
+    trades: list[tuple[Any, ...]] = []
+    balances: list[tuple[Any, ...]] = []
     with pool.connection() as conn:
-        trades = conn.execute(_TRADES, params).fetchall()
-        balances = conn.execute(_DAY_CLOSES, params).fetchall()
-        if since is not None:
-            realised = {row[0]: float(row[1]) for row in conn.execute(_REALISED_BEFORE, params)}
+        for account in accounts:
+            params = {"account": account.account_id, "since": since, "until": until, "zone": zone}
+            trades += [tuple(row) for row in conn.execute(_TRADES, params)]
+            balances += [tuple(row) for row in conn.execute(_DAY_CLOSES, params)]
+            realised = 0.0
+            if since is not None:
+                found = conn.execute(_REALISED_BEFORE, params).fetchone()
+                realised = float(found[0]) if found is not None else 0.0
+            start_balances[account.account_id] = account.initial_balance + realised
+    # One book in the order the trades were realised (ties: by account, then trade id).
+    trades.sort(key=lambda row: (row[8], row[0], row[1]))
     return BookRows(
         accounts=list(accounts),
-        start_balances={
-            account.account_id: account.initial_balance + realised.get(account.account_id, 0.0)
-            for account in accounts
-        },
-        trades=[tuple(row) for row in trades],
-        balances=[tuple(row) for row in balances],
+        start_balances=start_balances,
+        trades=trades,
+        balances=balances,
     )
 
 
@@ -175,12 +175,19 @@ def journal_rows(
 ) -> JournalRows:
     """What the KPI engine needs of ``[since, until)``; ``zone`` (an IANA name) says where
     calendar days end."""
-    book = book_rows(pool, [account], since, until, zone=zone)
+    params = {"account": account.account_id, "since": since, "until": until, "zone": zone}
+    with pool.connection() as conn:
+        trades = conn.execute(_TRADES, params).fetchall()
+        balances = conn.execute(_DAY_CLOSES, params).fetchall()
+        realised = 0.0
+        if since is not None:
+            found = conn.execute(_REALISED_BEFORE, params).fetchone()
+            realised = float(found[0]) if found is not None else 0.0
     return JournalRows(
         account=account,
-        start_balance=book.start_balances[account.account_id],
-        trades=book.trades,
-        balances=book.balances,
+        start_balance=account.initial_balance + realised,
+        trades=[tuple(row) for row in trades],
+        balances=[tuple(row) for row in balances],
     )
 
 
