@@ -114,6 +114,7 @@ def test_a_level_3_overlay_arrives_is_dismissed_and_stays_in_the_history(
     page.select_option("#analytics-filters [name=account]", "*")
     expect(page.locator('#kpis[data-source="*"] .kpi')).to_have_count(10, timeout=SLOW)
     expect(page.locator('#kpis[data-source="*"] [data-kpi="trades"] b')).not_to_have_text("–")
+    expect(page.locator("#calendar svg text.month").first).to_be_visible()
     page.select_option("#analytics-filters [name=account]", account)
     expect(page.locator(f'#kpis[data-source="{account}"] .kpi')).to_have_count(10, timeout=SLOW)
     expect(page.locator('#kpis .kpi[data-kpi="trades"] b')).not_to_have_text("–")
