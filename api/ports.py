@@ -243,12 +243,31 @@ class EquityPointLike(Protocol):
     def equity(self) -> float: ...
 
 
+class MixedCurrencies(ValueError):
+    """Accounts in different currencies asked for as one book without naming a currency."""
+
+    def __init__(self, currencies: Sequence[str]) -> None:
+        self.currencies = tuple(currencies)
+        super().__init__(", ".join(self.currencies))
+
+
 class MetricsStore(Protocol):
     """KPIs, day snapshots, the P&L calendar and the equity curve (api.metrics)."""
 
     def kpis(
         self, account_id: str, since: datetime | None, until: datetime | None
     ) -> bytes | None: ...
+
+    def book_kpis(
+        self,
+        account_ids: list[str],
+        since: datetime | None,
+        until: datetime | None,
+        currency: str | None,
+    ) -> bytes:
+        """Raises :class:`MixedCurrencies` when ``currency`` is None and the accounts are
+        in more than one."""
+        ...
 
     def day_kpis(self, account_id: str, day: date) -> dict[str, Any] | None: ...
 

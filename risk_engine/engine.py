@@ -8,7 +8,7 @@ same breaches with the same ids.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, insort
+from bisect import insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,8 +31,6 @@ RulesetResolver = Callable[[str], Ruleset]
 """Turns an account event's ``ruleset`` (a template name or a file) into a :class:`Ruleset`."""
 
 InputEvent = AccountEvent | BalanceEvent | TradeEvent
-
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 class UnknownAccountError(ValueError):
@@ -192,42 +190,19 @@ def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent
 
 
 def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
-    rule = state.ruleset.overtrading
-    if rule is None:
-        return ()
-    entry = event.entry_time
-    levels = state.ruleset.levels
-    # (level, share of the limit, count, limit, is the window count): the subject's text
-    # is written only when a level fires (the last item breaks no tie: the day's count
-    # sorts before the window's, as its subject's text did).
-    candidates: list[tuple[int, float, int, int, bool]] = []
-    if rule.max_trades_per_day is not None:
-        count = len(state.entries_today)
-        level = rules.reached_level(count, rule.max_trades_per_day, levels)
-        candidates.append(
-            (level, count / rule.max_trades_per_day, count, rule.max_trades_per_day, False)
-        )
-    if rule.max_trades_per_window is not None:
-        window = timedelta(minutes=rule.window_minutes)
-        low = bisect_left(state.entries_today, entry - window)
-        high = bisect_left(state.entries_today, entry + _ONE_MICROSECOND)
-        count = high - low
-        level = rules.reached_level(count, rule.max_trades_per_window, levels)
-        candidates.append(
-            (level, count / rule.max_trades_per_window, count, rule.max_trades_per_window, True)
-        )
-    level, _, count, limit, in_window = max(candidates)
-    if level <= state.fired_levels.get("overtrading", 0):
+    measure = rules.overtrading_count(state, event.entry_time)
+    if measure is None or measure.level <= state.fired_levels.get("overtrading", 0):
         return ()
     subject = (
-        f"Trades opened within {rule.window_minutes:g} minutes"
-        if in_window
+        f"Trades opened within {measure.window_minutes:g} minutes"
+        if measure.window_minutes is not None
         else "Trades opened today"
     )
+    level, count, limit = measure.level, measure.trades, measure.limit
     return _escalate(
         state,
         Reading("overtrading", level, event.event_time, float(count), float(limit), None),
-        lambda lvl: _count_text(subject, count, limit, lvl, levels),
+        lambda lvl: _count_text(subject, count, limit, lvl, state.ruleset.levels),
     )
 
 

@@ -64,11 +64,22 @@ class PostgresAccounts:
         self._pool = pool
 
     def create(self, owner_id: UUID, account_id: str, body: AccountCreate) -> AccountRecord:
+        """Store the new account as the owner's. The route publishes its account event
+        first, so the pipeline's sink may already have stored the row (with no owner):
+        then it becomes the owner's. The id is new and random, so an owned row with it
+        is a bug, never another user's account to take."""
         with self._pool.connection() as conn:
             row = conn.execute(
-                "INSERT INTO accounts (account_id, owner_id, name, ruleset, initial_balance, "  # noqa: S608 - constant columns
-                "overrides, currency, broker, broker_account_id) "
-                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_ACCOUNT_COLUMNS}",
+                "INSERT INTO accounts AS a (account_id, owner_id, name, ruleset, "  # noqa: S608 - constant columns
+                "initial_balance, overrides, currency, broker, broker_account_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (account_id) DO UPDATE SET owner_id = EXCLUDED.owner_id, "
+                "name = EXCLUDED.name, ruleset = EXCLUDED.ruleset, "
+                "initial_balance = EXCLUDED.initial_balance, overrides = EXCLUDED.overrides, "
+                "currency = EXCLUDED.currency, broker = EXCLUDED.broker, "
+                "broker_account_id = EXCLUDED.broker_account_id "
+                "WHERE a.owner_id IS NULL AND a.deleted_at IS NULL "
+                f"RETURNING {_ACCOUNT_COLUMNS}",
                 (
                     account_id,
                     owner_id,
@@ -81,7 +92,8 @@ class PostgresAccounts:
                     body.broker_account_id,
                 ),
             ).fetchone()
-        assert row is not None
+        if row is None:
+            raise RuntimeError(f"account id {account_id} is already taken")
         return _account(row)
 
     def claim(self, owner_id: UUID, events: Sequence[AccountEvent]) -> int:
