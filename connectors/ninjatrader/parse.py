@@ -394,7 +394,7 @@ def _executions(
                 closing.row,
                 "Instrument",
                 f"no point value for {closing.symbol!r} (root {exc.args[0]}); add it to "
-                "connectors/statements/contracts.py",
+                'connectors/instruments.json (kind "future")',
                 raws.get(closing.row or 0, ""),
             )
             continue
