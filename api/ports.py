@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from infra.db.alerts import AlertQuery, AlertRow
 from infra.db.repositories import DailyPnl
 from infra.live.tickets import TicketHolder
-from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
+from schemas import AccountEvent, BreachEvent, TradeEvent
 from schemas.api import (
     AccountCreate,
     AccountRecord,
@@ -187,15 +187,6 @@ class Limiter(Protocol):
 
 class PublishError(RuntimeError):
     """The event bus did not acknowledge an event in time."""
-
-
-class Journals(Protocol):
-    """An owned account's registration, daily closing balances and closed trades in a
-    time range (``None`` when the account is not the owner's)."""
-
-    def events(
-        self, owner_id: UUID, account_id: str, since: datetime, until: datetime
-    ) -> list[AccountEvent | BalanceEvent | TradeEvent] | None: ...
 
 
 class Tickets(Protocol):
