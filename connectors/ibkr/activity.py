@@ -33,7 +33,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -421,22 +421,34 @@ def _foreign_reason(currency: str, base: str) -> str:
     )
 
 
-def _lots(lines: Sequence[ActivityTrade], tz: tzinfo) -> list[Lot]:
-    """``ClosedLot`` lines: quantity, IBKR's cost per unit (the opening commission in
-    it) and the date opened (``ValueError`` naming the line on bad text)."""
+def read_lots(
+    lines: Iterable[tuple[int, str, str, str]], layouts: Sequence[str], tz: tzinfo
+) -> list[Lot]:
+    """Closed-lot lines as (row, quantity, cost per unit, opened) texts → lots; a
+    ``ValueError`` names the line on bad text. IBKR's cost per unit has the opening
+    commission in it."""
     lots: list[Lot] = []
-    for line in lines:
+    for row, quantity, price, opened in lines:
         try:
             lots.append(
                 Lot(
-                    quantity=abs(read_amount(line.quantity)),
-                    price=read_amount(line.trade_price),
-                    opened=parse_wall_time(line.date_time, TIME_LAYOUTS, tz),
+                    quantity=abs(read_amount(quantity)),
+                    price=read_amount(price),
+                    opened=parse_wall_time(opened, layouts, tz),
                 )
             )
         except ValueError as exc:
-            raise ValueError(f"line {line.row}: {exc}") from None
+            raise ValueError(f"line {row}: {exc}") from None
     return lots
+
+
+def _lots(lines: Sequence[ActivityTrade], tz: tzinfo) -> list[Lot]:
+    """``ClosedLot`` lines: quantity, cost per unit and the date opened."""
+    return read_lots(
+        ((line.row, line.quantity, line.trade_price, line.date_time) for line in lines),
+        TIME_LAYOUTS,
+        tz,
+    )
 
 
 def _add_cash(parsed: ParsedStatement, cash: ActivityCash, tz: tzinfo) -> None:

@@ -25,12 +25,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from xml.parsers import expat
 
-from connectors.ibkr.activity import EASTERN
+from connectors.ibkr.activity import EASTERN, read_lots
 from connectors.ibkr.wire import FlexCash, FlexLot, FlexTrade
 from connectors.statements.accounts import choose_account
 from connectors.statements.model import (
@@ -353,22 +353,15 @@ def _date(text: str, tz: tzinfo) -> datetime | None:
 
 def _lots(elements: Sequence[FlexLot], tz: tzinfo) -> list[Lot]:
     """``Lot`` elements: quantity, cost per unit and when opened (``ValueError`` naming
-    the line on bad text)."""
-    lots: list[Lot] = []
+    the line on bad text or a missing ``openDateTime``)."""
+    return read_lots(_lot_texts(elements), TIME_LAYOUTS, tz)
+
+
+def _lot_texts(elements: Sequence[FlexLot]) -> Iterator[tuple[int, str, str, str]]:
     for element in elements:
         if not element.openDateTime.strip() or element.openDateTime.strip() == "--":
             raise ValueError(f"line {element.row}: the Lot has no openDateTime")
-        try:
-            lots.append(
-                Lot(
-                    quantity=abs(read_amount(element.quantity)),
-                    price=read_amount(element.tradePrice),
-                    opened=parse_wall_time(element.openDateTime, TIME_LAYOUTS, tz),
-                )
-            )
-        except ValueError as exc:
-            raise ValueError(f"line {element.row}: {exc}") from None
-    return lots
+        yield element.row, element.quantity, element.tradePrice, element.openDateTime
 
 
 def _add_cash(parsed: ParsedStatement, cash: FlexCash, tz: tzinfo) -> None:
