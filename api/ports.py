@@ -55,9 +55,7 @@ class StoredAlert(BaseModel):
 
 
 class History(Protocol):
-    """Stored breaches and daily roll-ups."""
-
-    def alerts(self, account_ids: Sequence[str], limit: int) -> list[StoredAlert]: ...
+    """Daily roll-ups (stored alerts: :class:`Alerts`)."""
 
     def daily(self, account_id: str, days: int) -> list[DailyRow]: ...
 
