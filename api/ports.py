@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from infra.db.alerts import AlertQuery, AlertRow
 from infra.db.repositories import DailyPnl
 from infra.live.tickets import TicketHolder
-from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
+from schemas import AccountEvent, BreachEvent, TradeEvent
 from schemas.api import (
     AccountCreate,
     AccountRecord,
@@ -55,9 +55,7 @@ class StoredAlert(BaseModel):
 
 
 class History(Protocol):
-    """Stored breaches and daily roll-ups."""
-
-    def alerts(self, account_ids: Sequence[str], limit: int) -> list[StoredAlert]: ...
+    """Daily roll-ups (stored alerts: :class:`Alerts`)."""
 
     def daily(self, account_id: str, days: int) -> list[DailyRow]: ...
 
@@ -187,15 +185,6 @@ class Limiter(Protocol):
 
 class PublishError(RuntimeError):
     """The event bus did not acknowledge an event in time."""
-
-
-class Journals(Protocol):
-    """An owned account's registration, daily closing balances and closed trades in a
-    time range (``None`` when the account is not the owner's)."""
-
-    def events(
-        self, owner_id: UUID, account_id: str, since: datetime, until: datetime
-    ) -> list[AccountEvent | BalanceEvent | TradeEvent] | None: ...
 
 
 class Tickets(Protocol):

@@ -50,10 +50,6 @@ class EventPublisher:
                 poll()
         return count
 
-    def publish_raw(self, key: str, value: bytes) -> None:
-        """An input message as given (tools and tests that need to send malformed input)."""
-        self.publisher.publish(self.topics.events, key, value)
-
     def publish_breach(self, breach: BreachEvent) -> None:
         self.publisher.publish(
             self.topics.breaches, breach.account_id, event_json(breach).encode("utf-8")
