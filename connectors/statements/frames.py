@@ -239,75 +239,93 @@ def timeline(
 # -- JSON lines ---------------------------------------------------------------------------
 
 
-def _json_string(name: str) -> pl.Expr:
-    """A text column as a JSON string (quotes and escapes as orjson writes them)."""
+_ESCAPED = r'["\\\x00-\x1f]'  # what a JSON string writes escaped
+
+
+def _json_text(value: str) -> str:
+    """One text as a JSON string, escaped as orjson escapes it."""
+    encoded: str = pl.DataFrame({"v": [value]}).select(pl.struct("v").struct.json_encode()).item()
+    return encoded[5:-1]
+
+
+def _json_string(frame: pl.DataFrame, name: str) -> list[pl.Expr]:
+    """A text column as JSON strings (quotes and escapes as orjson writes them), as
+    pieces to concatenate: quoted as it is when no value needs an escape (the usual
+    case, and the cheap one)."""
+    if not frame.select(pl.col(name).str.contains(_ESCAPED).any()).item():
+        return [pl.lit('"'), pl.col(name), pl.lit('"')]
     encoded = pl.struct(pl.col(name).alias("v")).struct.json_encode()
-    return encoded.str.slice(5, encoded.str.len_chars() - 6)
+    sliced = encoded.str.slice(5, encoded.str.len_chars() - 6)
+    return [pl.when(pl.col(name).is_not_null()).then(sliced)]
 
 
-def _json_time(expr: pl.Expr) -> pl.Expr:
-    """A UTC time as orjson writes it with ``OPT_UTC_Z`` (microseconds only when set)."""
-    return pl.concat_str(
-        pl.lit('"'),
-        pl.when(expr.dt.microsecond() == 0)
-        .then(expr.dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
-        .otherwise(expr.dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ")),
-        pl.lit('"'),
-    )
+def _json_time(frame: pl.DataFrame, name: str) -> list[pl.Expr]:
+    """A UTC time column as orjson writes it with ``OPT_UTC_Z`` (microseconds only when
+    set; one format for the whole column when no value has any)."""
+    column = pl.col(name)
+    whole = column.dt.to_string('"%Y-%m-%dT%H:%M:%SZ"')
+    if not frame.select((column.dt.microsecond() != 0).any()).item():
+        return [whole]
+    fraction = column.dt.to_string('"%Y-%m-%dT%H:%M:%S%.6fZ"')
+    return [pl.when(column.dt.microsecond() == 0).then(whole).otherwise(fraction)]
 
 
-def _field(name: str, value: pl.Expr, *, optional: bool) -> pl.Expr:
-    piece = pl.concat_str(pl.lit(f',"{name}":'), value)
-    return piece.fill_null("") if optional else piece
+def _pieces(frame: pl.DataFrame, name: str, kind: str) -> list[pl.Expr]:
+    """``,"name":value`` as pieces to concatenate; a column with nulls gives one piece
+    that is empty where the value is null (``None`` is left out), a column of nulls
+    none at all."""
+    nulls = frame[name].null_count()
+    if nulls == frame.height:
+        return []
+    if kind == "text":
+        value = _json_string(frame, name)
+    elif kind == "time":
+        value = _json_time(frame, name)
+    else:
+        value = [pl.col(name).cast(pl.String())]
+    pieces = [pl.lit(f',"{name}":'), *value]
+    if nulls == 0:
+        return pieces
+    return [pl.concat_str(pieces).fill_null("")]
 
 
 _ORDER = (
-    ("account_id", "text", False),
-    ("broker_trade_id", "text", False),
-    ("status", "text", False),
-    ("symbol", "text", False),
-    ("side", "text", False),
-    ("quantity", "number", False),
-    ("entry_price", "number", False),
-    ("entry_time", "time", False),
-    ("exit_price", "number", True),
-    ("exit_time", "time", True),
-    ("pnl", "number", True),
-    ("commission", "number", False),
-    ("swap", "number", False),
-    ("stop_loss", "number", True),
-    ("take_profit", "number", True),
+    ("account_id", "text"),
+    ("broker_trade_id", "text"),
+    ("status", "text"),
+    ("symbol", "text"),
+    ("side", "text"),
+    ("quantity", "number"),
+    ("entry_price", "number"),
+    ("entry_time", "time"),
+    ("exit_price", "number"),
+    ("exit_time", "time"),
+    ("pnl", "number"),
+    ("commission", "number"),
+    ("swap", "number"),
+    ("stop_loss", "number"),
+    ("take_profit", "number"),
 )
 
 
-def trade_json() -> pl.Expr:
-    """A trade row's JSON line: the model's field order, ``None`` left out, ``tags`` as
-    ``[]`` (``event_bytes``)."""
+def trade_json(frame: pl.DataFrame) -> pl.Expr:
+    """A trade row's JSON line over ``frame``: the model's field order, ``None`` left
+    out, ``tags`` as ``[]`` (``event_bytes``)."""
     parts: list[pl.Expr] = [pl.lit('{"type":"trade"')]
-    for name, kind, optional in _ORDER:
-        column = pl.col(name)
-        value = (
-            _json_string(name)
-            if kind == "text"
-            else _json_time(column)
-            if kind == "time"
-            else column.cast(pl.String())
-        )
-        parts.append(_field(name, value, optional=optional))
+    for name, kind in _ORDER:
+        parts += _pieces(frame, name, kind)
     parts.append(pl.lit(',"tags":[]'))
-    notes = pl.when(pl.col("notes").is_not_null()).then(_json_string("notes"))
-    parts.append(_field("notes", notes, optional=True))
+    parts += _pieces(frame, "notes", "text")
     parts.append(pl.lit("}"))
     return pl.concat_str(parts)
 
 
-def tick_json(account_id: str) -> pl.Expr:
+def tick_json(frame: pl.DataFrame, account_id: str) -> pl.Expr:
     """The balance event after a trade (``tick_balance``, at the trade's event time)."""
     balance = pl.col("tick_balance").cast(pl.String())
-    account = pl.DataFrame({"v": [account_id]}).select(pl.struct("v").struct.json_encode()).item()
     return pl.concat_str(
-        pl.lit('{"type":"balance","account_id":' + account[5:-1] + ',"ts":'),
-        _json_time(pl.col("event_time")),
+        pl.lit(f'{{"type":"balance","account_id":{_json_text(account_id)},"ts":'),
+        *_json_time(frame, "event_time"),
         pl.lit(',"balance":'),
         balance,
         pl.lit(',"equity":'),
@@ -321,7 +339,18 @@ def event_lines(ordered: pl.DataFrame, account_id: str) -> list[bytes]:
     then its balance event's line when it has one."""
     if ordered.is_empty():
         return []
-    lines = ordered.select(
-        pl.concat_list(trade_json(), tick_json(account_id)).alias("line")
-    ).explode("line")
-    return lines["line"].drop_nulls().cast(pl.Binary).to_list()
+    at = pl.int_range(0, pl.len(), dtype=pl.Int64) * 2
+    trades = ordered.select(trade_json(ordered).alias("line"), at.alias("at"))
+    with_tick = ordered.filter(pl.col("tick_balance").is_not_null())
+    ticks = with_tick.select(
+        tick_json(with_tick, account_id).alias("line"),
+        (
+            ordered.with_row_index("i")
+            .filter(pl.col("tick_balance").is_not_null())["i"]
+            .cast(pl.Int64)
+            * 2
+            + 1
+        ).alias("at"),
+    )
+    lines = pl.concat([trades, ticks]).sort("at")["line"]
+    return lines.cast(pl.Binary).to_list()

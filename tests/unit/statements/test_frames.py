@@ -26,8 +26,8 @@ def _per_row(start: float, pnls: list[float]) -> list[float]:
     return balances
 
 
-CENTS = st.integers(-10**9, 10**9).map(lambda n: n / 100)
-EIGHT_DECIMALS = st.integers(-10**14, 10**14).map(lambda n: n / 10**8)
+CENTS = st.integers(-(10**9), 10**9).map(lambda n: n / 100)
+EIGHT_DECIMALS = st.integers(-(10**14), 10**14).map(lambda n: n / 10**8)
 
 
 @settings(max_examples=300, deadline=None)
@@ -65,9 +65,7 @@ MONEY = st.one_of(
     st.floats(-1e20, 1e20, allow_nan=False, allow_infinity=False), st.sampled_from([0.0, -0.0])
 )
 PRICE = st.floats(1e-9, 1e20, allow_nan=False, allow_infinity=False)
-TIME = st.datetimes(datetime(1970, 1, 1), datetime(2100, 1, 1)).map(
-    lambda t: t.replace(tzinfo=UTC)
-)
+TIME = st.datetimes(datetime(1970, 1, 1), datetime(2100, 1, 1)).map(lambda t: t.replace(tzinfo=UTC))
 
 
 @st.composite
@@ -75,7 +73,7 @@ def trades(draw: st.DrawFn) -> TradeEvent:
     entry = draw(TIME)
     closed = draw(st.booleans())
     return TradeEvent(
-        account_id=draw(st.text(alphabet="abcXYZ-_é1", min_size=1, max_size=8)),
+        account_id="acc",
         broker_trade_id=draw(TEXT),
         status="closed" if closed else "open",
         symbol=draw(TEXT),
@@ -95,25 +93,36 @@ def trades(draw: st.DrawFn) -> TradeEvent:
 
 
 @settings(max_examples=200, deadline=None)
-@given(trade=trades(), balance=st.one_of(st.none(), MONEY))
-def test_json_lines_are_the_event_bytes(trade: TradeEvent, balance: float | None) -> None:
+@given(
+    batch=st.lists(st.tuples(trades(), st.one_of(st.none(), MONEY)), min_size=1, max_size=6),
+    account=st.text(alphabet='abcXYZ-_é1"', min_size=1, max_size=8),
+)
+def test_json_lines_are_the_event_bytes(
+    batch: list[tuple[TradeEvent, float | None]], account: str
+) -> None:
+    """Rows with and without each optional field, escapes, microseconds or none: the
+    frame's lines are the bytes of each trade then its balance event."""
+    trades_ = [t.model_copy(update={"account_id": account}) for t, _ in batch]
     frame = pl.DataFrame(
-        [{**frames.trade_record(trade), "row": 2}], schema=frames.TRADE_SCHEMA, orient="row"
+        [{**frames.trade_record(t), "row": n} for n, t in enumerate(trades_)],
+        schema=frames.TRADE_SCHEMA,
+        orient="row",
     ).with_columns(
-        pl.col("exit_time").fill_null(pl.col("entry_time")).alias("event_time")
-        if trade.exit_time is None
-        else pl.col("exit_time").alias("event_time"),
-        pl.lit(balance, dtype=pl.Float64).alias("tick_balance"),
+        pl.coalesce("exit_time", "entry_time").alias("event_time"),
+        pl.Series("tick_balance", [b for _, b in batch], dtype=pl.Float64),
     )
-    lines = frames.event_lines(frame, trade.account_id)
-    expected = [event_bytes(trade)]
-    if balance is not None:
-        tick = BalanceEvent(
-            account_id=trade.account_id, ts=trade.event_time, balance=balance, equity=balance
-        )
-        expected.append(event_bytes(tick))
+    expected: list[bytes] = []
+    for trade, balance in zip(trades_, [b for _, b in batch], strict=True):
+        expected.append(event_bytes(trade))
+        if balance is not None:
+            tick = BalanceEvent(
+                account_id=account, ts=trade.event_time, balance=balance, equity=balance
+            )
+            expected.append(event_bytes(tick))
+    lines = frames.event_lines(frame, account)
     assert lines == expected
     decode = event_json_validator()
-    assert decode(lines[0], strict=True) == trade
-    assert parse_event(lines[0], "frame") == trade
-    assert frames.trade_events(frame) == [trade]
+    for line, event in zip([ln for ln in lines if b'"type":"trade"' in ln], trades_, strict=True):
+        assert decode(line, strict=True) == event
+        assert parse_event(line, "frame") == event
+    assert frames.trade_events(frame) == trades_
