@@ -339,18 +339,11 @@ def event_lines(ordered: pl.DataFrame, account_id: str) -> list[bytes]:
     then its balance event's line when it has one."""
     if ordered.is_empty():
         return []
-    at = pl.int_range(0, pl.len(), dtype=pl.Int64) * 2
-    trades = ordered.select(trade_json(ordered).alias("line"), at.alias("at"))
-    with_tick = ordered.filter(pl.col("tick_balance").is_not_null())
+    indexed = ordered.with_row_index("i").with_columns(pl.col("i").cast(pl.Int64) * 2)
+    trades = indexed.select(trade_json(indexed).alias("line"), pl.col("i").alias("at"))
+    with_tick = indexed.filter(pl.col("tick_balance").is_not_null())
     ticks = with_tick.select(
-        tick_json(with_tick, account_id).alias("line"),
-        (
-            ordered.with_row_index("i")
-            .filter(pl.col("tick_balance").is_not_null())["i"]
-            .cast(pl.Int64)
-            * 2
-            + 1
-        ).alias("at"),
+        tick_json(with_tick, account_id).alias("line"), (pl.col("i") + 1).alias("at")
     )
     lines = pl.concat([trades, ticks]).sort("at")["line"]
     return lines.cast(pl.Binary).to_list()
