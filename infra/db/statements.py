@@ -67,13 +67,22 @@ def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
         yield list(items[start : start + CHUNK])
 
 
+# On TimescaleDB a trade's unique key includes its entry time (a hypertable's unique keys
+# must hold its time column), so one id may be stored twice when a broker changed the
+# entry time it reports. The stored status of an id is then one answer, the same on both
+# paths: closed if any row of it is closed (a closed trade stays closed), else the newest.
+_ONE_STATUS_PER_ID = "DISTINCT ON (broker_trade_id) broker_trade_id, status"
+_ONE_STATUS_ORDER = "broker_trade_id, status = 'closed' DESC, updated_at DESC, entry_time DESC"
+
+
 def stored_trade_status(conn: Connection, account_id: str, ids: Sequence[str]) -> dict[str, str]:
     """broker_trade_id → stored status, for the ids of ``ids`` that are stored."""
     found: dict[str, str] = {}
     for chunk in _chunks(ids):
         rows = conn.execute(
-            "SELECT broker_trade_id, status FROM trades "
-            "WHERE account_id = %s AND broker_trade_id = ANY(%s)",
+            f"SELECT {_ONE_STATUS_PER_ID} FROM trades "  # noqa: S608 - constant text
+            "WHERE account_id = %s AND broker_trade_id = ANY(%s) "
+            f"ORDER BY {_ONE_STATUS_ORDER}",
             (account_id, chunk),
         ).fetchall()
         found.update((str(trade_id), str(status)) for trade_id, status in rows)
@@ -82,9 +91,11 @@ def stored_trade_status(conn: Connection, account_id: str, ids: Sequence[str]) -
 
 _STAGE_KEYS = "CREATE TEMP TABLE import_keys (broker_trade_id text) ON COMMIT DROP"
 _STORED_OF_KEYS = """
-COPY (SELECT t.broker_trade_id, t.status FROM trades t
+COPY (SELECT DISTINCT ON (t.broker_trade_id) t.broker_trade_id, t.status FROM trades t
       JOIN (SELECT DISTINCT broker_trade_id FROM import_keys) k USING (broker_trade_id)
-      WHERE t.account_id = {account}) TO STDOUT (FORMAT CSV)
+      WHERE t.account_id = {account}
+      ORDER BY t.broker_trade_id, t.status = 'closed' DESC, t.updated_at DESC,
+               t.entry_time DESC) TO STDOUT (FORMAT CSV)
 """
 
 
