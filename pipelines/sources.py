@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from itertools import groupby
+from operator import itemgetter
 from typing import Protocol
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -26,6 +27,9 @@ are waiting (:class:`SharedFeed`; ``AETHERIS_PIPELINE_ROUND_SIZE``)."""
 BUFFER_LIMIT = 4096
 """How many messages a worker takes off its reader at most ahead of the rounds that use
 them. They are stamped as received when taken: the wait for a round is the pipeline's."""
+
+
+_PARTITION = itemgetter(1)  # BusMessage.partition, without a Python call per message
 
 
 class StopSignal(Protocol):
@@ -62,7 +66,7 @@ class SharedFeed:
         self._topic = topic
         self._round = round_size
         self._reader: Reader | None = None
-        self._waiting: dict[int, deque[BusMessage]] = {}
+        self._waiting: dict[int, list[BusMessage]] = {}
         self._first = 0  # the partition whose turn starts a round
         self._share = round_size
 
@@ -71,7 +75,7 @@ class SharedFeed:
             self._reader = self._bus.reader(self._topic, {partition: offset})
         else:
             self._reader.assign(partition, offset)
-        self._waiting[partition] = deque()
+        self._waiting[partition] = []
         self._settle()
 
     def _settle(self) -> None:
@@ -85,10 +89,12 @@ class SharedFeed:
         if wanted <= 0:
             return
         queues = self._waiting
-        for message in self._reader.read(wanted, 0.0):
-            waiting = queues.get(message.partition)
+        # A read comes in runs of one partition (one per fetched record batch): move whole
+        # runs, not single messages.
+        for partition, run in groupby(self._reader.read(wanted, 0.0), _PARTITION):
+            waiting = queues.get(partition)
             if waiting is not None:  # else its partition ended this run: read it next run
-                waiting.append(message)
+                waiting.extend(run)
 
     @property
     def buffered(self) -> int:
@@ -101,7 +107,9 @@ class SharedFeed:
         if partition == self._first or len(waiting) < self._share:
             self._top_up()
         count = min(max(self._share, len(waiting) // 2), len(waiting))
-        return [waiting.popleft() for _ in range(count)]
+        taken = waiting[:count]
+        del waiting[:count]
+        return taken
 
     def remove(self, partition: int) -> None:
         self._waiting.pop(partition, None)
