@@ -293,33 +293,36 @@ class KafkaReader:
             raise BusError(f"cannot read {self._topic!r}: {exc}") from None
         received = time.time_ns()
         topic = self._topic
-        batch: list[BusMessage] = []
-        append = batch.append
         make = tuple.__new__  # BusMessage(...) without its Python-level __new__: per message
-        for message in messages:
-            error = message.error()
-            if error is not None:
+        no_stamp = TIMESTAMP_NOT_AVAILABLE
+        # One comprehension over the good messages (no per-message append or branch on the
+        # hot path); an error message is rare, and handled below.
+        batch: list[BusMessage] = [
+            make(
+                BusMessage,
+                (
+                    topic,
+                    message.partition() or 0,
+                    message.offset() or 0,
+                    message.key(),
+                    message.value(),
+                    stamp[1] if (stamp := message.timestamp())[0] != no_stamp else None,
+                    _headers(headers) if (headers := message.headers()) else (),
+                    received,
+                ),
+            )
+            for message in messages
+            if message.error() is None
+        ]
+        if len(batch) != len(messages):
+            for message in messages:
+                error = message.error()
+                if error is None:
+                    continue
                 if error.code() == KafkaError._PARTITION_EOF or error.retriable():
                     log.debug("kafka reader %s: %s", topic, error.str())
                     continue
                 raise BusError(f"cannot read {topic!r}: {error.str()}")
-            kind, stamp = message.timestamp()
-            headers = message.headers()
-            append(
-                make(
-                    BusMessage,
-                    (
-                        topic,
-                        message.partition() or 0,
-                        message.offset() or 0,
-                        message.key(),
-                        message.value(),
-                        None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
-                        _headers(headers) if headers else (),
-                        received,
-                    ),
-                )
-            )
         return batch
 
     def assign(self, partition: int, offset: int) -> None:
