@@ -73,7 +73,8 @@ class SharedFeed:
 
     def add(self, partition: int, offset: int) -> None:
         if self._reader is None:
-            self._reader = self._bus.reader(self._topic, {partition: offset})
+            # The dataflow uses neither the messages' timestamps nor their headers.
+            self._reader = self._bus.reader(self._topic, {partition: offset}, metadata=False)
         else:
             self._reader.assign(partition, offset)
         self._waiting[partition] = []
