@@ -27,8 +27,8 @@ are waiting (:class:`SharedFeed`; ``AETHERIS_PIPELINE_ROUND_SIZE``)."""
 BUFFER_LIMIT = 16_384
 """How many messages a worker takes off its reader at most ahead of the rounds that use
 them. They are stamped as received when taken: the wait for a round is the pipeline's.
-It caps a backlog's rounds (half of what waits): 4,096 cost Bytewax's per-round overhead
-four times as often for a replay (BENCHMARKS.md, issue 16); at live rates far fewer wait."""
+It caps a backlog's rounds (half of what waits): 4,096 paid Bytewax's per-round overhead
+about twice as often in a replay (BENCHMARKS.md, issue 16); at live rates far fewer wait."""
 
 _PARTITION = itemgetter(1)  # BusMessage.partition, without a Python call per message
 
