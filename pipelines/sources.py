@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from itertools import groupby
+from operator import itemgetter
 from typing import Protocol
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -23,9 +24,13 @@ log = logging.getLogger(__name__)
 ROUND_SIZE = 16
 """The least one Bytewax round hands out across a worker's partitions, when that many
 are waiting (:class:`SharedFeed`; ``AETHERIS_PIPELINE_ROUND_SIZE``)."""
-BUFFER_LIMIT = 4096
+BUFFER_LIMIT = 16_384
 """How many messages a worker takes off its reader at most ahead of the rounds that use
-them. They are stamped as received when taken: the wait for a round is the pipeline's."""
+them. They are stamped as received when taken: the wait for a round is the pipeline's.
+It caps a backlog's rounds (half of what waits): 4,096 paid Bytewax's per-round overhead
+about twice as often in a replay (BENCHMARKS.md, issue 16); at live rates far fewer wait."""
+
+_PARTITION = itemgetter(1)  # BusMessage.partition, without a Python call per message
 
 
 class StopSignal(Protocol):
@@ -62,16 +67,17 @@ class SharedFeed:
         self._topic = topic
         self._round = round_size
         self._reader: Reader | None = None
-        self._waiting: dict[int, deque[BusMessage]] = {}
+        self._waiting: dict[int, list[BusMessage]] = {}
         self._first = 0  # the partition whose turn starts a round
         self._share = round_size
 
     def add(self, partition: int, offset: int) -> None:
         if self._reader is None:
-            self._reader = self._bus.reader(self._topic, {partition: offset})
+            # The dataflow uses neither the messages' timestamps nor their headers.
+            self._reader = self._bus.reader(self._topic, {partition: offset}, metadata=False)
         else:
             self._reader.assign(partition, offset)
-        self._waiting[partition] = deque()
+        self._waiting[partition] = []
         self._settle()
 
     def _settle(self) -> None:
@@ -85,10 +91,12 @@ class SharedFeed:
         if wanted <= 0:
             return
         queues = self._waiting
-        for message in self._reader.read(wanted, 0.0):
-            waiting = queues.get(message.partition)
+        # A read comes in runs of one partition (one per fetched record batch): move whole
+        # runs, not single messages.
+        for partition, run in groupby(self._reader.read(wanted, 0.0), _PARTITION):
+            waiting = queues.get(partition)
             if waiting is not None:  # else its partition ended this run: read it next run
-                waiting.append(message)
+                waiting.extend(run)
 
     @property
     def buffered(self) -> int:
@@ -101,7 +109,9 @@ class SharedFeed:
         if partition == self._first or len(waiting) < self._share:
             self._top_up()
         count = min(max(self._share, len(waiting) // 2), len(waiting))
-        return [waiting.popleft() for _ in range(count)]
+        taken = waiting[:count]
+        del waiting[:count]
+        return taken
 
     def remove(self, partition: int) -> None:
         self._waiting.pop(partition, None)

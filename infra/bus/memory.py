@@ -45,7 +45,10 @@ class InProcessBus:
     def publisher(self) -> InProcessPublisher:
         return InProcessPublisher(self)
 
-    def reader(self, topic: str, offsets: Mapping[int, int] | None = None) -> InProcessReader:
+    def reader(
+        self, topic: str, offsets: Mapping[int, int] | None = None, *, metadata: bool = True
+    ) -> InProcessReader:
+        del metadata  # the messages are kept whole: leaving the metadata out saves nothing
         logs = self._log(topic)
         if offsets is None:
             offsets = dict.fromkeys(range(len(logs)), BEGINNING)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from infra.bus import END, BusError, Topics, partition_for
+from infra.bus import END, BusError, BusMessage, Topics, partition_for
 from infra.bus.kafka import KafkaBus
 
 from .support import read_topic
@@ -102,3 +102,29 @@ def test_a_read_returns_what_has_arrived_without_waiting_to_fill_the_batch(
     finally:
         worker.join()
         reader.close()
+
+
+def test_a_reader_without_metadata_reads_the_same_messages_without_stamps_or_headers(
+    kafka: KafkaBus, topics: Topics
+) -> None:
+    """What the pipeline reads with (it uses neither): same keys, values, offsets, order."""
+    publisher = kafka.publisher()
+    for number in range(50):
+        publisher.publish(topics.events, f"ACC{number % 3}", str(number).encode(), (("h", b"1"),))
+    publisher.flush()
+    partition = partition_for("ACC1", topics.partitions)
+
+    def read(metadata: bool) -> list[BusMessage]:
+        reader = kafka.reader(topics.events, {partition: 0}, metadata=metadata)
+        seen: list[BusMessage] = []
+        for _ in range(100):
+            seen.extend(reader.read(1000, 0.2))
+            if seen and seen[-1].offset == kafka.end_offsets(topics.events)[partition] - 1:
+                break
+        reader.close()
+        return seen
+
+    full, lean = read(True), read(False)
+    assert full and all(m.timestamp_ms is not None and m.header("h") == b"1" for m in full)
+    assert all(m.timestamp_ms is None and m.headers == () for m in lean)
+    assert [m[:5] for m in lean] == [m[:5] for m in full]

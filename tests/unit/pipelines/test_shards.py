@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from infra.bus import BusMessage
+from infra.bus import BusMessage, DeadLetter
 from infra.rulesets import RulesetCatalog
 from pipelines.armor import STATE_SHARDS, ShardLogic, ShardSnapshot, shard_batches
 from pipelines.sinks import EmittedBreach
@@ -95,3 +95,30 @@ def test_a_shard_with_only_rejected_messages_keeps_nothing() -> None:
     out, discard = logic.on_batch([messages(["{not json"], ["X"])])
     assert len(out) == 1
     assert discard
+
+
+def test_bad_messages_in_a_batch_become_dead_letters_and_the_rest_is_applied() -> None:
+    """The contract's reasons, an out-of-range timestamp included (it once stopped the
+    dataflow), and the good events of the same batch still judged."""
+    lines = breach_days(accounts=2, days=1)
+    keys = [account_of(line) for line in lines]
+    first_tick = next(i for i, line in enumerate(lines) if '"type":"balance"' in line)
+    stamp = lines[first_tick].split('"ts":"', 1)[1].split('"', 1)[0]
+    bad = [
+        lines[first_tick].replace(stamp, "0001-01-01T00:00:00+01:00"),
+        lines[first_tick].replace('"equity"', '"equitty"'),
+        '{"type": "balance", ',
+    ]
+    batch = messages(
+        lines[:first_tick] + bad + lines[first_tick:],
+        keys[:first_tick] + [keys[first_tick]] * 3 + keys[first_tick:],
+    )
+    outputs, _ = ShardLogic(RulesetCatalog(), STATE_SHARDS, None).on_batch([batch])
+    letters = [item for item in outputs if isinstance(item, DeadLetter)]
+    assert [letter.offset for letter in letters] == [first_tick, first_tick + 1, first_tick + 2]
+    assert letters[0].reason.endswith(
+        "a timestamp is out of range in UTC (date value out of range)"
+    )
+    assert "field 'balance.equitty': unknown field (not in the event contract)" in letters[1].reason
+    assert "not valid JSON" in letters[2].reason
+    assert breaches_of(outputs) == expected_breaches(lines)
