@@ -392,6 +392,69 @@ def _quiet_tick(state: AccountState, event: BalanceEvent) -> list[OutputEvent] |
     return [*status.judge(state, ts, [])]
 
 
+def _quiet_trade(state: AccountState, event: TradeEvent) -> list[OutputEvent] | None:
+    """The per-trade fast path: a trade opened (or opened and closed) inside the current
+    trading day, not seen before (a close may follow its own open), on an account that
+    is not locked; ``None`` when the trade needs the full path (a day to roll, a late or
+    re-sent trade, a locked account), before anything is changed.
+
+    It does for such trades exactly what :func:`_apply_trade` and :func:`step` do, with
+    no day-roll check, and calls a rule's function only when the ruleset has the rule.
+    """
+    day = state.day
+    if day is None or state.status == "locked":
+        return None
+    entry = event.entry_time
+    exit_time = event.exit_time
+    event_time = entry if exit_time is None else exit_time
+    if entry < day.start or not event_time < day.end:
+        return None
+    trade_id = event.broker_trade_id
+    opened_before = trade_id in state.open_trades
+    if trade_id in state.closed_today or (opened_before and exit_time is None):
+        return None  # a duplicate: counted by the full path
+    ruleset = state.ruleset
+    breaches: list[BreachEvent] = []
+    if not opened_before:  # the entry counts for today (as _count_entry)
+        state.trading_days.add(day.label)
+        insort(state.entries_today, entry)
+        if ruleset.tilt is not None:
+            breaches += _tilt_on_entry(state, event)
+        if ruleset.overtrading is not None:
+            breaches += _overtrading(state, event)
+    if exit_time is None:
+        state.open_trades.add(trade_id)
+    else:
+        state.open_trades.discard(trade_id)
+        state.closed_today.add(trade_id)
+        pnl = event.pnl
+        assert pnl is not None
+        if pnl > 0:  # a win ends a losing streak (as _tilt_on_close)
+            state.loss_streak = 0
+            state.loss_streak_quantity = 0.0
+            state.last_loss_exit = None
+        elif pnl < 0:
+            if ruleset.max_loss_per_trade is not None:
+                breaches += _per_trade_loss(state, event)
+            breaches += _tilt_on_close(state, event)
+    state.last_event_time = event_time
+    state.events_applied += 1
+    if breaches:
+        return [*breaches, *status.judge(state, event_time, breaches)]
+    objectives = ruleset.objectives
+    if objectives is None or state.status != "active":
+        return []
+    # As in _quiet_tick: the profit target not reached is the most common "no".
+    percent = objectives.profit_target_percent
+    initial = state.initial_balance
+    target = objectives.profit_target_amount if percent is None else percent / 100.0 * initial
+    if target is not None and state.balance - initial < target:
+        return []
+    if not status.objectives_met(state):
+        return []
+    return [*status.judge(state, event_time, [])]
+
+
 def step(
     state: AccountState | None, event: InputEvent, resolve: RulesetResolver
 ) -> tuple[AccountState, list[OutputEvent]]:
@@ -404,8 +467,13 @@ def step(
     returned. Raises :class:`UnknownAccountError` for a tick before its account event,
     and ``schemas.rulesets.RulesetError`` for an account whose ruleset is unknown.
     """
-    if type(event) is BalanceEvent and state is not None:
-        quiet = _quiet_tick(state, event)
+    if state is not None:
+        if type(event) is BalanceEvent:
+            quiet = _quiet_tick(state, event)
+        elif type(event) is TradeEvent:
+            quiet = _quiet_trade(state, event)
+        else:
+            quiet = None
         if quiet is not None:
             return state, quiet
     return _step(state, event, resolve)
@@ -455,8 +523,13 @@ def apply(
 
     As :func:`step` (the account's status changes too), reporting only the breaches.
     """
-    if type(event) is BalanceEvent and state is not None:
-        quiet = _quiet_tick(state, event)
+    if state is not None:
+        if type(event) is BalanceEvent:
+            quiet = _quiet_tick(state, event)
+        elif type(event) is TradeEvent:
+            quiet = _quiet_trade(state, event)
+        else:
+            quiet = None
         if quiet is not None:
             return state, [] if not quiet else [i for i in quiet if isinstance(i, BreachEvent)]
     state, outputs = _step(state, event, resolve)
