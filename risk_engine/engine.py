@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from risk_engine import rules, status
-from risk_engine.calendar import trading_day_of
+from risk_engine.calendar import trading_day_in
 from risk_engine.state import DAILY_RULES, AccountState
 from schemas.events import (
     AccountEvent,
@@ -158,7 +158,14 @@ def _roll_day(state: AccountState, ts: datetime) -> None:
     if day is not None and (ts < day.end):
         return  # same day, or a late event that stays in the current day
     ruleset = state.ruleset
-    state.start_new_day(trading_day_of(ts, ruleset.zone, ruleset.day_start))
+    state.start_new_day(trading_day_in(ts, ruleset.timezone, ruleset.day_start))
+
+
+def _alert_follows_peak(ruleset: Ruleset) -> bool:
+    """Whether a new equity peak moves a threshold (an intraday trailing drawdown's): only
+    then does the alert equity need recomputing on a peak."""
+    trailing = ruleset.trailing_drawdown
+    return trailing is not None and trailing.mode == "intraday"
 
 
 def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent]:
@@ -172,22 +179,29 @@ def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent
     state.equity = event.equity
     if event.equity > state.peak_equity:
         state.peak_equity = event.equity
-        state.equity_alert = None  # an intraday trailing threshold may have moved
+        if _alert_follows_peak(state.ruleset):
+            state.equity_alert = None
     alert = state.equity_alert
+    measures = None
     if alert is None:
-        alert = state.equity_alert = rules.equity_alert(state)
+        measures = rules.equity_measures(state)
+        alert = state.equity_alert = rules.equity_alert(state, measures)
     if event.equity > alert:
         return []
     breaches: list[BreachEvent] = []
     levels = state.ruleset.levels
-    for measure in rules.equity_measures(state):
+    if measures is None:
+        measures = rules.equity_measures(state)
+    # The measures read the equity, the day's start and the peaks; escalating changes
+    # only the fired levels, so the same measures give the new alert below.
+    for measure in measures:
         level = rules.reached_level(measure.used, measure.limit, levels)
         if level > state.fired_levels.get(measure.rule, 0):
             reading = Reading(
                 measure.rule, level, event.ts, measure.used, measure.limit, measure.threshold
             )
             breaches += _escalate(state, reading, partial(_equity_text, reading, levels))
-    state.equity_alert = rules.equity_alert(state)
+    state.equity_alert = rules.equity_alert(state, measures)
     return breaches
 
 
@@ -197,28 +211,41 @@ def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent
         return ()
     entry = event.entry_time
     levels = state.ruleset.levels
-    # (level, share of the limit, count, limit, is the window count): the subject's text
-    # is written only when a level fires (the last item breaks no tie: the day's count
-    # sorts before the window's, as its subject's text did).
+    fired = state.fired_levels.get("overtrading", 0)
+    if fired >= len(levels):
+        return ()  # the top level has fired today: nothing more can
+    # (level, share of the limit, count, limit, is the window count) of each count that
+    # reaches a level above the fired one; the one that fires is the highest of them,
+    # which is the highest of all counts' when any fires. The subject's text is written
+    # only then (the last item breaks no tie: the day's count sorts before the window's,
+    # as its subject's text did).
     candidates: list[tuple[int, float, int, int, bool]] = []
     if rule.max_trades_per_day is not None:
         count = len(state.entries_today)
         level = rules.reached_level(count, rule.max_trades_per_day, levels)
-        candidates.append(
-            (level, count / rule.max_trades_per_day, count, rule.max_trades_per_day, False)
-        )
+        if level > fired:
+            candidates.append(
+                (level, count / rule.max_trades_per_day, count, rule.max_trades_per_day, False)
+            )
     if rule.max_trades_per_window is not None:
         window = timedelta(minutes=rule.window_minutes)
         low = bisect_left(state.entries_today, entry - window)
         high = bisect_left(state.entries_today, entry + _ONE_MICROSECOND)
         count = high - low
         level = rules.reached_level(count, rule.max_trades_per_window, levels)
-        candidates.append(
-            (level, count / rule.max_trades_per_window, count, rule.max_trades_per_window, True)
-        )
-    level, _, count, limit, in_window = max(candidates)
-    if level <= state.fired_levels.get("overtrading", 0):
+        if level > fired:
+            candidates.append(
+                (
+                    level,
+                    count / rule.max_trades_per_window,
+                    count,
+                    rule.max_trades_per_window,
+                    True,
+                )
+            )
+    if not candidates:
         return ()
+    level, _, count, limit, in_window = max(candidates)
     subject = (
         f"Trades opened within {rule.window_minutes:g} minutes"
         if in_window
@@ -316,9 +343,8 @@ def _count_entry(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
 def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
     trade_id = event.broker_trade_id
     if state.day is None:
-        state.start_new_day(
-            trading_day_of(event.event_time, state.ruleset.zone, state.ruleset.day_start)
-        )
+        ruleset = state.ruleset
+        state.start_new_day(trading_day_in(event.event_time, ruleset.timezone, ruleset.day_start))
     # A trade entered in the current day counts as that day's entry even when its
     # close arrives later; the day rolls on the entry first, then on the exit.
     _roll_day(state, event.entry_time)
@@ -363,14 +389,17 @@ def _quiet_tick(state: AccountState, event: BalanceEvent) -> list[OutputEvent] |
     """
     day = state.day
     ts = event.ts
-    if day is None or not ts < day.end or state.status == "locked":
+    if day is None or state.status == "locked":
         return None
+    if not ts < day.end:
+        _roll_day(state, ts)  # before the balance: the boundary's balance starts the day
     equity = event.equity
     state.balance = event.balance
     state.equity = equity
     if equity > state.peak_equity:
         state.peak_equity = equity
-        state.equity_alert = None  # an intraday trailing threshold may have moved
+        if _alert_follows_peak(state.ruleset):
+            state.equity_alert = None
     alert = state.equity_alert
     if alert is None:
         alert = state.equity_alert = rules.equity_alert(state)
@@ -418,7 +447,8 @@ def _quiet_trade(state: AccountState, event: TradeEvent) -> list[OutputEvent] | 
     if not opened_before:  # the entry counts for today (as _count_entry)
         state.trading_days.add(day.label)
         insort(state.entries_today, entry)
-        if ruleset.tilt is not None:
+        tilt = ruleset.tilt
+        if tilt is not None and state.loss_streak >= tilt.loss_streak:
             breaches += _tilt_on_entry(state, event)
         if ruleset.overtrading is not None:
             breaches += _overtrading(state, event)
