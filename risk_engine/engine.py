@@ -555,6 +555,40 @@ def apply(
     """
     if state is not None:
         if type(event) is BalanceEvent:
+            # The commonest case of _quiet_tick inline (most events are such ticks): a tick
+            # inside the day, above the alert equity, that cannot pass the account. Any
+            # other tick goes to _quiet_tick, which sets the same fields to the same values
+            # again before going on.
+            day = state.day
+            ts = event.ts
+            if day is not None and ts < day.end and state.status != "locked":
+                equity = event.equity
+                state.balance = event.balance
+                state.equity = equity
+                if equity > state.peak_equity:
+                    state.peak_equity = equity
+                    if _alert_follows_peak(state.ruleset):
+                        state.equity_alert = None
+                alert = state.equity_alert
+                if alert is None:
+                    alert = state.equity_alert = rules.equity_alert(state)
+                if equity > alert:
+                    objectives = state.ruleset.objectives
+                    if objectives is None or state.status != "active":
+                        state.last_event_time = ts
+                        state.events_applied += 1
+                        return state, []
+                    percent = objectives.profit_target_percent
+                    initial = state.initial_balance
+                    target = (
+                        objectives.profit_target_amount
+                        if percent is None
+                        else percent / 100.0 * initial
+                    )
+                    if target is not None and state.balance - initial < target:
+                        state.last_event_time = ts
+                        state.events_applied += 1
+                        return state, []
             quiet = _quiet_tick(state, event)
         elif type(event) is TradeEvent:
             quiet = _quiet_trade(state, event)
