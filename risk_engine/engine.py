@@ -378,14 +378,14 @@ def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
 
 
 def _quiet_tick(state: AccountState, event: BalanceEvent) -> list[OutputEvent] | None:
-    """The per-tick fast path: a balance tick inside the current trading day, above the
-    account's alert equity, on an account that is not locked; ``None`` when the tick
-    needs the full path.
+    """The per-tick fast path: a balance tick above the account's alert equity, on an
+    account that has a trading day and is not locked (a tick that starts the next day
+    rolls it here first); ``None`` when the tick needs the full path.
 
     Most ticks are such ticks, and this does for them exactly what :func:`step` does,
-    with no function call per rule. Whatever it changes before giving up (balance,
-    equity, peak, a dropped alert) the full path sets to the same values again, so
-    handing over to it is safe.
+    with no function call per rule. Whatever it changes before giving up (the day rolled,
+    balance, equity, peak, a dropped alert) the full path would set to the same values
+    (its own day roll finds the day rolled already), so handing over to it is safe.
     """
     day = state.day
     ts = event.ts
