@@ -28,7 +28,6 @@ from infra.bus import EventPublisher, Topics
 from infra.bus.port import Bus, BusError
 from infra.db.accounts import (
     PostgresAccounts,
-    PostgresJournals,
     PostgresSessions,
     PostgresTrades,
 )
@@ -154,7 +153,6 @@ def build_services(
         passwords=passwords or Passwords(),
         limits=api_limits(settings, extra_origins=extra_origins),
         history=DatabaseHistory(pool),
-        journals=PostgresJournals(pool),
         realtime=realtime,
         tickets=tickets,
         revocations=revocations,

@@ -24,18 +24,10 @@ def run_sync_worker(*, burst: bool = False) -> int:
     from infra.notify.ssrf import parse_allowed_networks  # noqa: PLC0415
     from infra.observability import configure_logging, start_metrics_server  # noqa: PLC0415
     from infra.secrets import SecretBox, SecretsError, parse_keys  # noqa: PLC0415
-    from infra.settings import get_settings  # noqa: PLC0415
+    from infra.settings import get_settings, unset_services  # noqa: PLC0415
 
     settings = get_settings()
-    missing = [
-        name
-        for name, value in (
-            ("DATABASE_URL", settings.database_url),
-            ("REDIS_URL", settings.redis_url),
-            ("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers),
-        )
-        if not value
-    ]
+    missing = unset_services(settings)
     if missing:
         print(f"aetheris worker sync: {', '.join(missing)} must be set", file=sys.stderr)
         return EXIT_USAGE

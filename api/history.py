@@ -1,44 +1,21 @@
-"""History from PostgreSQL: stored breaches and the daily roll-up view."""
+"""History from PostgreSQL: the daily roll-up view (stored alerts are served by
+:class:`infra.db.alerts.PostgresAlerts`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
 from psycopg_pool import ConnectionPool
 
-from api.ports import DailyRow, StoredAlert
-from infra.db.repositories import daily_pnl, list_breaches_of
-from schemas import BreachEvent
+from api.ports import DailyRow
+from infra.db.repositories import daily_pnl
 
 
 class DatabaseHistory:
-    """:class:`api.ports.History` over the ``breaches`` table and ``daily_account_pnl``."""
+    """:class:`api.ports.History` over ``daily_account_pnl``."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
-
-    def alerts(self, account_ids: Sequence[str], limit: int) -> list[StoredAlert]:
-        """The newest breaches of these accounts."""
-        with self._pool.connection() as conn:
-            rows = list_breaches_of(conn, account_ids, limit=limit)
-        return [
-            StoredAlert(
-                breach=BreachEvent(
-                    breach_id=row.breach_id,
-                    account_id=row.account_id,
-                    rule=row.rule,  # type: ignore[arg-type]
-                    level=row.level,  # type: ignore[arg-type]
-                    ts=row.ts,
-                    value=float(row.value),
-                    limit=float(row.limit),
-                    threshold=None if row.threshold is None else float(row.threshold),
-                    message=row.message,
-                ),
-                dismissed=row.dismissed_at is not None,
-            )
-            for row in rows
-        ]
 
     def daily(self, account_id: str, days: int) -> list[DailyRow]:
         """The last ``days`` days of the account's roll-up, ending at its latest day."""

@@ -1,6 +1,7 @@
 """The metrics engine over stored history: an account's KPIs for a time range (the same
-keys as ``aetheris kpis``), its trading days, a month's P&L calendar and the downsampled
-equity curve; and the KPIs of one trading day that the snapshot job stores.
+keys as ``aetheris kpis``), or several accounts' KPIs as one book, its trading days, a
+month's P&L calendar and the downsampled equity curve; and the KPIs of one trading day
+that the snapshot job stores.
 
 Pure parts (turning rows into the engine's frames, trading-day bounds) are functions
 here; the reads go through ``infra.db.metrics``.
@@ -18,12 +19,13 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from api.ports import MixedCurrencies
 from infra.db import metrics as rows
 from infra.db.pool import Pool
 from infra.db.repositories import DailyPnl, daily_pnl
 from infra.kpi_cache import KpiCache
 from risk_engine.calendar import TradingDay, trading_day_of
-from risk_engine.metrics import Journal, KpiConfig, compute_kpis_by_account
+from risk_engine.metrics import Journal, KpiConfig, compute_kpis, compute_kpis_by_account
 from risk_engine.metrics.frames import ACCOUNT_SCHEMA, BALANCE_SCHEMA, TRADE_SCHEMA
 from schemas.rulesets import Ruleset, RulesetError, builtin_rulesets, with_overrides
 
@@ -89,6 +91,37 @@ def kpis_of(data: rows.JournalRows, clock: DayClock) -> dict[str, Any]:
     return result
 
 
+def book_journal_of(data: rows.BookRows) -> Journal:
+    """The KPI engine's journal of several accounts (each from its start balance)."""
+    return Journal(
+        trades=pl.DataFrame(data.trades, schema=dict(TRADE_SCHEMA), orient="row"),
+        balances=pl.DataFrame(data.balances, schema=dict(BALANCE_SCHEMA), orient="row"),
+        accounts=pl.DataFrame(
+            [(a.account_id, data.start_balances[a.account_id], a.currency) for a in data.accounts],
+            schema=dict(ACCOUNT_SCHEMA),
+            orient="row",
+        ),
+    )
+
+
+def book_zone(accounts: list[AccountBasics]) -> ZoneInfo:
+    """The clock of a book's days: its accounts' rule-set time zone when they all share
+    one, else UTC."""
+    zones = {day_clock(account).zone.key for account in accounts}
+    return ZoneInfo(zones.pop()) if len(zones) == 1 else ZoneInfo("UTC")
+
+
+def book_of(accounts: list[AccountBasics], currency: str | None) -> list[AccountBasics]:
+    """The accounts a book adds up: those in ``currency``, or all of them when they share
+    one currency (money in different currencies is never added up)."""
+    if currency is not None:
+        return [account for account in accounts if account.currency == currency]
+    currencies = sorted({account.currency for account in accounts})
+    if len(currencies) > 1:
+        raise MixedCurrencies(currencies)
+    return accounts
+
+
 # Part of every cache key: a change to how KPIs are computed or shaped bumps it.
 KPI_DOCUMENT_VERSION = "1"
 
@@ -104,6 +137,30 @@ def _cache_key(
             basics.overrides,
             basics.initial_balance,
             basics.currency,
+            None if since is None else since.isoformat(),
+            None if until is None else until.isoformat(),
+            fingerprint,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(named.encode()).hexdigest()
+
+
+def _book_cache_key(
+    accounts: list[AccountBasics],
+    since: datetime | None,
+    until: datetime | None,
+    fingerprint: str,
+) -> str:
+    named = json.dumps(
+        [
+            KPI_DOCUMENT_VERSION,
+            "book",
+            [
+                [a.account_id, a.ruleset, a.overrides, a.initial_balance, a.currency]
+                for a in accounts
+            ],
             None if since is None else since.isoformat(),
             None if until is None else until.isoformat(),
             fingerprint,
@@ -137,6 +194,32 @@ class DatabaseMetrics:
         clock = day_clock(basics)
         data = rows.journal_rows(self._pool, basics, since, until, zone=clock.zone.key)
         document = json.dumps(kpis_of(data, clock), allow_nan=False, separators=(",", ":")).encode()
+        if self._cache is not None and key is not None:
+            self._cache.put(key, document)
+        return document
+
+    def book_kpis(
+        self,
+        account_ids: list[str],
+        since: datetime | None,
+        until: datetime | None,
+        currency: str | None,
+    ) -> bytes:
+        """The KPI document of these accounts as one book (see :func:`book_of`)."""
+        accounts = book_of(rows.accounts_basics(self._pool, account_ids), currency)
+        zone = book_zone(accounts)
+        key = None
+        if self._cache is not None:
+            fingerprint = rows.book_fingerprint(
+                self._pool, [a.account_id for a in accounts], since, until
+            )
+            key = _book_cache_key(accounts, since, until, fingerprint)
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        data = rows.book_rows(self._pool, accounts, since, until, zone=zone.key)
+        result = dict(compute_kpis(book_journal_of(data), KpiConfig(timezone=zone.key)))
+        document = json.dumps(result, allow_nan=False, separators=(",", ":")).encode()
         if self._cache is not None and key is not None:
             self._cache.put(key, document)
         return document

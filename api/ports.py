@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from infra.db.alerts import AlertQuery, AlertRow
 from infra.db.repositories import DailyPnl
 from infra.live.tickets import TicketHolder
-from schemas import AccountEvent, BalanceEvent, BreachEvent, TradeEvent
+from schemas import AccountEvent, BreachEvent, TradeEvent
 from schemas.api import (
     AccountCreate,
     AccountRecord,
@@ -55,9 +55,7 @@ class StoredAlert(BaseModel):
 
 
 class History(Protocol):
-    """Stored breaches and daily roll-ups."""
-
-    def alerts(self, account_ids: Sequence[str], limit: int) -> list[StoredAlert]: ...
+    """Daily roll-ups (stored alerts: :class:`Alerts`)."""
 
     def daily(self, account_id: str, days: int) -> list[DailyRow]: ...
 
@@ -189,15 +187,6 @@ class PublishError(RuntimeError):
     """The event bus did not acknowledge an event in time."""
 
 
-class Journals(Protocol):
-    """An owned account's registration, daily closing balances and closed trades in a
-    time range (``None`` when the account is not the owner's)."""
-
-    def events(
-        self, owner_id: UUID, account_id: str, since: datetime, until: datetime
-    ) -> list[AccountEvent | BalanceEvent | TradeEvent] | None: ...
-
-
 class Tickets(Protocol):
     """Single-use WebSocket tickets (infra.live.tickets): ``redeem`` answers once."""
 
@@ -243,12 +232,31 @@ class EquityPointLike(Protocol):
     def equity(self) -> float: ...
 
 
+class MixedCurrencies(ValueError):
+    """Accounts in different currencies asked for as one book without naming a currency."""
+
+    def __init__(self, currencies: Sequence[str]) -> None:
+        self.currencies = tuple(currencies)
+        super().__init__(", ".join(self.currencies))
+
+
 class MetricsStore(Protocol):
     """KPIs, day snapshots, the P&L calendar and the equity curve (api.metrics)."""
 
     def kpis(
         self, account_id: str, since: datetime | None, until: datetime | None
     ) -> bytes | None: ...
+
+    def book_kpis(
+        self,
+        account_ids: list[str],
+        since: datetime | None,
+        until: datetime | None,
+        currency: str | None,
+    ) -> bytes:
+        """Raises :class:`MixedCurrencies` when ``currency`` is None and the accounts are
+        in more than one."""
+        ...
 
     def day_kpis(self, account_id: str, day: date) -> dict[str, Any] | None: ...
 

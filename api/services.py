@@ -17,7 +17,6 @@ from api.ports import (
     Cipher,
     EventSink,
     History,
-    Journals,
     Limiter,
     MetricsStore,
     Revocations,
@@ -72,7 +71,6 @@ class ApiServices:
     passwords: Passwords
     limits: ApiLimits = field(default_factory=ApiLimits)
     history: History | None = None
-    journals: Journals | None = None
     # Live streams (issue 12 items 3-4): the WebSocket hub over the live feed, its
     # single-use tickets, and the channel that tells every process a session ended.
     realtime: RealtimeHub | None = None

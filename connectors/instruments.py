@@ -2,7 +2,10 @@
 
 The table is data (``connectors/instruments.json``, or a file of the same shape given
 with ``--instruments``), validated here: a symbol's P&L is
-``(exit - entry) × quantity × multiplier`` in its quote currency.
+``(exit - entry) × quantity × multiplier`` in its quote currency. The FIX drop-copy
+connector reads it, and the statement formats that list executions (NinjaTrader,
+Tradovate) take their futures point values from the built-in table's ``future`` rows
+(:mod:`connectors.statements.contracts`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -26,11 +29,14 @@ class InstrumentError(ValueError):
 
 
 class Instrument(BaseModel):
-    """One tradable symbol: its contract multiplier and the currency its price is quoted in."""
+    """One tradable symbol: its contract multiplier and the currency its price is quoted in;
+    ``kind`` says whether the symbol is a futures root (``future``: its multiplier is the
+    point value per contract) or a spot symbol priced per lot (``spot``), when known."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9.]{1,32}$")]
+    kind: Literal["future", "spot"] | None = None
     multiplier: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     quote_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     description: str | None = None

@@ -215,6 +215,20 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(default="text", alias="AETHERIS_LOG_FORMAT")
 
 
+def unset_services(settings: Settings) -> list[str]:
+    """The names of the service settings a production process needs (PostgreSQL, Redis,
+    Kafka) that are not set, in that order."""
+    return [
+        name
+        for name, value in (
+            ("DATABASE_URL", settings.database_url),
+            ("REDIS_URL", settings.redis_url),
+            ("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers),
+        )
+        if not value
+    ]
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value AETHERIS cannot use; the message names each."""
 

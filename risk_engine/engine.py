@@ -8,7 +8,7 @@ same breaches with the same ids.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, insort
+from bisect import insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,8 +31,6 @@ RulesetResolver = Callable[[str], Ruleset]
 """Turns an account event's ``ruleset`` (a template name or a file) into a :class:`Ruleset`."""
 
 InputEvent = AccountEvent | BalanceEvent | TradeEvent
-
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 class UnknownAccountError(ValueError):
@@ -206,55 +204,21 @@ def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent
 
 
 def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
-    rule = state.ruleset.overtrading
-    if rule is None:
-        return ()
-    entry = event.entry_time
-    levels = state.ruleset.levels
-    fired = state.fired_levels.get("overtrading", 0)
-    if fired >= len(levels):
+    if state.fired_levels.get("overtrading", 0) >= len(state.ruleset.levels):
         return ()  # the top level has fired today: nothing more can
-    # (level, share of the limit, count, limit, is the window count) of each count that
-    # reaches a level above the fired one; the one that fires is the highest of them,
-    # which is the highest of all counts' when any fires. The subject's text is written
-    # only then (the last item breaks no tie: the day's count sorts before the window's,
-    # as its subject's text did).
-    candidates: list[tuple[int, float, int, int, bool]] = []
-    if rule.max_trades_per_day is not None:
-        count = len(state.entries_today)
-        level = rules.reached_level(count, rule.max_trades_per_day, levels)
-        if level > fired:
-            candidates.append(
-                (level, count / rule.max_trades_per_day, count, rule.max_trades_per_day, False)
-            )
-    if rule.max_trades_per_window is not None:
-        window = timedelta(minutes=rule.window_minutes)
-        low = bisect_left(state.entries_today, entry - window)
-        high = bisect_left(state.entries_today, entry + _ONE_MICROSECOND)
-        count = high - low
-        level = rules.reached_level(count, rule.max_trades_per_window, levels)
-        if level > fired:
-            candidates.append(
-                (
-                    level,
-                    count / rule.max_trades_per_window,
-                    count,
-                    rule.max_trades_per_window,
-                    True,
-                )
-            )
-    if not candidates:
+    measure = rules.overtrading_count(state, event.entry_time)
+    if measure is None or measure.level <= state.fired_levels.get("overtrading", 0):
         return ()
-    level, _, count, limit, in_window = max(candidates)
     subject = (
-        f"Trades opened within {rule.window_minutes:g} minutes"
-        if in_window
+        f"Trades opened within {measure.window_minutes:g} minutes"
+        if measure.window_minutes is not None
         else "Trades opened today"
     )
+    level, count, limit = measure.level, measure.trades, measure.limit
     return _escalate(
         state,
         Reading("overtrading", level, event.event_time, float(count), float(limit), None),
-        lambda lvl: _count_text(subject, count, limit, lvl, levels),
+        lambda lvl: _count_text(subject, count, limit, lvl, state.ruleset.levels),
     )
 
 

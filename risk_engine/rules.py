@@ -3,12 +3,16 @@
 Each measure reads the account state and returns the loss used, the allowed loss,
 and the equity level at which the rule is breached. Levels are fractions of the
 allowed loss (70/90/100 % by default); reaching the threshold exactly is a breach,
-since the firms' wording is "equity must stay above".
+since the firms' wording is "equity must stay above". The overtrading rule's measure
+(trades opened today, or within its window) is here too, so the breach and the live
+standing count the same thing.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from risk_engine.state import AccountState
@@ -34,6 +38,59 @@ class Measure(NamedTuple):
     used: float
     limit: float
     threshold: float | None
+
+
+class TradeCount(NamedTuple):
+    """The overtrading rule's measure: ``trades`` of ``limit`` opened today, or within the
+    last ``window_minutes`` (None: the day's count), reaching ``level``."""
+
+    level: int
+    share: float
+    trades: int
+    limit: int
+    window_minutes: float | None
+
+
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def overtrading_count(state: AccountState, at: datetime | None) -> TradeCount | None:
+    """Of the day's count and the count of the window ending at ``at`` (inclusive), the one
+    with the higher level, then the higher share of its limit -- the one a breach reports.
+    None when the rule is off."""
+    rule = state.ruleset.overtrading
+    if rule is None:
+        return None
+    levels = state.ruleset.levels
+    candidates: list[TradeCount] = []
+    if rule.max_trades_per_day is not None:
+        count = len(state.entries_today)
+        limit = rule.max_trades_per_day
+        candidates.append(
+            TradeCount(reached_level(count, limit, levels), count / limit, count, limit, None)
+        )
+    if rule.max_trades_per_window is not None:
+        count = 0
+        if at is not None:
+            window = timedelta(minutes=rule.window_minutes)
+            low = bisect_left(state.entries_today, at - window)
+            high = bisect_left(state.entries_today, at + _ONE_MICROSECOND)
+            count = high - low
+        limit = rule.max_trades_per_window
+        candidates.append(
+            TradeCount(
+                reached_level(count, limit, levels),
+                count / limit,
+                count,
+                limit,
+                rule.window_minutes,
+            )
+        )
+    return max(candidates, key=_reported_first)
+
+
+def _reported_first(count: TradeCount) -> tuple[int, float, int, int, bool]:
+    return (count.level, count.share, count.trades, count.limit, count.window_minutes is not None)
 
 
 def reached_level(used: float, limit: float, levels: tuple[float, float, float]) -> int:

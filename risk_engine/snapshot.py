@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from risk_engine import rules
 from risk_engine.state import AccountState
 from risk_engine.status import profit_target
@@ -48,12 +50,19 @@ def _rule_fields(
     threshold: float | None,
     level: int,
     levels: tuple[float, float, float],
+    window_minutes: float | None = None,
+    whole: bool = False,
 ) -> dict[str, object]:
-    """One rule's numbers, with the headroom left to its next level and to level 3."""
+    """One rule's numbers, with the headroom left to its next level and to level 3. A count
+    (``whole``) has whole trades of headroom: level 1 at 70 % of 4 trades fires at the 3rd,
+    so with 2 opened 1 is left, not 0.8."""
     next_level = level + 1 if level < len(levels) else None
-    headroom_next = (
-        None if next_level is None else round(max(0.0, levels[next_level - 1] * limit - used), 6)
-    )
+
+    def left(fraction: float) -> float:
+        room = max(0.0, fraction * limit - used)
+        return float(math.ceil(room - 1e-9)) if whole else round(room, 6)
+
+    headroom_next = None if next_level is None else left(levels[next_level - 1])
     return {
         "rule": rule,
         "used": round(used, 6),
@@ -63,12 +72,13 @@ def _rule_fields(
         "level": level,
         "next_level": next_level,
         "headroom_next": headroom_next,
-        "headroom_breach": round(max(0.0, levels[-1] * limit - used), 6),
+        "headroom_breach": left(levels[-1]),
+        "window_minutes": window_minutes,
     }
 
 
 def rule_fields(state: AccountState) -> tuple[dict[str, object], ...]:
-    """Every equity rule's standing, and the trades opened today against the daily cap, as
+    """Every equity rule's standing, and the overtrading rule's count, as
     :class:`RuleStanding`'s fields."""
     levels = state.ruleset.levels
     fired = state.fired_levels
@@ -83,23 +93,27 @@ def rule_fields(state: AccountState) -> tuple[dict[str, object], ...]:
         )
         for m in rules.equity_measures(state)
     ]
-    overtrading = state.ruleset.overtrading
-    if overtrading is not None and overtrading.max_trades_per_day is not None:
+    # The count a breach would report now: the day's, or the window's ending at the
+    # latest event (so the card and the alert speak of the same limit).
+    count = rules.overtrading_count(state, state.last_event_time)
+    if count is not None:
         standings.append(
             _rule_fields(
                 "overtrading",
-                used=float(len(state.entries_today)),
-                limit=float(overtrading.max_trades_per_day),
+                used=float(count.trades),
+                limit=float(count.limit),
                 threshold=None,
                 level=fired.get("overtrading", 0),
                 levels=levels,
+                window_minutes=count.window_minutes,
+                whole=True,
             )
         )
     return tuple(standings)
 
 
 def rule_standings(state: AccountState) -> tuple[RuleStanding, ...]:
-    """Every equity rule's standing, and the trades opened today against the daily cap."""
+    """Every equity rule's standing, and the overtrading rule's count."""
     return tuple(RuleStanding.model_validate(fields) for fields in rule_fields(state))
 
 

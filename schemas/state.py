@@ -14,6 +14,8 @@ class RuleStanding(ContractModel):
     rule's own unit (money, or a count): ``headroom_next`` is what may still be used
     before ``next_level`` fires (``None`` once level 3 has fired), ``headroom_breach``
     what may still be used before level 3. Both are 0 when the level is already reached.
+    ``window_minutes`` is set when the overtrading count is of trades opened within that
+    many minutes (its window limit) rather than today (its daily limit).
     """
 
     rule: RuleName
@@ -25,6 +27,7 @@ class RuleStanding(ContractModel):
     next_level: int | None = None
     headroom_next: float | None = None
     headroom_breach: float | None = None
+    window_minutes: float | None = None
 
 
 class ObjectivesProgress(ContractModel):

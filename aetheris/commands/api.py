@@ -31,21 +31,14 @@ def check_services(settings: Settings) -> None:
 
     from aetheris.apiwiring import api_limits, api_secrets  # noqa: PLC0415
     from infra.db.pool import redact_url  # noqa: PLC0415
+    from infra.settings import unset_services  # noqa: PLC0415
 
     try:
         api_secrets(settings)
         api_limits(settings)
     except ValueError as exc:
         raise StartupError(str(exc)) from None
-    missing = [
-        name
-        for name, value in (
-            ("DATABASE_URL", settings.database_url),
-            ("REDIS_URL", settings.redis_url),
-            ("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers),
-        )
-        if not value
-    ]
+    missing = unset_services(settings)
     if missing:
         raise StartupError(
             f"{', '.join(missing)} not set: the API runs on PostgreSQL, Redis and Kafka "

@@ -1,6 +1,8 @@
 """KPIs and P&L views of one of the signed-in user's accounts (``/api/v1/metrics``): the
 metrics engine over a time range, one trading day's snapshot, a month's P&L calendar and
-the downsampled equity curve. Another user's account is 404, as a missing one."""
+the downsampled equity curve. Another user's account is 404, as a missing one. And the
+KPIs of all the user's accounts together (``/api/v1/metrics`` itself), one currency at a
+time."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import OwnedAccount, Services
+from api.deps import CurrentUser, OwnedAccount, Services
 from api.params import IsoTime
-from api.ports import MetricsStore
+from api.ports import MetricsStore, MixedCurrencies
 from api.services import ApiServices
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
@@ -71,6 +73,53 @@ def _store(services: ApiServices) -> MetricsStore:
 def _range(since: datetime | None, until: datetime | None) -> None:
     if since is not None and until is not None and until <= since:
         raise HTTPException(422, "to: must be after from")
+
+
+KPI_DOCUMENT = {
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
+
+@router.get(
+    "",
+    response_class=Response,
+    responses={
+        401: {},
+        422: {},
+        503: {},
+        200: {"description": "the KPI document of the accounts as one book", **KPI_DOCUMENT},
+    },
+)
+def book_kpis(
+    user: CurrentUser,
+    services: Services,
+    since: Annotated[IsoTime | None, Query(alias="from")] = None,
+    until: Annotated[IsoTime | None, Query(alias="to")] = None,
+    currency: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Z]{3}$",
+            description="only the accounts in this currency (needed when they are in several)",
+        ),
+    ] = None,
+) -> Response:
+    """Every KPI of all the user's accounts together as one book (the keys of ``aetheris
+    kpis --combined``): their trades, daily closes and starting balances added up, the
+    calendar, equity curve and breakdowns of the whole book. Money in different currencies
+    is never added: when the accounts are in more than one, ``currency`` picks which
+    (422 without it, naming the currencies)."""
+    _range(since, until)
+    owned = services.accounts.owned_ids(user.id)
+    try:
+        found = _store(services).book_kpis(owned, since, until, currency)
+    except MixedCurrencies as mixed:
+        listed = ", ".join(mixed.currencies)
+        raise HTTPException(
+            422,
+            f"currency: your accounts are in {listed}; money in different currencies is not "
+            f"added up, so ask for one of them (currency={mixed.currencies[0]})",
+        ) from None
+    return Response(found, media_type="application/json")
 
 
 @router.get(

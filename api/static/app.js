@@ -98,6 +98,33 @@ async function signIn(event) {
   store.pollTimer = setInterval(loadAccounts, 2000);
   connect();
 }
+// A new user registers with the e-mail and password typed in the sign-in form, then signs in.
+async function register() {
+  const form = $("login");
+  if (!form.reportValidity()) return;
+  $("login-error").textContent = "";
+  const response = await fetch("/api/v1/auth/register", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: $("email").value.trim(), password: $("password").value }),
+  });
+  if (!response.ok) { $("login-error").textContent = await detail(response); return; }
+  await signIn(new Event("submit"));
+}
+
+async function addAccount(event) {
+  event.preventDefault();
+  const form = Object.fromEntries(new FormData($("account-form")));
+  $("account-error").textContent = "";
+  const response = await api("/api/v1/accounts", {
+    method: "POST",
+    body: JSON.stringify({ name: String(form.name).trim(), ruleset: form.ruleset, initial_balance: Number(form.initial_balance), currency: String(form.currency).trim().toUpperCase() }),
+  });
+  if (!response.ok) { $("account-error").textContent = await detail(response); return; }
+  $("account-form").reset();
+  $("add-account").open = false;
+  await loadAccounts();
+}
+
 function signedOut(reason) {
   clearTimeout(store.refreshTimer); clearInterval(store.pollTimer);
   store.tokens = null;
@@ -149,8 +176,16 @@ function compare(a, b) {
   return String(a.name ?? a.id).localeCompare(String(b.name ?? b.id));
 }
 
-function ruleRow(rule, currency) {
+// The overtrading standing counts what its breach would: trades opened today, or within
+// the rule's window when that is nearer its limit (then it carries window_minutes).
+function ruleName(rule) {
   const name = RULES[rule.rule] ?? rule.rule;
+  if (rule.rule !== "overtrading") return name;
+  return rule.window_minutes != null ? `${name} (within ${Number(rule.window_minutes)} min)` : `${name} (today)`;
+}
+
+function ruleRow(rule, currency) {
+  const name = ruleName(rule);
   const width = Math.min(100, Math.max(0, rule.used_percent));
   const marks = MARKS.map((m) => `<u style="left:calc(${m * 100}% - 1px)" title="level ${MARKS.indexOf(m) + 1}"></u>`).join("");
   let room;
@@ -192,7 +227,7 @@ function card(view) {
 
 function renderAccounts() {
   const views = [...store.accounts.values()].sort(compare);
-  $("accounts").innerHTML = views.length ? views.map(card).join("") : `<p class="muted">No accounts yet.</p>`;
+  $("accounts").innerHTML = views.length ? views.map(card).join("") : `<p class="muted">No accounts yet: add one with <b>Add an account</b> above.</p>`;
   const count = (status) => views.filter((v) => v.standing?.status === status).length;
   $("summary").innerHTML = `<span><b>${views.length}</b> accounts</span><span><b>${count("active")}</b> active</span>
     <span><b>${count("locked")}</b> locked</span><span><b>${count("failed")}</b> failed</span><span><b>${count("passed")}</b> passed</span>
@@ -352,13 +387,21 @@ function fillAccountPickers() {
   const views = [...store.accounts.values()].sort((a, b) => String(a.name ?? a.id).localeCompare(String(b.name ?? b.id)));
   for (const select of [document.querySelector("#alert-filters [name=account_id]"), document.querySelector("#analytics-filters [name=account]"), document.querySelector("#journal-filters [name=account_id]"), document.querySelector("#import-form [name=account_id]")]) {
     const keep = select.value;
-    const first = select.closest("#alert-filters") ? `<option value="">all</option>` : "";
+    const first = select.closest("#alert-filters") ? `<option value="">all</option>` : select.closest("#analytics-filters") ? bookOptions(views) : "";
     const options = first + views.map((v) => `<option value="${esc(v.id)}">${esc(v.name || v.id)}</option>`).join("");
     if (select.dataset.options !== options) { select.innerHTML = options; select.dataset.options = options; if ([...select.options].some((o) => o.value === keep)) select.value = keep; }
   }
 }
 
 // ---- analytics ------------------------------------------------------------------------
+// "All accounts" is one book per currency: money in different currencies is never added
+// up. Its value starts with "*", which no account id can (ids start with a letter or digit).
+function bookOptions(views) {
+  const currencies = [...new Set(views.map((v) => v.currency).filter(Boolean))].sort();
+  if (currencies.length <= 1) return views.length ? `<option value="*">All accounts</option>` : "";
+  return currencies.map((c) => `<option value="*${esc(c)}">All ${esc(c)} accounts</option>`).join("");
+}
+const analytics = { run: 0 };
 const KPIS = [
   ["win_rate", "Win rate", "pct"], ["profit_factor", "Profit factor", "ratio"], ["expectancy", "Expectancy", "money"],
   ["max_drawdown", "Max drawdown", "money"], ["sharpe", "Sharpe", "ratio"], ["trades", "Trades", "count"],
@@ -390,25 +433,34 @@ function kpiText(value, kind, currency) {
 async function loadAnalytics() {
   const form = new FormData($("analytics-filters"));
   const id = form.get("account");
+  const run = ++analytics.run;
   if (!id) { $("kpis").innerHTML = `<p class="muted">No account yet.</p>`; return; }
+  const book = id.startsWith("*");
   const params = new URLSearchParams();
   if (form.get("from")) params.set("from", new Date(`${form.get("from")}T00:00:00`).toISOString());
   if (form.get("to")) params.set("to", new Date(`${form.get("to")}T00:00:00`).toISOString());
-  const response = await api(`/api/v1/metrics/${encodeURIComponent(id)}?${params}`);
+  if (book && id.length > 1) params.set("currency", id.slice(1));
+  const response = await api(book ? `/api/v1/metrics?${params}` : `/api/v1/metrics/${encodeURIComponent(id)}?${params}`);
+  if (run !== analytics.run) return; // another account or range was picked meanwhile
   if (!response.ok) {
     let detail = "";
     try { detail = (await response.json()).detail; } catch { /* none */ }
+    if (run !== analytics.run) return;
+    $("kpis").dataset.source = id;
     $("kpis").innerHTML = `<p class="error">Analytics unavailable: ${esc(typeof detail === "string" ? detail : response.status)}</p>`;
+    $("calendar").innerHTML = $("equity").innerHTML = $("breakdowns").innerHTML = "";
     return;
   }
   const result = await response.json();
-  const view = store.accounts.get(id);
-  const currency = result.currency || view?.currency;
+  if (run !== analytics.run) return;
+  const view = book ? null : store.accounts.get(id);
+  const currency = result.currency || view?.currency || (book && id.length > 1 ? id.slice(1) : undefined);
+  $("kpis").dataset.source = id;
   $("kpis").innerHTML = KPIS.map(([key, label, kind]) => `<div class="kpi" data-kpi="${key}"><span>${label}</span><b>${kpiText(kpiValue(result, key), kind, currency)}</b></div>`).join("");
   $("calendar").innerHTML = calendarSvg(result.calendar ?? [], (v) => money(v, currency));
   const thresholds = (view?.standing?.rules ?? []).filter((r) => r.threshold != null).map((r) => ({ label: RULES[r.rule] ?? r.rule, equity: r.threshold }));
   $("equity").innerHTML = equitySvg(result.equity_curve ?? [], thresholds, (v) => money(v, currency));
-  const parts = [["by_symbol", "By symbol"], ["by_weekday", "By weekday"], ["by_hour", "By hour (UTC)"], ["by_tag", "By tag"]];
+  const parts = [["by_symbol", "By symbol"], ["by_weekday", "By weekday"], ["by_hour", `By hour (${esc(result.config?.timezone ?? "UTC")})`], ["by_tag", "By tag"]];
   const breakdowns = result.breakdowns ?? {};
   $("breakdowns").innerHTML = parts.map(([key, label]) => `<div class="chart" data-breakdown="${key}"><span class="muted">${label}</span>${breakdownSvg(breakdowns[key] ?? [], (v) => money(v, currency))}</div>`).join("");
 }
@@ -572,7 +624,13 @@ async function loadConnections() {
 
 // ---- settings ---------------------------------------------------------------------------
 async function detail(response) {
-  try { const body = await response.json(); return typeof body.detail === "string" ? body.detail : `error ${response.status}`; } catch { return `error ${response.status}`; }
+  try {
+    const body = await response.json();
+    if (typeof body.detail === "string") return body.detail;
+    // A validation error lists each field's problem.
+    if (Array.isArray(body.detail)) return body.detail.map((d) => `${(d.loc ?? []).slice(-1)[0] ?? ""}: ${d.msg}`).join("; ");
+    return `error ${response.status}`;
+  } catch { return `error ${response.status}`; }
 }
 
 async function loadSettings() {
@@ -681,6 +739,8 @@ function show(view) {
 
 function wire() {
   $("login").addEventListener("submit", signIn);
+  $("register").addEventListener("click", register);
+  $("account-form").addEventListener("submit", addAccount);
   $("logout").addEventListener("click", logout);
   $("sound").addEventListener("click", () => {
     store.sound = !store.sound;

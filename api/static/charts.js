@@ -14,8 +14,17 @@ export function calendarSvg(rows, money) {
   const start = first - weekday(first);
   const weeks = Math.floor((last - start) / 7) + 1;
   const top = Math.max(...days.map((d) => Math.abs(Number(d.net_pnl)))) || 1;
-  const cell = 16, gap = 3, left = 30, head = 4;
+  const cell = 16, gap = 3, left = 30, head = 16;
   const width = left + weeks * (cell + gap), height = head + 7 * (cell + gap);
+  // The month's short name above the week that holds its 1st, and above the first week
+  // unless the second one starts a month (two names would overlap).
+  const months = [];
+  const startsMonth = (w) => new Date((start + w * 7 + 6) * DAY).getUTCDate() <= 7;
+  for (let w = 0; w < weeks; w++) {
+    const monday = new Date((start + w * 7) * DAY), sunday = new Date((start + w * 7 + 6) * DAY);
+    const shown = startsMonth(w) ? sunday : w === 0 && !(weeks > 1 && startsMonth(1)) ? monday : null;
+    if (shown) months.push(`<text class="month" x="${left + w * (cell + gap)}" y="11" font-size="10" fill="${SLATE}">${shown.toLocaleString(undefined, { month: "short", timeZone: "UTC" })}</text>`);
+  }
   const names = ["Mon", "", "Wed", "", "Fri", "", "Sun"];
   const labels = names.map((n, k) => (n ? `<text x="0" y="${head + k * (cell + gap) + 12}" font-size="10" fill="${SLATE}">${n}</text>` : "")).join("");
   const cells = days.map((d) => {
@@ -25,7 +34,7 @@ export function calendarSvg(rows, money) {
     const x = left + Math.floor((d.i - start) / 7) * (cell + gap), y = head + weekday(d.i) * (cell + gap);
     return `<rect class="day" data-date="${esc(d.date)}" data-pnl="${pnl}" x="${x}" y="${y}" width="${cell}" height="${cell}" rx="3" fill="${colour}" fill-opacity="${opacity.toFixed(2)}"><title>${esc(d.date)}: ${esc(money(pnl))} · ${Number(d.trades ?? 0)} trades</title></rect>`;
   }).join("");
-  return `<svg viewBox="0 0 ${Math.max(width, 200)} ${height}" style="max-width:${Math.round(Math.max(width, 200) * 1.5)}px" role="img" aria-label="daily P&amp;L calendar">${labels}${cells}</svg>`;
+  return `<svg viewBox="0 0 ${Math.max(width, 200)} ${height}" style="max-width:${Math.round(Math.max(width, 200) * 1.5)}px" role="img" aria-label="daily P&amp;L calendar">${months.join("")}${labels}${cells}</svg>`;
 }
 
 /** The closed-trade equity curve with the rules' equity thresholds as dashed lines. */

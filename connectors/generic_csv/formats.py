@@ -3,8 +3,9 @@ field names as headers)."""
 
 from __future__ import annotations
 
-from connectors.generic_csv.parse import parse_generic
+from connectors.generic_csv.parse import parse_generic, parse_generic_frame
 from connectors.generic_csv.wire import ColumnMapping, load_mapping
+from connectors.statements.frames import FrameStatement
 from connectors.statements.model import ParseContext, ParsedStatement
 from connectors.statements.text import head_text
 
@@ -37,6 +38,10 @@ class GenericCsv:
 
     def parse(self, data: bytes, ctx: ParseContext) -> ParsedStatement:
         return parse_generic(data, self.mapping, ctx)
+
+    def parse_frame(self, data: bytes, ctx: ParseContext) -> FrameStatement:
+        """The same file with its trades as one frame (the columnar import)."""
+        return parse_generic_frame(data, self.mapping, ctx)
 
 
 GENERIC_CSV = GenericCsv()

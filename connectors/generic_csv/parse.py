@@ -15,6 +15,7 @@ times are in the context's time zone (``--timezone``) or, without one, the mappi
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -28,6 +29,12 @@ from connectors.generic_csv.wire import (
     REQUIRED,
     TIME_FIELDS,
     ColumnMapping,
+)
+from connectors.statements.frames import (
+    TRADE_SCHEMA,
+    FrameStatement,
+    empty_trades,
+    trade_record,
 )
 from connectors.statements.model import ParseContext, ParsedStatement, StatementMeta
 from connectors.statements.numbers import parse_amount
@@ -103,14 +110,27 @@ def _numbers(df: pl.DataFrame, name: str, header: str, decimal: str, errors: _Er
     return pl.Series(name, values, dtype=pl.Float64)
 
 
-def parse_generic(
-    data: bytes, mapping: ColumnMapping, ctx: ParseContext, *, fast: bool = True
-) -> ParsedStatement:
-    """The whole CSV (see the module doc). ``fast=False`` validates every row through the
-    contract model (the reference the fast path is tested against)."""
+@dataclass(slots=True)
+class _Table:
+    """The file read and converted column-wise: the values of each row in the contract's
+    field names (``__row``: its line), the rows with a bad value, and which of the others
+    the vectorised checks prove valid."""
+
+    parsed: ParsedStatement
+    table: pl.DataFrame
+    has: set[str]
+    columns: dict[str, str]
+    errors: _Errors
+    clean: pl.Series
+
+
+def _read(data: bytes, mapping: ColumnMapping, ctx: ParseContext, *, fast: bool) -> _Table:
     parsed = ParsedStatement(meta=StatementMeta(broker="generic CSV"))
     fmt = mapping.format
     columns = mapping.mapped()
+    empty = _Table(
+        parsed, pl.DataFrame(), set(), columns, _Errors(), pl.Series([], dtype=pl.Boolean)
+    )
     # An optional column left at its default name (the contract field) may be absent.
     for name in [n for n, h in columns.items() if n not in REQUIRED and n == h]:
         if name not in columns or columns[name] in frame_headers(data, fmt.delimiter):
@@ -125,7 +145,7 @@ def parse_generic(
         )
     except (pl.exceptions.PolarsError, OSError) as exc:
         parsed.error(None, "file", f"not a readable CSV ({str(exc).splitlines()[0]})")
-        return parsed
+        return empty
     missing = [header for header in columns.values() if header not in frame.columns]
     missing_required = [f for f in REQUIRED if columns.get(f) is None or columns[f] in missing]
     if missing_required or missing:
@@ -135,12 +155,12 @@ def parse_generic(
             f"missing column(s) {', '.join(repr(m) for m in missing)} named in the mapping "
             f"(headers found: {', '.join(repr(c) for c in frame.columns)})",
         )
-        return parsed
+        return empty
     try:
         zone = ctx.timezone or resolve_timezone(fmt.timezone)
     except TimezoneError as exc:
         parsed.error(None, "mapping format.timezone", str(exc))
-        return parsed
+        return empty
     df = frame.select(
         [
             pl.col(header).str.strip_chars().fill_null("").alias(name)
@@ -186,33 +206,156 @@ def parse_generic(
             f"{raw!r} is not a side (long: {', '.join(fmt.long)}; short: {', '.join(fmt.short)})",
         )
     has = set(columns)
-    names = table.columns
     # Rows the vectorised checks prove valid skip the per-row model validation (same
     # values, same event); every other row goes through it and gets its exact reason.
-    clean = _clean(table, has, fmt.pnl_is_net, ctx) if fast else [False] * table.height
-    build = _Builder(names, has, fmt.pnl_is_net, ctx.account_id)
+    clean = (
+        _clean(table, has, fmt.pnl_is_net, ctx)
+        if fast
+        else pl.Series("ok", [False] * table.height, dtype=pl.Boolean)
+    )
+    return _Table(parsed, table, has, columns, errors, clean)
+
+
+def _report_errors(read: _Table, data: bytes) -> None:
+    if read.errors.by_row:
+        lines = _utf8(data).split(b"\n")
+        for row, (where, reason) in sorted(read.errors.by_row.items()):
+            raw = lines[row - 1].decode("utf-8", errors="replace").rstrip("\r")
+            read.parsed.error(row, where, reason, raw)
+
+
+def _model_trade(
+    read: _Table,
+    values: tuple[Any, ...],
+    names: list[str],
+    mapping: ColumnMapping,
+    ctx: ParseContext,
+) -> TradeEvent | None:
+    """A row the vectorised checks did not prove valid, through the contract model (its
+    exact reason recorded when the model refuses it)."""
+    row = values[names.index(_ROW)]
+    record: dict[str, Any] = dict(zip(names, values, strict=True))
+    del record[_ROW]
+    try:
+        return _trade(record, read.has, mapping.format.pnl_is_net, ctx)
+    except ValidationError as exc:
+        read.errors.add(row, "row", trade_error_reason(exc))
+    except RowProblem as exc:
+        read.errors.add(row, read.columns.get(exc.where, exc.where), exc.reason)
+    return None
+
+
+def parse_generic(
+    data: bytes, mapping: ColumnMapping, ctx: ParseContext, *, fast: bool = True
+) -> ParsedStatement:
+    """The whole CSV (see the module doc). ``fast=False`` validates every row through the
+    contract model (the reference the fast path is tested against)."""
+    read = _read(data, mapping, ctx, fast=fast)
+    parsed, table = read.parsed, read.table
+    if table.is_empty():
+        _report_errors(read, data)
+        return parsed
+    names = table.columns
+    build = _Builder(names, read.has, mapping.format.pnl_is_net, ctx.account_id)
     row_at = names.index(_ROW)
-    for values, trusted in zip(table.iter_rows(), clean, strict=True):
+    for values, trusted in zip(table.iter_rows(), read.clean.to_list(), strict=True):
         row = values[row_at]
-        if row in errors.by_row:
+        if row in read.errors.by_row:
             continue
         if trusted:
             parsed.add_trade(build(values), row)
             continue
-        record: dict[str, Any] = dict(zip(names, values, strict=True))
-        del record[_ROW]
-        try:
-            parsed.add_trade(_trade(record, has, fmt.pnl_is_net, ctx), row)
-        except ValidationError as exc:
-            errors.add(row, "row", trade_error_reason(exc))
-        except RowProblem as exc:
-            errors.add(row, columns.get(exc.where, exc.where), exc.reason)
-    if errors.by_row:
-        lines = _utf8(data).split(b"\n")
-        for row, (where, reason) in sorted(errors.by_row.items()):
-            raw = lines[row - 1].decode("utf-8", errors="replace").rstrip("\r")
-            parsed.error(row, where, reason, raw)
+        trade = _model_trade(read, values, names, mapping, ctx)
+        if trade is not None:
+            parsed.add_trade(trade, row)
+    _report_errors(read, data)
     return parsed
+
+
+def parse_generic_frame(data: bytes, mapping: ColumnMapping, ctx: ParseContext) -> FrameStatement:
+    """The whole CSV as one frame of contract trades (:data:`TRADE_SCHEMA`, a ``row``
+    column with each trade's line), in file order, with exactly the trades, rows and
+    errors of :func:`parse_generic`: the rows the vectorised checks prove valid are
+    converted column by column, the others go through the contract model one by one."""
+    read = _read(data, mapping, ctx, fast=True)
+    parsed, table = read.parsed, read.table
+    if table.is_empty():
+        _report_errors(read, data)
+        return FrameStatement(parsed, empty_trades())
+    bad_rows = pl.Series(list(read.errors.by_row), dtype=pl.Int64)
+    usable = table.with_columns(read.clean.alias("__clean")).filter(
+        ~pl.col(_ROW).is_in(bad_rows.implode())
+    )
+    trusted = usable.filter(pl.col("__clean")).drop("__clean")
+    frames = [_trusted_frame(trusted, read.has, mapping.format.pnl_is_net, ctx.account_id)]
+    others = usable.filter(~pl.col("__clean")).drop("__clean")
+    names = others.columns
+    row_at = names.index(_ROW) if names else 0
+    modelled: list[dict[str, Any]] = []
+    for values in others.iter_rows():
+        trade = _model_trade(read, values, names, mapping, ctx)
+        if trade is not None:
+            modelled.append({**trade_record(trade), "row": values[row_at]})
+    if modelled:
+        frames.append(pl.DataFrame(modelled, schema=TRADE_SCHEMA, orient="row"))
+    trades = pl.concat(frames).sort("row")
+    _report_errors(read, data)
+    return FrameStatement(parsed, trades)
+
+
+def _trusted_frame(
+    table: pl.DataFrame, has: set[str], pnl_is_net: bool, account_id: str
+) -> pl.DataFrame:
+    """What :class:`_Builder` makes of each row, column-wise (the rows are proved valid)."""
+
+    def col(name: str, dtype: pl.DataType) -> pl.Expr:
+        return pl.col(name) if name in has else pl.lit(None, dtype=dtype)
+
+    def or_none(name: str) -> pl.Expr:  # `value or None`
+        value = col(name, pl.Float64())
+        return pl.when(value == 0).then(None).otherwise(value)
+
+    def or_zero(name: str) -> pl.Expr:  # `value or 0.0`
+        value = col(name, pl.Float64())
+        return pl.when(value.is_null() | (value == 0)).then(0.0).otherwise(value)
+
+    given = col("status", pl.String()).fill_null("").str.to_lowercase()
+    exit_time = col("exit_time", pl.Datetime("us", "UTC"))
+    status = (
+        pl.when(given != "")
+        .then(given)
+        .when(exit_time.is_not_null())
+        .then(pl.lit("closed"))
+        .otherwise(pl.lit("open"))
+    )
+    closed = status == "closed"
+    notes = col("notes", pl.String())
+    out = table.select(
+        pl.lit(account_id, dtype=pl.String()).alias("account_id"),
+        pl.col("broker_trade_id"),
+        status.alias("status"),
+        pl.col("symbol"),
+        pl.col("side"),
+        pl.col("quantity"),
+        pl.col("entry_price"),
+        pl.col("entry_time"),
+        pl.when(closed).then(col("exit_price", pl.Float64())).alias("exit_price"),
+        pl.when(closed).then(exit_time).alias("exit_time"),
+        pl.when(closed).then(col("pnl", pl.Float64())).alias("pnl"),
+        or_zero("commission").alias("commission"),
+        or_zero("swap").alias("swap"),
+        or_none("stop_loss").alias("stop_loss"),
+        or_none("take_profit").alias("take_profit"),
+        pl.when(notes != "").then(notes).alias("notes"),
+        pl.col(_ROW).cast(pl.Int64).alias("row"),
+    )
+    if not pnl_is_net and out.height:
+        # round(pnl + commission + swap, 10) as the model path computes it: Python's
+        # correctly rounded round(), which polars' round does not promise.
+        gross = out.select("pnl", "commission", "swap").rows()
+        net = [None if p is None else round(p + c + s, 10) for p, c, s in gross]
+        out = out.with_columns(pl.Series("pnl", net, dtype=pl.Float64))
+    return out.cast(TRADE_SCHEMA)  # type: ignore[arg-type]
 
 
 _TRADE_FIELDS_SET = frozenset(
@@ -220,15 +363,12 @@ _TRADE_FIELDS_SET = frozenset(
      "entry_time", "exit_price", "exit_time", "pnl", "commission", "swap", "stop_loss",
      "take_profit", "notes")
 )  # fmt: skip
-_new_object = object.__new__
-_set_attribute = object.__setattr__
 
 
 class _Builder:
     """A row :func:`_clean` proved valid → the :class:`TradeEvent` the model would build
     from it (the values :func:`_trade` computes, in UTC with ``datetime.UTC``), without
-    running the validation again: what ``model_construct`` does, minus its per-field
-    default lookups (a third of the parse time)."""
+    running the validation again (``model_construct``)."""
 
     def __init__(self, names: list[str], has: set[str], pnl_is_net: bool, account_id: str):
         self._at = {name: (names.index(name) if name in has else None) for name in FIELDS}
@@ -244,7 +384,7 @@ class _Builder:
 
         exit_time = get("exit_time")
         given = str(get("status") or "").lower()
-        status = given if given else ("closed" if exit_time is not None else "open")
+        status: Any = given if given else ("closed" if exit_time is not None else "open")
         commission = get("commission") or 0.0
         swap = get("swap") or 0.0
         open_trade = status == "open"
@@ -254,37 +394,25 @@ class _Builder:
             if not self._pnl_is_net:
                 pnl = round(pnl + commission + swap, 10)
             exit_time = exit_time.replace(tzinfo=UTC)
-        event = _new_object(TradeEvent)
-        _set_attribute(
-            event,
-            "__dict__",
-            {
-                "type": "trade",
-                "account_id": self._account_id,
-                "broker_trade_id": get("broker_trade_id"),
-                "status": status,
-                "symbol": get("symbol"),
-                "side": get("side"),
-                "quantity": get("quantity"),
-                "entry_price": get("entry_price"),
-                "entry_time": get("entry_time").replace(tzinfo=UTC),
-                "exit_price": None if open_trade else get("exit_price"),
-                "exit_time": None if open_trade else exit_time,
-                "pnl": pnl,
-                "commission": commission,
-                "swap": swap,
-                "stop_loss": get("stop_loss") or None,
-                "take_profit": get("take_profit") or None,
-                "mfe": None,
-                "mae": None,
-                "tags": (),
-                "notes": get("notes") or None,
-            },
+        return TradeEvent.model_construct(
+            set(_TRADE_FIELDS_SET),
+            account_id=self._account_id,
+            broker_trade_id=get("broker_trade_id"),
+            status=status,
+            symbol=get("symbol"),
+            side=get("side"),
+            quantity=get("quantity"),
+            entry_price=get("entry_price"),
+            entry_time=get("entry_time").replace(tzinfo=UTC),
+            exit_price=None if open_trade else get("exit_price"),
+            exit_time=None if open_trade else exit_time,
+            pnl=pnl,
+            commission=commission,
+            swap=swap,
+            stop_loss=get("stop_loss") or None,
+            take_profit=get("take_profit") or None,
+            notes=get("notes") or None,
         )
-        _set_attribute(event, "__pydantic_fields_set__", set(_TRADE_FIELDS_SET))
-        _set_attribute(event, "__pydantic_extra__", None)
-        _set_attribute(event, "__pydantic_private__", None)
-        return event
 
 
 def _account_ok(account_id: str) -> bool:
@@ -307,12 +435,12 @@ def _account_ok(account_id: str) -> bool:
     return True
 
 
-def _clean(table: pl.DataFrame, has: set[str], pnl_is_net: bool, ctx: ParseContext) -> list[bool]:
+def _clean(table: pl.DataFrame, has: set[str], pnl_is_net: bool, ctx: ParseContext) -> pl.Series:
     """Per row: whether the contract model would take the row as :func:`_trade` builds it,
     decided column-wise (lengths, positive finite prices and sizes, the status rules,
     exit not before entry). False only sends a row through the model's own validation."""
     if not _account_ok(ctx.account_id):
-        return [False] * table.height
+        return pl.Series("ok", [False] * table.height, dtype=pl.Boolean)
 
     def col(name: str, dtype: pl.DataType) -> pl.Expr:
         return pl.col(name) if name in has else pl.lit(None, dtype=dtype)
@@ -368,7 +496,7 @@ def _clean(table: pl.DataFrame, has: set[str], pnl_is_net: bool, ctx: ParseConte
         & status.is_not_null()
         & ((status == "open") | closed_ok)
     )
-    return table.select(ok.fill_null(False).alias("ok"))["ok"].to_list()
+    return table.select(ok.fill_null(False).alias("ok"))["ok"]
 
 
 def _trade(

@@ -33,6 +33,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -47,18 +48,10 @@ from connectors.statements.model import (
     ParsedStatement,
     StatementMeta,
 )
-from connectors.statements.roundtrips import (
-    Fill,
-    Lot,
-    Side,
-    closed_trade,
-    pair_fifo,
-    trip_from_lots,
-)
+from connectors.statements.roundtrips import Fill, Lot, Side, TripWording, add_closed_trips
 from connectors.statements.tables import (
     Line,
     errors_by_row,
-    invalid_trade,
     merge_aliases,
     parse_wall_time,
     plain,
@@ -122,6 +115,14 @@ CASH_SECTIONS = (
 )
 """Sections whose lines change the cash balance: the first are deposits and withdrawals,
 the others balance adjustments."""
+WORDING = TripWording(
+    trade="Trades",
+    lot="Trades/ClosedLot",
+    no_opening=(
+        "closes {quantity:g} {symbol} opened before this statement begins; its opening is "
+        "not in the file and no ClosedLot lines say it, so the round trip cannot be built"
+    ),
+)
 
 
 def sniff(text: str) -> bool:
@@ -384,7 +385,15 @@ def parse_activity(data: bytes, ctx: ParseContext) -> ParsedStatement:
         except ValueError as exc:
             column, _, reason = str(exc).partition(": ")
             parsed.error(trade.row, f"Trades/{column}", reason, trade.raw)
-    _add_trades(parsed, fills, found.lots, ctx, tz)
+    add_closed_trips(
+        parsed,
+        fills,
+        found.lots,
+        lambda lines: _lots(lines, tz),
+        account_id=ctx.account_id,
+        wording=WORDING,
+        number_repeats=True,
+    )
 
     for cash in read.cash:
         if not choice.takes(cash.account):
@@ -412,62 +421,34 @@ def _foreign_reason(currency: str, base: str) -> str:
     )
 
 
-def _add_trades(
-    parsed: ParsedStatement,
-    fills: list[Fill],
-    lots: dict[int, list[ActivityTrade]],
-    ctx: ParseContext,
-    tz: tzinfo,
-) -> None:
-    pairing = pair_fifo(fills)
-    trips = list(pairing.trips)
-    for fill, quantity in pairing.unmatched:
-        closed_lots = lots.get(fill.row or 0)
-        if closed_lots and quantity >= fill.quantity - 1e-9:
-            try:
-                trips.append(trip_from_lots(fill, _lots(closed_lots, tz)))
-            except ValueError as exc:
-                parsed.error(fill.row, "Trades/ClosedLot", str(exc))
-            continue
-        parsed.error(
-            fill.row,
-            "Trades",
-            f"closes {quantity:g} {fill.symbol} opened before this statement begins; "
-            "its opening is not in the file and no ClosedLot lines say it, so the round "
-            "trip cannot be built",
-        )
-    seen_ids: dict[str, int] = {}
-    for trip in trips:
-        closing = trip.closing
-        base = closing.fill_id
-        seen_ids[base] = seen_ids.get(base, 0) + 1
-        trade_id = base if seen_ids[base] == 1 else f"{base}#{seen_ids[base]}"
-        pnl = closing.realized if closing.realized is not None else 0.0
-        try:
-            event = closed_trade(trip, account_id=ctx.account_id, trade_id=trade_id, pnl=pnl)
-        except ValueError as exc:
-            parsed.error(closing.row, "Trades", invalid_trade(exc))
-            continue
-        parsed.add_trade(event, closing.row)
-    parsed.skipped += len(pairing.still_open)
-
-
-def _lots(lines: list[ActivityTrade], tz: tzinfo) -> list[Lot]:
-    """``ClosedLot`` lines: quantity, IBKR's cost per unit (the opening commission in
-    it) and the date opened (``ValueError`` naming the line on bad text)."""
+def read_lots(
+    lines: Iterable[tuple[int, str, str, str]], layouts: Sequence[str], tz: tzinfo
+) -> list[Lot]:
+    """Closed-lot lines as (row, quantity, cost per unit, opened) texts → lots; a
+    ``ValueError`` names the line on bad text. IBKR's cost per unit has the opening
+    commission in it."""
     lots: list[Lot] = []
-    for line in lines:
+    for row, quantity, price, opened in lines:
         try:
             lots.append(
                 Lot(
-                    quantity=abs(read_amount(line.quantity)),
-                    price=read_amount(line.trade_price),
-                    opened=parse_wall_time(line.date_time, TIME_LAYOUTS, tz),
+                    quantity=abs(read_amount(quantity)),
+                    price=read_amount(price),
+                    opened=parse_wall_time(opened, layouts, tz),
                 )
             )
         except ValueError as exc:
-            raise ValueError(f"line {line.row}: {exc}") from None
+            raise ValueError(f"line {row}: {exc}") from None
     return lots
+
+
+def _lots(lines: Sequence[ActivityTrade], tz: tzinfo) -> list[Lot]:
+    """``ClosedLot`` lines: quantity, cost per unit and the date opened."""
+    return read_lots(
+        ((line.row, line.quantity, line.trade_price, line.date_time) for line in lines),
+        TIME_LAYOUTS,
+        tz,
+    )
 
 
 def _add_cash(parsed: ParsedStatement, cash: ActivityCash, tz: tzinfo) -> None:

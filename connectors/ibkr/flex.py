@@ -25,11 +25,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from xml.parsers import expat
 
-from connectors.ibkr.activity import EASTERN
+from connectors.ibkr.activity import EASTERN, read_lots
 from connectors.ibkr.wire import FlexCash, FlexLot, FlexTrade
 from connectors.statements.accounts import choose_account
 from connectors.statements.model import (
@@ -39,17 +40,9 @@ from connectors.statements.model import (
     ParsedStatement,
     StatementMeta,
 )
-from connectors.statements.roundtrips import (
-    Fill,
-    Lot,
-    Side,
-    closed_trade,
-    pair_fifo,
-    trip_from_lots,
-)
+from connectors.statements.roundtrips import Fill, Lot, Side, TripWording, add_closed_trips
 from connectors.statements.tables import (
     errors_by_row,
-    invalid_trade,
     parse_wall_time,
     read_amount,
     read_optional_amount,
@@ -58,6 +51,14 @@ from connectors.statements.tables import (
 TIME_LAYOUTS = ("%Y%m%d;%H%M%S", "%Y%m%d %H%M%S", "%Y-%m-%d;%H:%M:%S", "%Y%m%d", "%Y-%m-%d")
 MAX_BYTES = 256 * 1024 * 1024
 """A Flex report larger than this is refused (a year of busy trading is a few MB)."""
+WORDING = TripWording(
+    trade="Trade",
+    lot="Lot",
+    no_opening=(
+        "closes {quantity:g} {symbol} opened before this report begins; its opening is "
+        "not in the file and no Lot element says it, so the round trip cannot be built"
+    ),
+)
 
 
 class FlexError(ValueError):
@@ -326,7 +327,14 @@ def parse_flex(data: bytes, ctx: ParseContext) -> ParsedStatement:
         except ValueError as exc:
             column, _, reason = str(exc).partition(": ")
             parsed.error(trade.row, f"Trade/{column}", reason, trade.raw)
-    _add_trades(parsed, fills, read.lots, ctx, tz)
+    add_closed_trips(
+        parsed,
+        fills,
+        read.lots,
+        lambda elements: _lots(elements, tz),
+        account_id=ctx.account_id,
+        wording=WORDING,
+    )
     for cash in read.cash:
         parsed.rows_seen += 1
         if not choice.takes(cash.accountId):
@@ -343,64 +351,17 @@ def _date(text: str, tz: tzinfo) -> datetime | None:
         return None
 
 
-def _add_trades(
-    parsed: ParsedStatement,
-    fills: list[Fill],
-    lots: dict[int, list[FlexLot]],
-    ctx: ParseContext,
-    tz: tzinfo,
-) -> None:
-    pairing = pair_fifo(fills)
-    trips = list(pairing.trips)
-    for fill, quantity in pairing.unmatched:
-        closed_lots = lots.get(fill.row or 0)
-        if closed_lots and quantity >= fill.quantity - 1e-9:
-            try:
-                trips.append(trip_from_lots(fill, _lots(closed_lots, tz)))
-            except ValueError as exc:
-                parsed.error(fill.row, "Lot", str(exc))
-            continue
-        parsed.error(
-            fill.row,
-            "Trade",
-            f"closes {quantity:g} {fill.symbol} opened before this report begins; "
-            "its opening is not in the file and no Lot element says it, so the round "
-            "trip cannot be built",
-        )
-    for trip in trips:
-        closing = trip.closing
-        try:
-            event = closed_trade(
-                trip,
-                account_id=ctx.account_id,
-                trade_id=closing.fill_id,
-                pnl=closing.realized or 0.0,
-            )
-        except ValueError as exc:
-            parsed.error(closing.row, "Trade", invalid_trade(exc))
-            continue
-        parsed.add_trade(event, closing.row)
-    parsed.skipped += len(pairing.still_open)
-
-
-def _lots(elements: list[FlexLot], tz: tzinfo) -> list[Lot]:
+def _lots(elements: Sequence[FlexLot], tz: tzinfo) -> list[Lot]:
     """``Lot`` elements: quantity, cost per unit and when opened (``ValueError`` naming
-    the line on bad text)."""
-    lots: list[Lot] = []
+    the line on bad text or a missing ``openDateTime``)."""
+    return read_lots(_lot_texts(elements), TIME_LAYOUTS, tz)
+
+
+def _lot_texts(elements: Sequence[FlexLot]) -> Iterator[tuple[int, str, str, str]]:
     for element in elements:
         if not element.openDateTime.strip() or element.openDateTime.strip() == "--":
             raise ValueError(f"line {element.row}: the Lot has no openDateTime")
-        try:
-            lots.append(
-                Lot(
-                    quantity=abs(read_amount(element.quantity)),
-                    price=read_amount(element.tradePrice),
-                    opened=parse_wall_time(element.openDateTime, TIME_LAYOUTS, tz),
-                )
-            )
-        except ValueError as exc:
-            raise ValueError(f"line {element.row}: {exc}") from None
-    return lots
+        yield element.row, element.quantity, element.tradePrice, element.openDateTime
 
 
 def _add_cash(parsed: ParsedStatement, cash: FlexCash, tz: tzinfo) -> None:

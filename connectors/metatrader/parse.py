@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -404,41 +405,61 @@ def _mt5_meta(rows: Iterable[list[str]]) -> StatementMeta:
     )
 
 
-def html_rows_mt5(table: Iterable[Row]) -> Table5:
-    """Section-tagged MT5 rows from the HTML table rows."""
+RowT = TypeVar("RowT")
+
+
+def _tag_sections(
+    rows: Iterable[tuple[int, str | None, RowT]],
+    head_texts: Callable[[RowT], list[str]],
+    data: Callable[[RowT], tuple[list[str], str]],
+) -> Table5:
+    """Rows (line, the section it heads or ``None``, the row) → each data row tagged with
+    the section heading above it (its ``data``: cell texts and raw text); the rows before
+    the first heading are the report's head (``head_texts``), read for its meta."""
     out: list[tuple[int, str, list[str], str]] = []
     head: list[list[str]] = []
     section = ""
-    for row in table:
-        found = _section(row, _MT5_SECTIONS)
-        if found:
-            section = found
+    for line, heading, row in rows:
+        if heading:
+            section = heading
             continue
-        texts = row.spread()
         if not section:
-            head.append(row.texts)
+            head.append(head_texts(row))
             continue
-        out.append((row.line, section, texts, row.raw))
+        texts, raw = data(row)
+        out.append((line, section, texts, raw))
     return Table5(out, _mt5_meta(head))
+
+
+def html_rows_mt5(table: Iterable[Row]) -> Table5:
+    """Section-tagged MT5 rows from the HTML table rows."""
+    return _tag_sections(
+        ((row.line, _section(row, _MT5_SECTIONS), row) for row in table),
+        lambda row: row.texts,
+        lambda row: (row.spread(), row.raw),
+    )
+
+
+def _sheet_heading(filled: list[str]) -> str | None:
+    """The MT5 section a worksheet row names, when it is a lone heading cell."""
+    if len(filled) != 1:
+        return None
+    return _MT5_SECTIONS.get(filled[0].rstrip(":").strip().lower())
 
 
 def sheet_rows_mt5(values: Iterable[tuple[int, list[str]]]) -> Table5:
-    """Section-tagged MT5 rows from worksheet rows (row number, cell texts)."""
-    out: list[tuple[int, str, list[str], str]] = []
-    head: list[list[str]] = []
-    section = ""
-    for line, texts in values:
-        filled = [t for t in texts if t]
-        if not filled:
-            continue
-        if len(filled) == 1 and filled[0].rstrip(":").strip().lower() in _MT5_SECTIONS:
-            section = _MT5_SECTIONS[filled[0].rstrip(":").strip().lower()]
-            continue
-        if not section:
-            head.append(filled)
-            continue
-        out.append((line, section, texts, ",".join(texts)))
-    return Table5(out, _mt5_meta(head))
+    """Section-tagged MT5 rows from worksheet rows (row number, cell texts); empty rows
+    are left out, a head row keeps its filled cells only."""
+    filled_rows = ((line, texts, [t for t in texts if t]) for line, texts in values)
+    return _tag_sections(
+        (
+            (line, _sheet_heading(filled), (texts, filled))
+            for line, texts, filled in filled_rows
+            if filled
+        ),
+        lambda row: row[1],
+        lambda row: (row[0], ",".join(row[0])),
+    )
 
 
 def _is_data(texts: Sequence[str]) -> bool:
@@ -446,9 +467,19 @@ def _is_data(texts: Sequence[str]) -> bool:
 
 
 def _mt5_position(texts: Sequence[str]) -> Mt5Position:
-    v = dict(zip(_POSITION_COLUMNS, texts, strict=False))
-    if len(texts) < len(_POSITION_COLUMNS):
-        raise RowProblem("row", f"{len(texts)} cells, expected {len(_POSITION_COLUMNS)}")
+    return _position(texts, _POSITION_COLUMNS, closed=True)
+
+
+def _mt5_open(texts: Sequence[str]) -> Mt5Position:
+    return _position(texts, _OPEN_COLUMNS, closed=False)
+
+
+def _position(texts: Sequence[str], columns: Sequence[str], *, closed: bool) -> Mt5Position:
+    """A Positions row (``closed``) or an Open Positions row, whose close time, close
+    price and commission are not known yet."""
+    v = dict(zip(columns, texts, strict=False))
+    if len(texts) < len(columns):
+        raise RowProblem("row", f"{len(texts)} cells, expected {len(columns)}")
     kind = v["type"].strip().lower()
     if kind not in SIDES:
         raise RowProblem("Type", f"unknown position type {v['type']!r}")
@@ -461,9 +492,9 @@ def _mt5_position(texts: Sequence[str]) -> Mt5Position:
         open_price=number(v["open_price"], "Price", blank_is_zero=False),
         stop_loss=number(v["stop_loss"], "S / L"),
         take_profit=number(v["take_profit"], "T / P"),
-        close_time=mt_time(v["close_time"], "Close Time"),
-        close_price=number(v["close_price"], "Close Price", blank_is_zero=False),
-        commission=number(v["commission"], "Commission"),
+        close_time=mt_time(v["close_time"], "Close Time") if closed else None,
+        close_price=number(v["close_price"], "Close Price", blank_is_zero=False) if closed else 0.0,
+        commission=number(v["commission"], "Commission") if closed else 0.0,
         swap=number(v["swap"], "Swap"),
         profit=number(v["profit"], "Profit"),
     )
@@ -472,30 +503,6 @@ def _mt5_position(texts: Sequence[str]) -> Mt5Position:
 def _volume(text: str) -> float:
     # MT5 may print "0.2 / 0.2" (closed / initial volume): the first is what traded.
     return number(text.split("/", maxsplit=1)[0], "Volume", blank_is_zero=False)
-
-
-def _mt5_open(texts: Sequence[str]) -> Mt5Position:
-    v = dict(zip(_OPEN_COLUMNS, texts, strict=False))
-    if len(texts) < len(_OPEN_COLUMNS):
-        raise RowProblem("row", f"{len(texts)} cells, expected {len(_OPEN_COLUMNS)}")
-    kind = v["type"].strip().lower()
-    if kind not in SIDES:
-        raise RowProblem("Type", f"unknown position type {v['type']!r}")
-    return Mt5Position(
-        open_time=mt_time(v["open_time"], "Time"),
-        position=v["position"].strip(),
-        symbol=v["symbol"].strip(),
-        type=kind,
-        volume=_volume(v["volume"]),
-        open_price=number(v["open_price"], "Price", blank_is_zero=False),
-        stop_loss=number(v["stop_loss"], "S / L"),
-        take_profit=number(v["take_profit"], "T / P"),
-        close_time=None,
-        close_price=0.0,
-        commission=0.0,
-        swap=number(v["swap"], "Swap"),
-        profit=number(v["profit"], "Profit"),
-    )
 
 
 def _mt5_deal(texts: Sequence[str]) -> Mt5Deal:

@@ -49,7 +49,7 @@ from connectors.statements.tables import (
     read_amount,
     read_lines,
     read_optional_amount,
-    read_or_report,
+    read_some_or_report,
 )
 from connectors.statements.text import decode
 from schemas.events import TradeEvent
@@ -278,11 +278,8 @@ def parse_ninjatrader(data: bytes, ctx: ParseContext) -> ParsedStatement:
     parsed = ParsedStatement()
     text = decode(data)
     first = text.split("\n", 1)[0]
-    lines = read_or_report(text, parsed, _delimiter(first))
+    lines = read_some_or_report(text, parsed, _delimiter(first))
     if lines is None:
-        return parsed
-    if not lines:
-        parsed.error(None, "file", "the file is empty")
         return parsed
     grid = read_grid(lines[0].cells)
     if grid is None:
@@ -394,7 +391,7 @@ def _executions(
                 closing.row,
                 "Instrument",
                 f"no point value for {closing.symbol!r} (root {exc.args[0]}); add it to "
-                "connectors/statements/contracts.py",
+                'connectors/instruments.json (kind "future")',
                 raws.get(closing.row or 0, ""),
             )
             continue

@@ -121,19 +121,9 @@ class _TickMaker:
             and type(balance) is float
             and math.isfinite(balance)
         ):
-            tick = object.__new__(BalanceEvent)
-            values = {
-                "type": "balance",
-                "account_id": account_id,
-                "ts": ts,
-                "balance": balance,
-                "equity": balance,
-            }
-            object.__setattr__(tick, "__dict__", values)
-            object.__setattr__(tick, "__pydantic_fields_set__", set(_TICK_FIELDS_SET))
-            object.__setattr__(tick, "__pydantic_extra__", None)
-            object.__setattr__(tick, "__pydantic_private__", None)
-            return tick
+            return BalanceEvent.model_construct(
+                set(_TICK_FIELDS_SET), account_id=account_id, ts=ts, balance=balance, equity=balance
+            )
         return BalanceEvent(account_id=account_id, ts=ts, balance=balance, equity=balance)
 
 

@@ -18,11 +18,13 @@ such format shares:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
+from connectors.statements.model import ParsedStatement
+from connectors.statements.tables import invalid_trade
 from schemas.events import TradeEvent
 
 Side = Literal["buy", "sell"]
@@ -228,3 +230,71 @@ def closed_trade(trip: ClosedTrip, *, account_id: str, trade_id: str, pnl: float
         pnl=round(pnl, 2),
         commission=trip.commission,
     )
+
+
+LotLine = TypeVar("LotLine")
+
+
+@dataclass(frozen=True, slots=True)
+class TripWording:
+    """How a format names its parts in row errors: ``trade`` the section of its fills,
+    ``lot`` the section of its closed-lot lines, ``no_opening`` the reason given for a
+    closing fill whose opening is neither in the file nor in closed-lot lines (formatted
+    with ``quantity`` and ``symbol``)."""
+
+    trade: str
+    lot: str
+    no_opening: str
+
+
+def add_closed_trips(
+    parsed: ParsedStatement,
+    fills: Iterable[Fill],
+    lots: Mapping[int, Sequence[LotLine]],
+    read_lots: Callable[[Sequence[LotLine]], list[Lot]],
+    *,
+    account_id: str,
+    wording: TripWording,
+    number_repeats: bool = False,
+) -> None:
+    """Pair ``fills`` first in first out and add one closed trade per closing fill to
+    ``parsed``, its ``pnl`` the broker's realised P&L (IBKR's statements: the broker did
+    the sums, so no contract multiplier is needed).
+
+    A closing fill whose opening is not among the fills is built from the broker's
+    closed-lot lines under it (``lots``, by the fill's row; ``read_lots`` reads them, a
+    ``ValueError`` is reported), and reported when it has none. ``number_repeats``: a
+    fill id seen again gets ``#2``, ``#3``, … (ids built from what the line says can
+    repeat). Lots still open at the end are counted as skipped.
+    """
+    pairing = pair_fifo(fills)
+    trips = list(pairing.trips)
+    for fill, quantity in pairing.unmatched:
+        closed_lots = lots.get(fill.row or 0)
+        if closed_lots and quantity >= fill.quantity - _EPSILON:
+            try:
+                trips.append(trip_from_lots(fill, read_lots(closed_lots)))
+            except ValueError as exc:
+                parsed.error(fill.row, wording.lot, str(exc))
+            continue
+        parsed.error(
+            fill.row,
+            wording.trade,
+            wording.no_opening.format(quantity=quantity, symbol=fill.symbol),
+        )
+    seen_ids: dict[str, int] = {}
+    for trip in trips:
+        closing = trip.closing
+        trade_id = closing.fill_id
+        if number_repeats:
+            seen_ids[trade_id] = seen_ids.get(trade_id, 0) + 1
+            if seen_ids[trade_id] > 1:
+                trade_id = f"{trade_id}#{seen_ids[trade_id]}"
+        pnl = closing.realized if closing.realized is not None else 0.0
+        try:
+            event = closed_trade(trip, account_id=account_id, trade_id=trade_id, pnl=pnl)
+        except ValueError as exc:
+            parsed.error(closing.row, wording.trade, invalid_trade(exc))
+            continue
+        parsed.add_trade(event, closing.row)
+    parsed.skipped += len(pairing.still_open)

@@ -81,6 +81,18 @@ def read_or_report(text: str, parsed: ParsedStatement, delimiter: str = ",") -> 
         return None
 
 
+def read_some_or_report(
+    text: str, parsed: ParsedStatement, delimiter: str = ","
+) -> list[Line] | None:
+    """:func:`read_or_report`, and ``None`` with a file error for a file without lines
+    (the formats that need at least a header line)."""
+    lines = read_or_report(text, parsed, delimiter)
+    if lines is not None and not lines:
+        parsed.error(None, "file", "the file is empty")
+        return None
+    return lines
+
+
 def merge_aliases(
     table: LanguageAliases, languages: Iterable[str] | None = None
 ) -> dict[str, tuple[str, ...]]:

@@ -22,8 +22,8 @@ from connectors.statements.tables import (
     merge_aliases,
     read_amount,
     read_optional_amount,
-    read_or_report,
     read_quantity,
+    read_some_or_report,
     strptime,
 )
 from connectors.statements.text import decode
@@ -180,11 +180,8 @@ def _trade(row: TopstepTrade, ctx: ParseContext) -> TradeEvent:
 def parse_topstepx(data: bytes, ctx: ParseContext) -> ParsedStatement:
     """The export's closed trades (module doc)."""
     parsed = ParsedStatement()
-    lines = read_or_report(decode(data), parsed)
+    lines = read_some_or_report(decode(data), parsed)
     if lines is None:
-        return parsed
-    if not lines:
-        parsed.error(None, "file", "the file is empty")
         return parsed
     columns = _header(lines[0].cells)
     missing = [name for name in REQUIRED if name not in columns]

@@ -175,7 +175,7 @@ def parse_fills(
                 closing.row,
                 "Product",
                 f"no point value for {product!r} (root {exc.args[0]}); add it to "
-                "connectors/statements/contracts.py",
+                'connectors/instruments.json (kind "future")',
                 raws.get(closing.row or 0, ""),
             )
             continue

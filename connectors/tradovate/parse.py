@@ -29,8 +29,8 @@ from connectors.statements.tables import (
     merge_aliases,
     parse_wall_time,
     read_amount,
-    read_or_report,
     read_quantity,
+    read_some_or_report,
 )
 from connectors.statements.text import decode
 from connectors.tradovate.fills import fills_header, parse_fills
@@ -165,11 +165,8 @@ def _trade(pair: TradovatePair, ctx: ParseContext, tz: tzinfo) -> TradeEvent:
 def parse_tradovate(data: bytes, ctx: ParseContext) -> ParsedStatement:
     """The export's closed trades (module doc)."""
     parsed = ParsedStatement()
-    lines = read_or_report(decode(data), parsed)
+    lines = read_some_or_report(decode(data), parsed)
     if lines is None:
-        return parsed
-    if not lines:
-        parsed.error(None, "file", "the file is empty")
         return parsed
     tz = ctx.timezone or CENTRAL
     fill_columns = fills_header(lines[0].cells)

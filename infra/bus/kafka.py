@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -243,6 +243,28 @@ class KafkaPublisher:
             except KafkaException as exc:
                 raise BusError(f"cannot publish to {topic!r}: {exc}") from None
             return
+
+    def publish_many(self, topic: str, key: str, values: Iterable[bytes]) -> int:
+        """Queue many pre-encoded messages under one key, in order (the bulk path of
+        imports): one produce call each, nothing built per message, delivery reports
+        served every 10,000 messages; returns how many were queued."""
+        encoded = key.encode("utf-8")
+        produce, poll = self._producer.produce, self._producer.poll
+        count = 0
+        try:
+            for count, value in enumerate(values, start=1):
+                while True:
+                    try:
+                        produce(topic, value, encoded)
+                    except BufferError:
+                        poll(0.05)  # queue full: let deliveries drain, then retry
+                        continue
+                    break
+                if count % 10_000 == 0:
+                    poll(0)
+        except KafkaException as exc:
+            raise BusError(f"cannot publish to {topic!r}: {exc}") from None
+        return count
 
     def poll(self) -> None:
         self._producer.poll(0)

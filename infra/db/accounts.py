@@ -17,7 +17,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from schemas import AccountEvent, BalanceEvent, TradeEvent
+from schemas import AccountEvent, TradeEvent
 from schemas.api import (
     AccountCreate,
     AccountRecord,
@@ -64,11 +64,22 @@ class PostgresAccounts:
         self._pool = pool
 
     def create(self, owner_id: UUID, account_id: str, body: AccountCreate) -> AccountRecord:
+        """Store the new account as the owner's. The route publishes its account event
+        first, so the pipeline's sink may already have stored the row (with no owner):
+        then it becomes the owner's. The id is new and random, so an owned row with it
+        is a bug, never another user's account to take."""
         with self._pool.connection() as conn:
             row = conn.execute(
-                "INSERT INTO accounts (account_id, owner_id, name, ruleset, initial_balance, "  # noqa: S608 - constant columns
-                "overrides, currency, broker, broker_account_id) "
-                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_ACCOUNT_COLUMNS}",
+                "INSERT INTO accounts AS a (account_id, owner_id, name, ruleset, "  # noqa: S608 - constant columns
+                "initial_balance, overrides, currency, broker, broker_account_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (account_id) DO UPDATE SET owner_id = EXCLUDED.owner_id, "
+                "name = EXCLUDED.name, ruleset = EXCLUDED.ruleset, "
+                "initial_balance = EXCLUDED.initial_balance, overrides = EXCLUDED.overrides, "
+                "currency = EXCLUDED.currency, broker = EXCLUDED.broker, "
+                "broker_account_id = EXCLUDED.broker_account_id "
+                "WHERE a.owner_id IS NULL AND a.deleted_at IS NULL "
+                f"RETURNING {_ACCOUNT_COLUMNS}",
                 (
                     account_id,
                     owner_id,
@@ -81,7 +92,8 @@ class PostgresAccounts:
                     body.broker_account_id,
                 ),
             ).fetchone()
-        assert row is not None
+        if row is None:
+            raise RuntimeError(f"account id {account_id} is already taken")
         return _account(row)
 
     def claim(self, owner_id: UUID, events: Sequence[AccountEvent]) -> int:
@@ -471,85 +483,3 @@ class PostgresSessions:
                 (owner_id, account_id, limit),
             ).fetchall()
         return [_session(row) for row in rows]
-
-
-# Journals for the KPIs ------------------------------------------------------------------
-
-_LAST_TICK_PER_DAY = """
-SELECT DISTINCT ON (date_trunc('day', ts AT TIME ZONE 'UTC')) ts, balance, equity
-FROM balance_ticks
-WHERE account_id = %s AND ts >= %s AND ts < %s
-ORDER BY date_trunc('day', ts AT TIME ZONE 'UTC'), ts DESC
-"""
-
-_CLOSED_TRADES = """
-SELECT broker_trade_id, symbol, side, quantity, entry_price, entry_time, exit_price,
-       exit_time, pnl, commission, swap, stop_loss, take_profit, mfe, mae, tags
-FROM trades
-WHERE account_id = %s AND status = 'closed' AND exit_time >= %s AND exit_time < %s
-ORDER BY exit_time, broker_trade_id
-"""
-
-
-class PostgresJournals:
-    """:class:`api.ports.Journals`: an owned account's events for the KPI engine.
-
-    Balances are one snapshot per UTC day, the day's last: the KPIs read only each day's
-    closing equity from them (and the account's initial balance), so the daily series is
-    the same as from every tick, at a fraction of the rows.
-    """
-
-    def __init__(self, pool: Pool) -> None:
-        self._pool = pool
-
-    def events(
-        self, owner_id: UUID, account_id: str, since: datetime, until: datetime
-    ) -> list[AccountEvent | BalanceEvent | TradeEvent] | None:
-        with self._pool.connection() as conn:
-            account = conn.execute(
-                "SELECT ruleset, initial_balance, currency, overrides, name FROM accounts "
-                "WHERE account_id = %s AND owner_id = %s AND deleted_at IS NULL",
-                (account_id, owner_id),
-            ).fetchone()
-            if account is None:
-                return None
-            ticks = conn.execute(_LAST_TICK_PER_DAY, (account_id, since, until)).fetchall()
-            trades = conn.execute(_CLOSED_TRADES, (account_id, since, until)).fetchall()
-        events: list[AccountEvent | BalanceEvent | TradeEvent] = [
-            AccountEvent(
-                account_id=account_id,
-                ruleset=account[0],
-                initial_balance=float(account[1]),
-                currency=account[2],
-                overrides=account[3] or None,
-                name=account[4],
-            )
-        ]
-        events.extend(
-            BalanceEvent(account_id=account_id, ts=ts, balance=balance, equity=equity)
-            for ts, balance, equity in ticks
-        )
-        events.extend(
-            TradeEvent(
-                account_id=account_id,
-                broker_trade_id=row[0],
-                status="closed",
-                symbol=row[1],
-                side=row[2],
-                quantity=float(row[3]),
-                entry_price=float(row[4]),
-                entry_time=row[5],
-                exit_price=float(row[6]),
-                exit_time=row[7],
-                pnl=float(row[8]),
-                commission=float(row[9]),
-                swap=float(row[10]),
-                stop_loss=_number(row[11]),
-                take_profit=_number(row[12]),
-                mfe=_number(row[13]),
-                mae=_number(row[14]),
-                tags=tuple(row[15]),
-            )
-            for row in trades
-        )
-        return events

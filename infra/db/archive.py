@@ -22,7 +22,13 @@ from psycopg.rows import TupleRow
 
 from infra.db.pool import Pool
 from infra.db.retry import RetryPolicy, run_with_retry
-from infra.db.sinks import TradeCounts, copy_ticks, upsert_accounts, upsert_trades
+from infra.db.sinks import (
+    TradeCounts,
+    copy_ticks,
+    insert_new,
+    upsert_accounts,
+    upsert_trades,
+)
 from schemas.events import AccountEvent, BalanceEvent, TradeEvent
 
 Cursor = psycopg.Cursor[TupleRow]
@@ -135,7 +141,8 @@ def insert_status_changes(cur: Cursor, changes: Sequence[StatusChange]) -> tuple
     the order given. A change re-sent after a restart is stored once."""
     if not changes:
         return ()
-    cur.execute(
+    return insert_new(
+        cur,
         _INSERT_STATUS,
         (
             [c.status_id for c in changes],
@@ -147,13 +154,8 @@ def insert_status_changes(cur: Cursor, changes: Sequence[StatusChange]) -> tuple
             [c.until for c in changes],
             [c.message for c in changes],
         ),
+        [c.status_id for c in changes],
     )
-    stored = {row[0] for row in cur.fetchall()}
-    ordered: list[str] = []
-    for change in changes:
-        if change.status_id in stored and change.status_id not in ordered:
-            ordered.append(change.status_id)
-    return tuple(ordered)
 
 
 class ArchiveStore:

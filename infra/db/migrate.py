@@ -200,11 +200,6 @@ def not_preloaded_reason(conn: psycopg.Connection[TupleRow]) -> str:
     )
 
 
-def choose_backend(conn: psycopg.Connection[TupleRow], mode: TimescaleMode) -> Backend:
-    """The backend to migrate with (``conn`` in autocommit mode, ledger table present)."""
-    return _choose_backend(conn, mode)[0]
-
-
 def _choose_backend(
     conn: psycopg.Connection[TupleRow], mode: TimescaleMode
 ) -> tuple[Backend, str | None]:

@@ -245,11 +245,22 @@ RETURNING breach_id
 """
 
 
+def insert_new(
+    cur: Cursor, sql: str, columns: Sequence[Sequence[Any]], ids: Sequence[str]
+) -> tuple[str, ...]:
+    """Run an ``INSERT … ON CONFLICT … DO NOTHING RETURNING <id>`` over ``columns``; the
+    ids of ``ids`` that were new, in the order given (a repeated id once)."""
+    cur.execute(sql, tuple(columns))
+    stored = {row[0] for row in cur.fetchall()}
+    return tuple(dict.fromkeys(i for i in ids if i in stored))
+
+
 def insert_breaches(cur: Cursor, breaches: Sequence[BreachEvent]) -> tuple[str, ...]:
     """Store breaches not seen before; returns the ids that were new, in batch order."""
     if not breaches:
         return ()
-    cur.execute(
+    return insert_new(
+        cur,
         _INSERT_BREACHES,
         (
             [b.breach_id for b in breaches],
@@ -262,13 +273,8 @@ def insert_breaches(cur: Cursor, breaches: Sequence[BreachEvent]) -> tuple[str, 
             [b.threshold for b in breaches],
             [b.message for b in breaches],
         ),
+        [b.breach_id for b in breaches],
     )
-    stored = {row[0] for row in cur.fetchall()}
-    ordered: list[str] = []
-    for breach in breaches:
-        if breach.breach_id in stored and breach.breach_id not in ordered:
-            ordered.append(breach.breach_id)
-    return tuple(ordered)
 
 
 _INSERT_DEAD_LETTERS = """

@@ -1,6 +1,7 @@
 """Storage for statement imports: what is stored already (dedup) and one atomic write.
 
-- :func:`stored_trade_status`: the stored status of each of the import's trade ids;
+- :func:`stored_trade_status`: the stored status of each of the import's trade ids
+  (:func:`stored_trade_status_frame`: the same for a column of ids, as a frame);
 - :func:`stored_cash_keys`: which of its cash movements are stored;
 - :func:`balance_before`: the last stored balance at or before a time (running balance);
 - :func:`account_balance`: a registered account's initial balance and currency;
@@ -18,7 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+import polars as pl
 import psycopg
+from psycopg import sql
 from psycopg.rows import TupleRow
 
 from infra.db.pool import Pool
@@ -75,6 +78,47 @@ def stored_trade_status(conn: Connection, account_id: str, ids: Sequence[str]) -
         ).fetchall()
         found.update((str(trade_id), str(status)) for trade_id, status in rows)
     return found
+
+
+_STAGE_KEYS = "CREATE TEMP TABLE import_keys (broker_trade_id text) ON COMMIT DROP"
+_STORED_OF_KEYS = """
+COPY (SELECT t.broker_trade_id, t.status FROM trades t
+      JOIN (SELECT DISTINCT broker_trade_id FROM import_keys) k USING (broker_trade_id)
+      WHERE t.account_id = {account}) TO STDOUT (FORMAT CSV)
+"""
+
+
+def stored_trade_status_frame(conn: Connection, account_id: str, ids: pl.Series) -> pl.DataFrame:
+    """:func:`stored_trade_status` for a column of ids, as a frame ``broker_trade_id,
+    stored_status``: the ids go in by one COPY into a temporary table, the stored rows
+    of those ids come back by one COPY out (no per-id parameters or Python rows)."""
+    schema = {"broker_trade_id": pl.String(), "stored_status": pl.String()}
+    if ids.is_empty():
+        return pl.DataFrame(schema=schema)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(_STAGE_KEYS)
+        with cur.copy("COPY import_keys (broker_trade_id) FROM STDIN (FORMAT CSV)") as copy:
+            copy.write(_csv(ids.to_frame("broker_trade_id")))
+        query = sql.SQL(_STORED_OF_KEYS).format(account=sql.Literal(account_id))
+        out = bytearray()
+        with cur.copy(query) as copy:
+            for block in copy:
+                out += block
+    if not out:
+        return pl.DataFrame(schema=schema)
+    return pl.read_csv(bytes(out), has_header=False, new_columns=list(schema), schema=schema)
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    """A frame as COPY's CSV: strings quoted (an empty string stays one), null as an
+    unquoted empty field, times as UTC with ``Z``."""
+    return frame.write_csv(
+        include_header=False,
+        null_value="",
+        quote_style="non_numeric",
+        datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ",
+        float_scientific=None,
+    ).encode()
 
 
 def stored_cash_keys(conn: Connection, account_id: str, keys: Sequence[str]) -> set[str]:
@@ -136,14 +180,27 @@ ON CONFLICT ON CONSTRAINT trades_broker_trade_key DO NOTHING
 """
 
 
+_TRADE_COLUMNS = (
+    "account_id", "broker_trade_id", "status", "symbol", "side", "quantity", "entry_price",
+    "entry_time", "exit_price", "exit_time", "pnl", "commission", "swap", "stop_loss",
+    "take_profit", "notes",
+)  # fmt: skip
+
+
 def copy_new_trades(
-    cur: psycopg.Cursor[TupleRow], trades: Sequence[TradeEvent], source: str
+    cur: psycopg.Cursor[TupleRow], trades: Sequence[TradeEvent] | pl.DataFrame, source: str
 ) -> int:
-    """Insert trades not stored yet through a binary COPY into a staging table (fast for
-    large files); returns how many were inserted (a row stored meanwhile is skipped)."""
-    if not trades:
+    """Insert trades not stored yet through a COPY into a staging table (fast for large
+    files; a frame of the contract's columns goes in as one CSV block); returns how many
+    were inserted (a row stored meanwhile is skipped)."""
+    if len(trades) == 0:
         return 0
     cur.execute(_STAGE_TRADES)
+    if isinstance(trades, pl.DataFrame):
+        with cur.copy(_COPY_STAGED.replace("BINARY", "CSV")) as copy:
+            copy.write(_csv(trades.select(_TRADE_COLUMNS)))
+        cur.execute(_INSERT_STAGED, (source,))
+        return cur.rowcount
     with cur.copy(_COPY_STAGED) as copy:
         copy.set_types(_STAGED_TYPES)
         write_row = copy.write_row
@@ -157,6 +214,16 @@ def copy_new_trades(
             )  # fmt: skip
     cur.execute(_INSERT_STAGED, (source,))
     return cur.rowcount
+
+
+def _copy_tick_frame(cur: psycopg.Cursor[TupleRow], ticks: pl.DataFrame) -> int:
+    if ticks.is_empty():
+        return 0
+    with cur.copy(
+        "COPY balance_ticks (account_id, ts, balance, equity) FROM STDIN (FORMAT CSV)"
+    ) as copy:
+        copy.write(_csv(ticks.select("account_id", "ts", "balance", "equity")))
+    return ticks.height
 
 
 _INSERT_CASH = """
@@ -175,14 +242,15 @@ def store_import(
     account_id: str,
     source: str,
     account: AccountEvent | None,
-    new_trades: Sequence[TradeEvent],
+    new_trades: Sequence[TradeEvent] | pl.DataFrame,
     updated_trades: Sequence[TradeEvent],
-    ticks: Sequence[BalanceEvent],
+    ticks: Sequence[BalanceEvent] | pl.DataFrame,
     cash: Sequence[CashRow],
     dead_letters: Sequence[DeadLetter] = (),
     retry: RetryPolicy | None = None,
 ) -> StoredImport:
-    """Write one import in one transaction (see the module doc)."""
+    """Write one import in one transaction (see the module doc). New trades and ticks may
+    come as frames (the contract's columns; ticks ``account_id, ts, balance, equity``)."""
 
     def work(conn: Connection) -> StoredImport:
         with conn.cursor() as cur:
@@ -199,7 +267,10 @@ def store_import(
             counts = upsert_trades(cur, updated_trades, source=source) + TradeCounts(
                 new=inserted, duplicate=len(new_trades) - inserted
             )
-            stored_ticks = copy_ticks(cur, ticks)
+            if isinstance(ticks, pl.DataFrame):
+                stored_ticks = _copy_tick_frame(cur, ticks)
+            else:
+                stored_ticks = copy_ticks(cur, ticks)
             if cash:
                 cur.execute(
                     _INSERT_CASH,

@@ -1,5 +1,6 @@
 """The trader's page in a real browser: sign in with TOTP, a simulated account's level-3
-overlay, dismissal, the alert history, analytics, and no overflow at 390 and 1440 px."""
+overlay, dismissal, the alert history, analytics of one account and of all of them, and
+no overflow at 390 and 1440 px."""
 
 from __future__ import annotations
 
@@ -108,8 +109,14 @@ def test_a_level_3_overlay_arrives_is_dismissed_and_stays_in_the_history(
 
     clear_overlays(page)
     go(page, "analytics")
+    # All accounts together first (the picker's first choice), then the one account; the
+    # KPI cards name what they were computed for.
+    page.select_option("#analytics-filters [name=account]", "*")
+    expect(page.locator('#kpis[data-source="*"] .kpi')).to_have_count(10, timeout=SLOW)
+    expect(page.locator('#kpis[data-source="*"] [data-kpi="trades"] b')).not_to_have_text("–")
+    expect(page.locator("#calendar svg text.month").first).to_be_visible()
     page.select_option("#analytics-filters [name=account]", account)
-    expect(page.locator("#kpis .kpi")).to_have_count(10, timeout=SLOW)
+    expect(page.locator(f'#kpis[data-source="{account}"] .kpi')).to_have_count(10, timeout=SLOW)
     expect(page.locator('#kpis .kpi[data-kpi="trades"] b')).not_to_have_text("–")
     symbol = page.locator('#breakdowns [data-breakdown="by_symbol"] .bucket[data-key="EURUSD"]')
     expect(symbol).to_have_count(1)
@@ -152,20 +159,22 @@ def test_nothing_is_cut_off_or_off_screen(page: Page, artifacts: Path, width: in
     go(page, "overview")
 
 
-def test_a_new_user_turns_on_two_factor_sign_in_from_the_settings(
+def test_a_new_user_signs_up_adds_an_account_and_turns_on_two_factor_sign_in(
     browser: Browser, demo: Demo, artifacts: Path
 ) -> None:
     email, password = f"trader-{secrets.token_hex(4)}@example.org", secrets.token_urlsafe(18)
-    registered = httpx.post(
-        f"{demo.base}/api/v1/auth/register", json={"email": email, "password": password}
-    )
-    assert registered.status_code == 201, registered.text
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(demo.base + "/")
     page.fill("#email", email)
     page.fill("#password", password)
-    page.click("#login button[type=submit]")
+    page.click("#register")  # registers, then signs in
     expect(page.locator("#nav")).to_be_visible()
+    # No accounts yet: add one from the overview; its card appears.
+    page.locator("#add-account summary").click()
+    page.fill("#account-form [name=name]", "My challenge")
+    page.select_option("#account-form [name=ruleset]", "ftmo-2step")
+    page.locator("#account-form button[type=submit]").click()
+    expect(page.locator("#accounts .card", has_text="My challenge")).to_have_count(1, timeout=SLOW)
     go(page, "settings")
     expect(page.locator("#twofa-state")).to_contain_text("Off")
     page.click("#twofa-enrol")

@@ -36,7 +36,6 @@ from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.accounts import (
     PostgresAccounts,
-    PostgresJournals,
     PostgresSessions,
     PostgresTrades,
 )
@@ -208,7 +207,6 @@ def build_api(
             allowed_origins=("https://desk.example",),
         ),
         history=DatabaseHistory(pool),
-        journals=PostgresJournals(pool),
         realtime=RealtimeHub(RedisFeed(redis_url, redis_prefix)),
         tickets=RedisTickets(client, redis_prefix, 30),
         revocations=RedisRevocations(client, redis_prefix),

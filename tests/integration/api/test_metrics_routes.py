@@ -245,3 +245,19 @@ def test_kpi_documents_are_cached_in_redis_and_new_history_is_never_served_stale
         assert _get(api, alice, url, **march_3)["execution"]["trades"] == 1
     finally:
         client.close()
+
+
+def test_the_kpis_are_read_through_the_metrics_store_alone(
+    api: Api, alice: User, account: str
+) -> None:
+    # One reader of an account's history for the KPIs: the metrics store. Without one
+    # configured the route is 503, never answered from another reader of the same rows.
+    found = _get(api, alice, f"/api/v1/metrics/{account}")
+    assert found["execution"]["net_pnl"] == pytest.approx(1_200.0)  # -500 + 1,500 + 200
+    api.services.metrics = None
+    for path, params in (("", {}), ("/calendar", {"month": "2026-03"}), ("/equity", {})):
+        response = api.client.get(
+            f"/api/v1/metrics/{account}{path}", headers=alice.auth, params=params
+        )
+        assert response.status_code == 503, (path, response.text)
+        assert response.json()["detail"] == "no database configured"

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 import redis
 
+from api.ports import EventSink
 from infra.bus import BEGINNING
 from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
+from infra.db.sinks import PostgresSink
 from infra.live import standing_key
 from infra.rulesets import RulesetCatalog
 from risk_engine import Armor
@@ -590,3 +592,31 @@ def test_metrics_are_the_kpis_of_the_stored_trades_and_daily_closes(
             "/api/v1/trades", headers=alice.auth, params={"account_id": account, "from": bad}
         )
         assert trades.status_code == 422, bad
+
+
+class FastPipeline:
+    """The event sink of a pipeline that stores the account event before the route goes on
+    (the in-process demo's order): the row exists, without an owner, when the route
+    stores the account."""
+
+    def __init__(self, inner: EventSink, pool: Pool) -> None:
+        self._inner = inner
+        self._sink = PostgresSink(pool)
+
+    def publish(self, event: AccountEvent | TradeEvent) -> None:
+        self._inner.publish(event)
+        self._sink.write([event])
+
+
+def test_an_account_the_pipeline_stored_first_is_still_created_as_the_users(
+    api: Api, alice: User, bob: User, pool: Pool
+) -> None:
+    api.services.events = FastPipeline(api.services.events, pool)
+    response = api.client.post("/api/v1/accounts", headers=alice.auth, json=ACCOUNT)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert (created["name"], created["currency"]) == (ACCOUNT["name"], ACCOUNT["currency"])
+    mine = api.client.get(f"/api/v1/accounts/{created['id']}", headers=alice.auth)
+    assert mine.status_code == 200 and mine.json()["id"] == created["id"]
+    theirs = api.client.get(f"/api/v1/accounts/{created['id']}", headers=bob.auth)
+    assert theirs.status_code == 404

@@ -44,17 +44,32 @@ def run(pool: Pool, request: ImportRequest) -> tuple[ImportResult, list[object]]
     return result, [parse_event(m.value or b"", "test") for m in messages]
 
 
-def request(
-    account: str, fmt: str, name: str, *, tz: str | None = None, register: float | None = None
+def file_request(
+    account: str,
+    path: Path,
+    fmt: str,
+    *,
+    tz: str | None = None,
+    registration: Registration | None = None,
 ) -> ImportRequest:
+    """Import the file at ``path`` in format ``fmt`` into ``account``."""
     return ImportRequest(
-        data=(DATA / fmt / name).read_bytes(),
-        filename=name,
+        data=path.read_bytes(),
+        filename=path.name,
         account_id=account,
         format_name=fmt,
         timezone=resolve_timezone(tz) if tz else None,
-        registration=Registration("ftmo-2step", register) if register else None,
+        registration=registration,
     )
+
+
+def request(
+    account: str, fmt: str, name: str, *, tz: str | None = None, register: float | None = None
+) -> ImportRequest:
+    """Import the sample file ``name`` of format ``fmt`` (registered on ftmo-2step when
+    ``register`` gives the initial balance)."""
+    registration = Registration("ftmo-2step", register) if register else None
+    return file_request(account, DATA / fmt / name, fmt, tz=tz, registration=registration)
 
 
 def balances(events: list[object]) -> list[float]:
@@ -151,12 +166,8 @@ def test_rows_failing_the_quality_suite_are_reported_by_row(
         f"{long_id},ES,long,1,2026-03-02 16:30:00,5000,2026-03-02 17:00:00,5002,100\n"
         "Q-4,ES,short,1,2026-03-03 14:30:00,5000,2026-03-03 15:00:00,5001,-40\n"
     )
-    req = ImportRequest(
-        data=path.read_bytes(),
-        filename=path.name,
-        account_id=account,
-        format_name="generic-csv",
-        registration=Registration("topstep-50k", 50000),
+    req = file_request(
+        account, path, "generic-csv", registration=Registration("topstep-50k", 50000)
     )
     result, events = run(pool, req)
     assert result.new == 2
@@ -184,12 +195,8 @@ def test_a_row_repeated_in_the_file_is_a_duplicate_not_an_error(
     trade = "R-1,ES,long,1,2026-03-02 14:30:00,5000,2026-03-02 15:00:00,5002,100"
     path = tmp_path / "repeats.csv"
     path.write_text(f"{header}\n{trade}\n{trade}\n{trade[:-3]}250\n")
-    req = ImportRequest(
-        data=path.read_bytes(),
-        filename=path.name,
-        account_id=account,
-        format_name="generic-csv",
-        registration=Registration("topstep-50k", 50000),
+    req = file_request(
+        account, path, "generic-csv", registration=Registration("topstep-50k", 50000)
     )
     result, events = run(pool, req)
     assert (result.new, result.duplicates) == (1, 1)

@@ -15,46 +15,22 @@ and one bad deal row (line 35, profit "abc").
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from aetheris.cli import main
 from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
-from infra.settings import get_settings
-from schemas import parse_event
 from schemas.events import AccountEvent, BalanceEvent, TradeEvent
-from tests.integration.db.conftest import account, admin_url, database_url, pool
 from tests.unit.statements.samples import DATA
 
+from .import_support import account, admin_url, database_url, env, pool, published, run_json
 from .support import read_topic
 
-__all__ = ["account", "admin_url", "database_url", "pool"]  # fixtures used here
+__all__ = ["account", "admin_url", "database_url", "env", "pool"]  # fixtures used here
 
 MT5 = DATA / "mt5-html" / "ReportHistory-51234567.html"
-
-
-@pytest.fixture
-def env(
-    monkeypatch: pytest.MonkeyPatch, kafka_env: dict[str, str], database_url: str
-) -> Iterator[None]:
-    for key, value in kafka_env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
-    code = main(argv)
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1, out  # exactly one JSON object
-    return code, json.loads(out[0])
 
 
 @pytest.mark.usefixtures("env")
@@ -78,8 +54,7 @@ def test_mt5_import_registers_publishes_in_order_stores_and_dedups(
     assert first["format"] == "mt5-html"
     assert first["balance_events"] == 5
 
-    messages = read_topic(kafka, topics.events, at_least=10)
-    events = [parse_event(m.value or b"", "test") for m in messages]
+    messages, events = published(kafka, topics.events, at_least=10)
     assert len(events) == 10  # the account event, 4 trades, 5 balance events
     assert {m.key for m in messages} == {account.encode()}
     assert isinstance(events[0], AccountEvent)
@@ -181,8 +156,7 @@ def test_generic_csv_open_trade_closed_later_is_updated(
     code, second = run_json(["import", str(closed), "--account", account, "--json"], capsys)
     assert code == 0
     assert (second["new"], second["updated"], second["duplicates"]) == (0, 1, 0)
-    messages = read_topic(kafka, topics.events, at_least=6)
-    events = [parse_event(m.value or b"", "test") for m in messages]
+    _, events = published(kafka, topics.events, at_least=6)
     balances = [e.balance for e in events if isinstance(e, BalanceEvent)]
     # 50 000 + 498 = 50 498; then T-2 closes +998 from the stored 50 498 = 51 496.
     assert balances == [50498.0, 51496.0]

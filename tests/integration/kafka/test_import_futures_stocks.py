@@ -15,47 +15,23 @@ account's funding):
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from aetheris.cli import main
 from infra.bus import Topics
 from infra.bus.kafka import KafkaBus
 from infra.db.pool import Pool
-from infra.settings import get_settings
-from schemas import parse_event
 from schemas.events import BalanceEvent, TradeEvent
-from tests.integration.db.conftest import account, admin_url, database_url, pool
 
+from .import_support import account, admin_url, database_url, env, pool, published, run_json
 from .support import read_topic
 
-__all__ = ["account", "admin_url", "database_url", "pool"]  # fixtures used here
+__all__ = ["account", "admin_url", "database_url", "env", "pool"]  # fixtures used here
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "statements"
 IBKR = DATA / "ibkr-activity-csv" / "activity_single_account.csv"
 TRADOVATE = DATA / "tradovate-csv"
-
-
-@pytest.fixture
-def env(
-    monkeypatch: pytest.MonkeyPatch, kafka_env: dict[str, str], database_url: str
-) -> Iterator[None]:
-    for key, value in kafka_env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
-    code = main(argv)
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1, out  # exactly one JSON object
-    return code, json.loads(out[0])
 
 
 @pytest.mark.usefixtures("env")
@@ -74,8 +50,7 @@ def test_ibkr_activity_statement_imports_publishes_in_order_and_dedups(
     # 3 closed trades + 3 cash movements
     assert (first["new"], first["duplicates"], first["updated"], first["errors"]) == (6, 0, 0, [])
 
-    messages = read_topic(kafka, topics.events, at_least=10)
-    events = [parse_event(m.value or b"", "test") for m in messages]
+    messages, events = published(kafka, topics.events, at_least=10)
     shape = [
         (e.symbol, e.pnl) if isinstance(e, TradeEvent) else round(e.balance, 2)
         for e in events
@@ -148,8 +123,7 @@ def test_tradovate_three_exports_of_one_day_add_each_trade_once(
     # (+23.76, +13.76) are new
     assert (code, third["new"], third["duplicates"]) == (0, 2, 6)
 
-    messages = read_topic(kafka, topics.events, at_least=17)
-    events = [parse_event(m.value or b"", "test") for m in messages]
+    _, events = published(kafka, topics.events, at_least=17)
     balances = [round(e.balance, 2) for e in events if isinstance(e, BalanceEvent)]
     # 50 000 + 22.50 − 42.50 = 49 980; + 1 557 = 51 537; + 37.52 = 51 574.52
     assert balances[1] == 49980.0 and balances[5] == 51537.0

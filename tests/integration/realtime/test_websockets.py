@@ -298,7 +298,10 @@ def test_a_slow_client_is_dropped_while_a_fast_one_keeps_receiving(
     try:
         trader = sign_up(small.base)
         account = trader.accounts[0]
-        padding = base64.b64encode(os.urandom(1_500)).decode()  # 2,000 characters
+        # 3,000 messages of 8,000 characters: 24 MB, several times what the kernel may
+        # buffer for one loopback connection (tcp_wmem's maximum is 4 MB on usual
+        # kernels) plus the server's queue, so the slow client must fall behind.
+        padding = base64.b64encode(os.urandom(6_000)).decode()  # 8,000 characters
         count = 3_000
 
         async def scenario() -> None:

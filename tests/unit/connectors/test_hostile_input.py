@@ -37,6 +37,15 @@ def test_empty_and_binary_files_do_not_raise(format_name: str) -> None:
         assert not fmt.sniff(data, "x.csv") or data == b""
 
 
+@pytest.mark.parametrize("format_name", ["ninjatrader-csv", "topstepx-csv", "tradovate-csv"])
+def test_an_empty_file_of_a_headed_export_is_one_file_error(format_name: str) -> None:
+    # these exports need at least their header line; the Activity Statement has none
+    parsed = FORMATS[format_name].parse(b"", ParseContext("acct"))
+    assert [(e.row, e.where, e.reason) for e in parsed.errors] == [
+        (None, "file", "the file is empty")
+    ]
+
+
 @pytest.mark.parametrize(
     ("format_name", "filename", "account"),
     [

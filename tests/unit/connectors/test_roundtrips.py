@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,10 +12,13 @@ from hypothesis import strategies as st
 
 from connectors.statements.accounts import choose_account
 from connectors.statements.contracts import point_value, root_symbol
+from connectors.statements.model import ParsedStatement
 from connectors.statements.roundtrips import (
     Fill,
     Lot,
     Side,
+    TripWording,
+    add_closed_trips,
     closed_trade,
     pair_fifo,
     trip_from_lots,
@@ -187,6 +192,66 @@ def test_lots_that_do_not_add_up_are_refused() -> None:
     closing = fill("s", "sell", 3, 110.0, 0, closes=True)
     with pytest.raises(ValueError, match="add up to 2"):
         trip_from_lots(closing, [Lot(2, 100.0, T0)])
+
+
+WORDING = TripWording(
+    trade="Trades", lot="Trades/Lot", no_opening="closes {quantity:g} {symbol}, opened earlier"
+)
+
+
+def _lots_of(lines: Sequence[str]) -> list[Lot]:
+    """Closed-lot lines in the test's own shape: ``quantity@price``, opened a day before T0."""
+    lots = []
+    for line in lines:
+        quantity, _, price = line.partition("@")
+        if not price:
+            raise ValueError(f"{line!r}: no price")
+        lots.append(Lot(float(quantity), float(price), T0 - timedelta(days=1)))
+    return lots
+
+
+def test_closed_trips_take_the_brokers_pnl_build_from_lots_and_report_the_rest() -> None:
+    # row 1 buy 2 @ 100, row 2 sell 2 @ 105 (IBKR says +9.00 net): one trade from the file;
+    # row 3 sells 1 whose opening the lots give (1 @ 90, +14.50); row 4 sells 1 with a bad
+    # lot line; row 5 sells 1 with no lots at all; row 6 buys 1 that stays open.
+    fills = [
+        replace(fill("b", "buy", 2, 100.0, 0), row=1),
+        replace(fill("s", "sell", 2, 105.0, 1, -1.0), row=2, realized=9.0),
+        replace(fill("x", "sell", 1, 105.0, 2, key="A|NQ", closes=True), row=3, realized=14.5),
+        replace(fill("y", "sell", 1, 105.0, 3, key="A|CL", closes=True), row=4),
+        replace(fill("z", "sell", 1, 105.0, 4, key="A|GC", closes=True), row=5),
+        replace(fill("o", "buy", 1, 100.0, 5, key="A|ZB"), row=6),
+    ]
+    parsed = ParsedStatement()
+    lots = {3: ["1@90"], 4: ["1"]}
+    add_closed_trips(parsed, fills, lots, _lots_of, account_id="A", wording=WORDING)
+    assert [(t.broker_trade_id, t.entry_price, t.pnl) for t in parsed.trades] == [
+        ("s", 100.0, 9.0),
+        ("x", 90.0, 14.5),
+    ]
+    assert parsed.trade_rows == [2, 3]
+    assert [(e.row, e.where, e.reason) for e in parsed.errors] == [
+        (4, "Trades/Lot", "'1': no price"),
+        (5, "Trades", "closes 1 GC, opened earlier"),
+    ]
+    assert parsed.skipped == 1  # the open buy
+
+
+def test_closed_trips_number_a_repeated_id_only_when_asked() -> None:
+    # two round trips whose closing fills carry the same id (ids built from line text)
+    fills = [
+        fill("b1", "buy", 1, 100.0, 0),
+        replace(fill("s", "sell", 1, 101.0, 1), realized=1.0),
+        fill("b2", "buy", 1, 100.0, 2),
+        replace(fill("s", "sell", 1, 102.0, 3), realized=2.0),
+    ]
+    numbered, plain_ids = ParsedStatement(), ParsedStatement()
+    add_closed_trips(
+        numbered, fills, {}, _lots_of, account_id="A", wording=WORDING, number_repeats=True
+    )
+    add_closed_trips(plain_ids, fills, {}, _lots_of, account_id="A", wording=WORDING)
+    assert [t.broker_trade_id for t in numbered.trades] == ["s", "s#2"]
+    assert [t.broker_trade_id for t in plain_ids.trades] == ["s", "s"]
 
 
 def test_point_values_by_contract_name() -> None:

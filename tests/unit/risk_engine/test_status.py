@@ -257,6 +257,38 @@ class TestSnapshot:
         standing = next(r for r in snapshot(armor.accounts["A1"]).rules if r.rule == "overtrading")
         assert (standing.used, standing.limit, standing.level) == (7, 10, 1)
         assert (standing.next_level, standing.headroom_next, standing.headroom_breach) == (2, 2, 3)
+        assert standing.window_minutes is None  # the day's count
+
+    def test_overtrading_standing_counts_what_its_breach_reported(self) -> None:
+        # personal: 10 trades a day, 4 within 30 minutes. Four trades in 15 minutes: the
+        # window's 4 of 4 is level 3 (the day's 4 of 10 is level 0), so the breach and the
+        # card both say 4 of 4 within 30 minutes, not 4 of 10 today.
+        armor = Armor(CATALOG)
+        armor.process_all(account("personal"))
+        found: list[OutputEvent] = []
+        for number, minute in enumerate((0, 5, 10, 15)):
+            found += armor.process_all(open_trade(f"T{number}", f"2026-03-02 09:{minute:02d}"))
+            if number == 1:
+                # 2 of 4 within 30 minutes: level 1 (70 % of 4 = 2.8) fires at the 3rd trade,
+                # so 1 trade is left to it (whole trades, not 0.8) and 2 to level 3.
+                two = next(
+                    r for r in snapshot(armor.accounts["A1"]).rules if r.rule == "overtrading"
+                )
+                assert (two.used, two.limit, two.window_minutes) == (2, 4, 30)
+                assert (two.next_level, two.headroom_next, two.headroom_breach) == (1, 1, 2)
+        breach = [b for b in found if isinstance(b, BreachEvent)][-1]
+        assert (breach.rule, breach.level, breach.value, breach.limit) == ("overtrading", 3, 4, 4)
+        standing = next(r for r in snapshot(armor.accounts["A1"]).rules if r.rule == "overtrading")
+        assert (standing.used, standing.limit, standing.level) == (breach.value, breach.limit, 3)
+        assert standing.window_minutes == 30
+        assert standing.headroom_breach == 0
+        # At 09:50 the window [09:20, 09:50] holds no trade: the nearer limit is the day's,
+        # 4 of 10 (6 left), and level 3 stays fired for the day.
+        armor.process_all(tick("2026-03-02 09:50", 100_000, 100_000))
+        standing = next(r for r in snapshot(armor.accounts["A1"]).rules if r.rule == "overtrading")
+        assert (standing.used, standing.limit, standing.level) == (4, 10, 3)
+        assert standing.window_minutes is None
+        assert standing.headroom_breach == 6
 
 
 def test_replaying_the_same_events_gives_the_same_status_ids() -> None:

@@ -166,3 +166,16 @@ def test_sniff() -> None:
     assert IBKR_FLEX_XML.sniff(sample(FORMAT, "flex_two_accounts.xml")[:4096], "f.xml")
     head = sample("ibkr-activity-csv", "activity_single_account.csv")
     assert not IBKR_FLEX_XML.sniff(head, "a.csv")
+
+
+def test_a_lot_without_its_open_date_is_reported_not_guessed() -> None:
+    # The MSFT sale's only Lot loses its openDateTime ("--", as IBKR writes an empty
+    # field): the round trip cannot be built, the sale (line 24) is reported naming the
+    # Lot's line, and the other trades of the account are kept.
+    body = sample(FORMAT, "flex_two_accounts.xml").replace(
+        b'openDateTime="20260227;100000"', b'openDateTime="--"'
+    )
+    parsed = parse("U2222222", body)
+    assert [t.broker_trade_id for t in parsed.trades] == ["9106", "9102"]
+    assert errors(parsed) == [(24, "Lot"), (26, "Trade")]
+    assert parsed.errors[0].reason == "line 25: the Lot has no openDateTime"
