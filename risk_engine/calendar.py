@@ -49,6 +49,18 @@ def trading_day_of(ts: datetime, zone: ZoneInfo, day_start: time) -> TradingDay:
     return day
 
 
+def trading_day_in(ts: datetime, timezone: str, day_start: time) -> TradingDay:
+    """:func:`trading_day_of` for a zone given by its IANA name, as a ruleset has it: the
+    zone is looked up only when the cached day does not hold ``ts`` (the engine's day roll)."""
+    key = (timezone, day_start)
+    recent = _RECENT.get(key)
+    if recent is not None and recent.start <= ts < recent.end:
+        return recent
+    day = _compute_trading_day(ts, ZoneInfo(timezone), day_start)
+    _RECENT[key] = day
+    return day
+
+
 def _compute_trading_day(ts: datetime, zone: ZoneInfo, day_start: time) -> TradingDay:
     wall = ts.astimezone(zone).replace(tzinfo=None)
     offset = timedelta(hours=day_start.hour, minutes=day_start.minute)

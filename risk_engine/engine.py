@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from risk_engine import rules, status
-from risk_engine.calendar import trading_day_of
+from risk_engine.calendar import trading_day_in
 from risk_engine.state import DAILY_RULES, AccountState
 from schemas.events import (
     AccountEvent,
@@ -156,7 +156,14 @@ def _roll_day(state: AccountState, ts: datetime) -> None:
     if day is not None and (ts < day.end):
         return  # same day, or a late event that stays in the current day
     ruleset = state.ruleset
-    state.start_new_day(trading_day_of(ts, ruleset.zone, ruleset.day_start))
+    state.start_new_day(trading_day_in(ts, ruleset.timezone, ruleset.day_start))
+
+
+def _alert_follows_peak(ruleset: Ruleset) -> bool:
+    """Whether a new equity peak moves a threshold (an intraday trailing drawdown's): only
+    then does the alert equity need recomputing on a peak."""
+    trailing = ruleset.trailing_drawdown
+    return trailing is not None and trailing.mode == "intraday"
 
 
 def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent]:
@@ -170,26 +177,35 @@ def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent
     state.equity = event.equity
     if event.equity > state.peak_equity:
         state.peak_equity = event.equity
-        state.equity_alert = None  # an intraday trailing threshold may have moved
+        if _alert_follows_peak(state.ruleset):
+            state.equity_alert = None
     alert = state.equity_alert
+    measures = None
     if alert is None:
-        alert = state.equity_alert = rules.equity_alert(state)
+        measures = rules.equity_measures(state)
+        alert = state.equity_alert = rules.equity_alert(state, measures)
     if event.equity > alert:
         return []
     breaches: list[BreachEvent] = []
     levels = state.ruleset.levels
-    for measure in rules.equity_measures(state):
+    if measures is None:
+        measures = rules.equity_measures(state)
+    # The measures read the equity, the day's start and the peaks; escalating changes
+    # only the fired levels, so the same measures give the new alert below.
+    for measure in measures:
         level = rules.reached_level(measure.used, measure.limit, levels)
         if level > state.fired_levels.get(measure.rule, 0):
             reading = Reading(
                 measure.rule, level, event.ts, measure.used, measure.limit, measure.threshold
             )
             breaches += _escalate(state, reading, partial(_equity_text, reading, levels))
-    state.equity_alert = rules.equity_alert(state)
+    state.equity_alert = rules.equity_alert(state, measures)
     return breaches
 
 
 def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+    if state.fired_levels.get("overtrading", 0) >= len(state.ruleset.levels):
+        return ()  # the top level has fired today: nothing more can
     measure = rules.overtrading_count(state, event.entry_time)
     if measure is None or measure.level <= state.fired_levels.get("overtrading", 0):
         return ()
@@ -291,9 +307,8 @@ def _count_entry(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
 def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
     trade_id = event.broker_trade_id
     if state.day is None:
-        state.start_new_day(
-            trading_day_of(event.event_time, state.ruleset.zone, state.ruleset.day_start)
-        )
+        ruleset = state.ruleset
+        state.start_new_day(trading_day_in(event.event_time, ruleset.timezone, ruleset.day_start))
     # A trade entered in the current day counts as that day's entry even when its
     # close arrives later; the day rolls on the entry first, then on the exit.
     _roll_day(state, event.entry_time)
@@ -327,25 +342,28 @@ def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
 
 
 def _quiet_tick(state: AccountState, event: BalanceEvent) -> list[OutputEvent] | None:
-    """The per-tick fast path: a balance tick inside the current trading day, above the
-    account's alert equity, on an account that is not locked; ``None`` when the tick
-    needs the full path.
+    """The per-tick fast path: a balance tick above the account's alert equity, on an
+    account that has a trading day and is not locked (a tick that starts the next day
+    rolls it here first); ``None`` when the tick needs the full path.
 
     Most ticks are such ticks, and this does for them exactly what :func:`step` does,
-    with no function call per rule. Whatever it changes before giving up (balance,
-    equity, peak, a dropped alert) the full path sets to the same values again, so
-    handing over to it is safe.
+    with no function call per rule. Whatever it changes before giving up (the day rolled,
+    balance, equity, peak, a dropped alert) the full path would set to the same values
+    (its own day roll finds the day rolled already), so handing over to it is safe.
     """
     day = state.day
     ts = event.ts
-    if day is None or not ts < day.end or state.status == "locked":
+    if day is None or state.status == "locked":
         return None
+    if not ts < day.end:
+        _roll_day(state, ts)  # before the balance: the boundary's balance starts the day
     equity = event.equity
     state.balance = event.balance
     state.equity = equity
     if equity > state.peak_equity:
         state.peak_equity = equity
-        state.equity_alert = None  # an intraday trailing threshold may have moved
+        if _alert_follows_peak(state.ruleset):
+            state.equity_alert = None
     alert = state.equity_alert
     if alert is None:
         alert = state.equity_alert = rules.equity_alert(state)
@@ -367,6 +385,70 @@ def _quiet_tick(state: AccountState, event: BalanceEvent) -> list[OutputEvent] |
     return [*status.judge(state, ts, [])]
 
 
+def _quiet_trade(state: AccountState, event: TradeEvent) -> list[OutputEvent] | None:
+    """The per-trade fast path: a trade opened (or opened and closed) inside the current
+    trading day, not seen before (a close may follow its own open), on an account that
+    is not locked; ``None`` when the trade needs the full path (a day to roll, a late or
+    re-sent trade, a locked account), before anything is changed.
+
+    It does for such trades exactly what :func:`_apply_trade` and :func:`step` do, with
+    no day-roll check, and calls a rule's function only when the ruleset has the rule.
+    """
+    day = state.day
+    if day is None or state.status == "locked":
+        return None
+    entry = event.entry_time
+    exit_time = event.exit_time
+    event_time = entry if exit_time is None else exit_time
+    if entry < day.start or not event_time < day.end:
+        return None
+    trade_id = event.broker_trade_id
+    opened_before = trade_id in state.open_trades
+    if trade_id in state.closed_today or (opened_before and exit_time is None):
+        return None  # a duplicate: counted by the full path
+    ruleset = state.ruleset
+    breaches: list[BreachEvent] = []
+    if not opened_before:  # the entry counts for today (as _count_entry)
+        state.trading_days.add(day.label)
+        insort(state.entries_today, entry)
+        tilt = ruleset.tilt
+        if tilt is not None and state.loss_streak >= tilt.loss_streak:
+            breaches += _tilt_on_entry(state, event)
+        if ruleset.overtrading is not None:
+            breaches += _overtrading(state, event)
+    if exit_time is None:
+        state.open_trades.add(trade_id)
+    else:
+        state.open_trades.discard(trade_id)
+        state.closed_today.add(trade_id)
+        pnl = event.pnl
+        assert pnl is not None
+        if pnl > 0:  # a win ends a losing streak (as _tilt_on_close)
+            state.loss_streak = 0
+            state.loss_streak_quantity = 0.0
+            state.last_loss_exit = None
+        elif pnl < 0:
+            if ruleset.max_loss_per_trade is not None:
+                breaches += _per_trade_loss(state, event)
+            breaches += _tilt_on_close(state, event)
+    state.last_event_time = event_time
+    state.events_applied += 1
+    if breaches:
+        return [*breaches, *status.judge(state, event_time, breaches)]
+    objectives = ruleset.objectives
+    if objectives is None or state.status != "active":
+        return []
+    # As in _quiet_tick: the profit target not reached is the most common "no".
+    percent = objectives.profit_target_percent
+    initial = state.initial_balance
+    target = objectives.profit_target_amount if percent is None else percent / 100.0 * initial
+    if target is not None and state.balance - initial < target:
+        return []
+    if not status.objectives_met(state):
+        return []
+    return [*status.judge(state, event_time, [])]
+
+
 def step(
     state: AccountState | None, event: InputEvent, resolve: RulesetResolver
 ) -> tuple[AccountState, list[OutputEvent]]:
@@ -379,8 +461,13 @@ def step(
     returned. Raises :class:`UnknownAccountError` for a tick before its account event,
     and ``schemas.rulesets.RulesetError`` for an account whose ruleset is unknown.
     """
-    if type(event) is BalanceEvent and state is not None:
-        quiet = _quiet_tick(state, event)
+    if state is not None:
+        if type(event) is BalanceEvent:
+            quiet = _quiet_tick(state, event)
+        elif type(event) is TradeEvent:
+            quiet = _quiet_trade(state, event)
+        else:
+            quiet = None
         if quiet is not None:
             return state, quiet
     return _step(state, event, resolve)
@@ -430,8 +517,47 @@ def apply(
 
     As :func:`step` (the account's status changes too), reporting only the breaches.
     """
-    if type(event) is BalanceEvent and state is not None:
-        quiet = _quiet_tick(state, event)
+    if state is not None:
+        if type(event) is BalanceEvent:
+            # The commonest case of _quiet_tick inline (most events are such ticks): a tick
+            # inside the day, above the alert equity, that cannot pass the account. Any
+            # other tick goes to _quiet_tick, which sets the same fields to the same values
+            # again before going on.
+            day = state.day
+            ts = event.ts
+            if day is not None and ts < day.end and state.status != "locked":
+                equity = event.equity
+                state.balance = event.balance
+                state.equity = equity
+                if equity > state.peak_equity:
+                    state.peak_equity = equity
+                    if _alert_follows_peak(state.ruleset):
+                        state.equity_alert = None
+                alert = state.equity_alert
+                if alert is None:
+                    alert = state.equity_alert = rules.equity_alert(state)
+                if equity > alert:
+                    objectives = state.ruleset.objectives
+                    if objectives is None or state.status != "active":
+                        state.last_event_time = ts
+                        state.events_applied += 1
+                        return state, []
+                    percent = objectives.profit_target_percent
+                    initial = state.initial_balance
+                    target = (
+                        objectives.profit_target_amount
+                        if percent is None
+                        else percent / 100.0 * initial
+                    )
+                    if target is not None and state.balance - initial < target:
+                        state.last_event_time = ts
+                        state.events_applied += 1
+                        return state, []
+            quiet = _quiet_tick(state, event)
+        elif type(event) is TradeEvent:
+            quiet = _quiet_trade(state, event)
+        else:
+            quiet = None
         if quiet is not None:
             return state, [] if not quiet else [i for i in quiet if isinstance(i, BreachEvent)]
     state, outputs = _step(state, event, resolve)

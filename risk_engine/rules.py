@@ -17,7 +17,12 @@ from typing import NamedTuple
 
 from risk_engine.state import AccountState
 from schemas.events import RuleName
-from schemas.rulesets import LossLimit
+from schemas.rulesets import (
+    LossLimit,
+    MaxDailyLossRule,
+    MaxLossRule,
+    TrailingDrawdownRule,
+)
 
 # Money comparisons tolerate float rounding of sums like 100000.1 - 95000.1.
 _RELATIVE_TOLERANCE = 1e-9
@@ -91,6 +96,15 @@ def _reported_first(count: TradeCount) -> tuple[int, float, int, int, bool]:
 def reached_level(used: float, limit: float, levels: tuple[float, float, float]) -> int:
     """The highest level (0-3) whose fraction of ``limit`` ``used`` has reached."""
     tolerance = _RELATIVE_TOLERANCE * max(1.0, abs(limit))
+    if limit >= 0.0:
+        # Rising levels of a limit that is not negative: each level's amount is at least
+        # the one before, so the first level not reached ends the search.
+        first, second, third = levels
+        if used < first * limit - tolerance:
+            return 0
+        if used < second * limit - tolerance:
+            return 1
+        return 2 if used < third * limit - tolerance else 3
     reached = 0
     for index, fraction in enumerate(levels):
         if used >= fraction * limit - tolerance:
@@ -108,8 +122,10 @@ def _limit_of(rule: LossLimit, base: float) -> float:
 def max_daily_loss(state: AccountState) -> Measure | None:
     """Equity must stay above (start-of-day basis − daily limit)."""
     rule = state.ruleset.max_daily_loss
-    if rule is None:
-        return None
+    return None if rule is None else _daily_loss(state, rule)
+
+
+def _daily_loss(state: AccountState, rule: MaxDailyLossRule) -> Measure:
     if rule.basis == "start_of_day_balance":
         basis = state.start_of_day_balance
     elif rule.basis == "start_of_day_equity":
@@ -128,8 +144,10 @@ def max_daily_loss(state: AccountState) -> Measure | None:
 def max_loss(state: AccountState) -> Measure | None:
     """Equity must stay above (initial balance, or the highest end-of-day balance) − limit."""
     rule = state.ruleset.max_loss
-    if rule is None:
-        return None
+    return None if rule is None else _total_loss(state, rule)
+
+
+def _total_loss(state: AccountState, rule: MaxLossRule) -> Measure:
     basis = state.initial_balance
     if rule.mode == "end_of_day_trailing":
         basis = max(state.highest_eod_balance, state.initial_balance)
@@ -140,8 +158,10 @@ def max_loss(state: AccountState) -> Measure | None:
 def trailing_drawdown(state: AccountState) -> Measure | None:
     """Equity must stay above (peak − limit), the threshold locking at initial + lock_offset."""
     rule = state.ruleset.trailing_drawdown
-    if rule is None:
-        return None
+    return None if rule is None else _trailing(state, rule)
+
+
+def _trailing(state: AccountState, rule: TrailingDrawdownRule) -> Measure:
     peak = state.peak_equity if rule.mode == "intraday" else state.highest_eod_balance
     limit = _limit_of(rule, state.initial_balance)
     threshold = peak - limit
@@ -156,29 +176,40 @@ EQUITY_MEASURES = (max_daily_loss, max_loss, trailing_drawdown)
 
 
 def equity_measures(state: AccountState) -> list[Measure]:
-    """The standing of every equity rule the account's ruleset has."""
+    """The standing of every equity rule the account's ruleset has, in the order of
+    :data:`EQUITY_MEASURES` (calling only the rules the ruleset has)."""
+    ruleset = state.ruleset
     found = []
-    for measure in EQUITY_MEASURES:
-        result = measure(state)
-        if result is not None:
-            found.append(result)
+    daily = ruleset.max_daily_loss
+    if daily is not None:
+        found.append(_daily_loss(state, daily))
+    total = ruleset.max_loss
+    if total is not None:
+        found.append(_total_loss(state, total))
+    trailing = ruleset.trailing_drawdown
+    if trailing is not None:
+        found.append(_trailing(state, trailing))
     return found
 
 
-def equity_alert(state: AccountState) -> float:
+def equity_alert(state: AccountState, measures: list[Measure] | None = None) -> float:
     """The highest equity at which some equity rule reaches its next unfired level.
 
     A tick with equity strictly above it cannot fire anything, so the engine skips the
     full evaluation; the margin of two tolerances sends borderline ticks to the exact path.
+    ``measures`` are the state's :func:`equity_measures` when the caller has them already
+    (the alert depends on the fired levels and the measures, never on the equity itself).
     """
     levels = state.ruleset.levels
+    fired_levels = state.fired_levels
     alert = -math.inf
-    for measure in equity_measures(state):
-        fired = state.fired_levels.get(measure.rule, 0)
+    for measure in equity_measures(state) if measures is None else measures:
+        fired = fired_levels.get(measure.rule, 0)
         if fired >= len(levels) or measure.threshold is None:
             continue
-        tolerance = _RELATIVE_TOLERANCE * max(1.0, abs(measure.limit))
-        trigger = measure.threshold + measure.limit * (1.0 - levels[fired]) + 2 * tolerance
+        limit = measure.limit
+        tolerance = _RELATIVE_TOLERANCE * max(1.0, abs(limit))
+        trigger = measure.threshold + limit * (1.0 - levels[fired]) + 2 * tolerance
         alert = max(alert, trigger)
     return alert
 

@@ -71,14 +71,19 @@ class AccountState:
 
     def start_new_day(self, day: TradingDay) -> None:
         """Roll the state over to ``day``: the balance at the boundary starts the new day."""
-        if self.day is not None:
-            self.highest_eod_balance = max(self.highest_eod_balance, self.balance)
-        self.start_of_day_balance = self.balance
-        self.start_of_day_equity = self.balance if self.day is None else self.equity
+        balance = self.balance
+        if self.day is None:
+            self.start_of_day_equity = balance
+        else:
+            self.highest_eod_balance = max(self.highest_eod_balance, balance)
+            self.start_of_day_equity = self.equity
+        self.start_of_day_balance = balance
         self.day = day
         self.equity_alert = None
-        for rule in DAILY_RULES:
-            self.fired_levels.pop(rule, None)
+        fired_levels = self.fired_levels
+        if fired_levels:
+            for rule in DAILY_RULES:
+                fired_levels.pop(rule, None)
         self.entries_today.clear()
         self.closed_today.clear()
         self.loss_streak = 0

@@ -169,7 +169,7 @@ def test_the_per_tick_fast_path_changes_nothing(events: list[Event]) -> None:
     fast = replay(events)
     original = rules.equity_alert
     try:
-        rules.equity_alert = lambda state: math.inf  # every tick takes the full path
+        rules.equity_alert = lambda state, measures=None: math.inf  # every tick: full path
         slow = replay(events)
     finally:
         rules.equity_alert = original
@@ -245,7 +245,7 @@ def test_the_quiet_tick_path_gives_the_full_paths_outputs_and_state(
     for event in events:
         fast_state, fast = step(fast_state, event, CATALOG)
         try:
-            rules.equity_alert = lambda state: math.inf  # every tick takes the full path
+            rules.equity_alert = lambda state, measures=None: math.inf  # every tick: full path
             slow_state, slow = step(slow_state, event, CATALOG)
         finally:
             rules.equity_alert = original
