@@ -40,7 +40,6 @@ from infra.settings import get_settings
 from pipelines.archive import ArchiveInput
 from pipelines.decode import (
     FAST_VALIDATOR,
-    OutOfRange,
     decode_value,
     rejection_reason,
     validate_value,
@@ -108,7 +107,7 @@ def decode(message: BusMessage) -> InputEvent | DeadLetter:
     """Parse one message into an input event, or reject it with the reason (never raises)."""
     try:
         event = decode_value(message.value or b"")
-    except (ValidationError, OutOfRange) as exc:
+    except ValidationError as exc:
         return reject(message, rejection_reason(exc))
     if message.key == event.account_id.encode():
         return event
@@ -267,7 +266,7 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
                 except (ValidationError, OverflowError):
                     try:  # the contract's own validator decides, and says why
                         event = validate_value(raw)
-                    except (ValidationError, OutOfRange) as exc:
+                    except ValidationError as exc:
                         out.append(reject(message, rejection_reason(exc)))
                         dead += 1
                         continue

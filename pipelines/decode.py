@@ -14,9 +14,9 @@ validator's 2.6 µs per event, which is pydantic-core's parsing, checking and bu
 an orjson fast path with the checks in Python measured slower than the validator.
 
 A timestamp whose UTC conversion leaves Python's calendar (``0001-01-01T00:00:00+01:00``)
-makes the contract's validator raise ``OverflowError`` rather than a validation error;
-here it is a rejection too (:class:`OutOfRange`), so one such message cannot stop the
-dataflow.
+makes the C conversion raise ``OverflowError``; the contract's validator then rejects it
+with a validation error that names the field (``schemas.events``), so one such message
+is a dead letter and cannot stop the dataflow.
 """
 
 from __future__ import annotations
@@ -97,17 +97,10 @@ as ``FAST_VALIDATOR(raw, strict=True)``; raises on anything it does not accept (
 _FULL: Final = event_json_validator()
 
 
-class OutOfRange(ValueError):
-    """A timestamp that is valid ISO-8601 but has no UTC equivalent in Python's calendar."""
-
-
 def validate_value(raw: bytes) -> InputEvent:
     """The contract's own check (``schemas``, strict): raises pydantic's
-    ``ValidationError``, or :class:`OutOfRange` (see the module's docstring)."""
-    try:
-        return _FULL(raw, strict=True)
-    except OverflowError as exc:
-        raise OutOfRange(str(exc)) from None
+    ``ValidationError``."""
+    return _FULL(raw, strict=True)
 
 
 def decode_value(raw: bytes) -> InputEvent:
@@ -119,8 +112,6 @@ def decode_value(raw: bytes) -> InputEvent:
         return validate_value(raw)
 
 
-def rejection_reason(error: ValidationError | OutOfRange) -> str:
+def rejection_reason(error: ValidationError) -> str:
     """Why a message is not a contract event, naming the field (as ``EventError`` does)."""
-    if isinstance(error, OutOfRange):
-        return f"a timestamp is out of range in UTC ({error})"
     return event_error_reason(error)

@@ -23,7 +23,10 @@ from pydantic import (
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: no year 0 in Python's calendar
+        raise ValueError("the timestamp is out of range in UTC") from None
 
 
 def _format_utc(value: datetime) -> str:

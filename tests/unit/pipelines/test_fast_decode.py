@@ -33,8 +33,6 @@ def full_outcome(raw: bytes) -> Outcome:
         return "event", validate_event_json(raw)
     except ValidationError as exc:
         return "rejected", event_error_reason(exc)
-    except OverflowError:
-        return "out of range", None
 
 
 def message(raw: bytes, key: bytes = b"A1") -> BusMessage:
@@ -65,10 +63,7 @@ def assert_same(raw: bytes) -> None:
         assert decoded == expected
         return
     assert isinstance(decoded, DeadLetter)
-    if kind == "rejected":
-        assert decoded.reason == f"aetheris.events[3]@41: {expected}"
-    else:
-        assert decoded.reason.startswith("aetheris.events[3]@41: a timestamp is out of range")
+    assert decoded.reason == f"aetheris.events[3]@41: {expected}"
 
 
 def test_the_fast_validator_converts_every_contract_timestamp_from_c() -> None:
@@ -208,7 +203,7 @@ def test_worked_examples_are_decided_as_the_contract_decides(raw: bytes) -> None
 
 def test_worked_examples_cover_acceptance_and_every_kind_of_rejection() -> None:
     kinds = {full_outcome(raw)[0] for raw in WORKED_EXAMPLES.values()}
-    assert kinds == {"event", "rejected", "out of range"}
+    assert kinds == {"event", "rejected"}
 
 
 def test_an_offset_is_converted_to_the_same_instant_in_utc() -> None:
@@ -222,7 +217,8 @@ def test_a_timestamp_out_of_range_in_utc_is_a_dead_letter_not_a_crash() -> None:
     letter = decode(message(WORKED_EXAMPLES["first instant, offset east"]))
     assert isinstance(letter, DeadLetter)
     assert letter.reason == (
-        "aetheris.events[3]@41: a timestamp is out of range in UTC (date value out of range)"
+        "aetheris.events[3]@41: field 'balance.ts': Value error, the timestamp is out of range "
+        'in UTC (got "0001-01-01T00:00:00+01:00")'
     )
 
 

@@ -117,7 +117,8 @@ def test_bad_messages_in_a_batch_become_dead_letters_and_the_rest_is_applied() -
     letters = [item for item in outputs if isinstance(item, DeadLetter)]
     assert [letter.offset for letter in letters] == [first_tick, first_tick + 1, first_tick + 2]
     assert letters[0].reason.endswith(
-        "a timestamp is out of range in UTC (date value out of range)"
+        "field 'balance.ts': Value error, the timestamp is out of range in UTC "
+        '(got "0001-01-01T00:00:00+01:00")'
     )
     assert "field 'balance.equitty': unknown field (not in the event contract)" in letters[1].reason
     assert "not valid JSON" in letters[2].reason
