@@ -371,10 +371,16 @@ def _quiet_tick(state: AccountState, event: BalanceEvent) -> list[OutputEvent] |
         return None
     state.last_event_time = ts
     state.events_applied += 1
+    return _passed_if_met(state, ts)
+
+
+def _passed_if_met(state: AccountState, ts: datetime) -> list[OutputEvent]:
+    """After a quiet event: the status change when the objectives are met now (the quiet
+    paths' end; ``status.objectives_met``, its most common "no" first: the profit target
+    not reached)."""
     objectives = state.ruleset.objectives
     if objectives is None or state.status != "active":
         return []
-    # status.objectives_met, its most common "no" first: the profit target not reached.
     percent = objectives.profit_target_percent
     initial = state.initial_balance
     target = objectives.profit_target_amount if percent is None else percent / 100.0 * initial
@@ -435,18 +441,7 @@ def _quiet_trade(state: AccountState, event: TradeEvent) -> list[OutputEvent] | 
     state.events_applied += 1
     if breaches:
         return [*breaches, *status.judge(state, event_time, breaches)]
-    objectives = ruleset.objectives
-    if objectives is None or state.status != "active":
-        return []
-    # As in _quiet_tick: the profit target not reached is the most common "no".
-    percent = objectives.profit_target_percent
-    initial = state.initial_balance
-    target = objectives.profit_target_amount if percent is None else percent / 100.0 * initial
-    if target is not None and state.balance - initial < target:
-        return []
-    if not status.objectives_met(state):
-        return []
-    return [*status.judge(state, event_time, [])]
+    return _passed_if_met(state, event_time)
 
 
 def step(
