@@ -205,3 +205,21 @@ def test_worked_example(pool: Pool) -> None:
     result = again["result"]
     assert (result["new"], result["duplicates"], result["updated"]) == (0, 4, 0)
     assert again["messages"] == []
+
+
+def test_a_trade_closed_under_another_entry_time_is_then_a_duplicate(pool: Pool) -> None:
+    """E is stored open (entry 6 March); a later statement closes it with the entry time
+    it reports now (6 January, two months earlier). On TimescaleDB the trade's unique key
+    holds its entry time, so E is then stored twice (open and closed); on PostgreSQL once.
+    Either way the same statement imported again is all duplicates and publishes nothing:
+    a stored closed row decides, on both paths."""
+    opened = [("E", "ES", "buy", "1", "06.03.2025 10:00:00", "5000", "", "", "", "", "", "",
+               "", "", "")]  # fmt: skip
+    closed = [("E", "ES", "buy", "1", "06.01.2025 10:00:00", "5000", "06.03.2025 10:30:00",
+               "5010", "50", "0", "0", "", "", "", "")]  # fmt: skip
+    steps = _both(pool, [_csv(opened), _csv(closed), _csv(closed)], MAPPING_DOT)
+    assert steps[0]["result"]["new"] == 1
+    assert "closed" in [row[1] for row in steps[1]["stored"]["trades"] if row[0] == "E"]
+    again = steps[2]["result"]
+    assert (again["new"], again["duplicates"], again["updated"], again["errors"]) == (0, 1, 0, [])
+    assert steps[2]["messages"] == []
