@@ -33,7 +33,7 @@ unit: install
 	$(BIN)/pytest -q tests/unit
 
 test: install services lint typecheck imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(or $(PYTEST_WORKERS),2)
 
 demo: install
 	$(BIN)/aetheris demo

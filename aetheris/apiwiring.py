@@ -236,6 +236,8 @@ def production_app(settings: Settings) -> FastAPI:
 
 def app_from_settings() -> FastAPI:
     """uvicorn's app factory in each worker of ``aetheris api serve``."""
+    from infra.observability import dump_stacks_on_sigusr1  # noqa: PLC0415
     from infra.settings import get_settings  # noqa: PLC0415
 
+    dump_stacks_on_sigusr1()
     return production_app(get_settings())

@@ -3,6 +3,8 @@ roll-ups, and the dashboard page; built over ports by :func:`create_app`."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -33,6 +35,9 @@ from api.routes.realtime import install_websockets
 from api.services import ApiServices
 
 STATIC = Path(__file__).resolve().parent / "static"
+# At shutdown, the most time the live feed gets to close its Redis connection.
+STOP_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 def _dashboard_html() -> str:
@@ -51,7 +56,10 @@ def create_app(services: ApiServices) -> FastAPI:
             yield
         finally:
             if realtime is not None:
-                await realtime.stop()
+                try:
+                    await asyncio.wait_for(realtime.stop(), STOP_SECONDS)
+                except TimeoutError:
+                    log.warning("the live feed did not stop within %g s; leaving it", STOP_SECONDS)
             for close in services.closers:
                 close()
 

@@ -7,7 +7,9 @@ and :func:`configure_logging` with ``AETHERIS_LOG_FORMAT`` (docs/deploy.md).
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,6 +83,14 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+def dump_stacks_on_sigusr1() -> None:
+    """``kill -USR1 PID`` prints every thread's stack to stderr: what a process that does
+    not stop, or stops answering, is waiting on (no-op where the signal does not exist)."""
+    usr1 = getattr(signal, "SIGUSR1", None)
+    if usr1 is not None:
+        faulthandler.register(usr1, file=sys.stderr, all_threads=True)
 
 
 def configure_logging(log_format: Literal["text", "json"], level: int = logging.INFO) -> None:

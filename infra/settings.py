@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(
         default=1.0, gt=0, le=60, alias="AETHERIS_REDIS_TIMEOUT_SECONDS"
     )
+    # `aetheris api serve` on SIGTERM: requests still running after this many seconds
+    # are cancelled, then the process closes its connections and exits.
+    shutdown_seconds: float = Field(default=10.0, gt=0, le=300, alias="AETHERIS_SHUTDOWN_SECONDS")
 
     # Live broker connectors (`aetheris connect fix|rest`): credentials are never logged.
     fix_password: SecretStr | None = Field(default=None, alias="AETHERIS_FIX_PASSWORD")

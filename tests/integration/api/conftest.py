@@ -7,6 +7,7 @@ Nothing is skipped: a service that is down fails the tests with the reason.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -323,7 +324,7 @@ def serve_env(
 @pytest.fixture
 def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """A running `aetheris api serve` with two workers; its output goes to a file (a pipe
-    nobody reads would stall it once full) and is shown if it fails to start."""
+    nobody reads would stall it once full) and is shown if it fails to start or to stop."""
     port = free_port()
     log = tmp_path / "api-serve.log"
     output_file = log.open("w")
@@ -338,10 +339,13 @@ def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
             str(port),
             "--workers",
             "2",
+            "--log-level",
+            "info",
         ],
         env=serve_env,
         stdout=output_file,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its workers in a group of their own, signalled together
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -357,6 +361,22 @@ def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
             time.sleep(0.3)
         yield base
     finally:
-        process.terminate()
-        process.wait(30)
+        stop_served(process, log)
         output_file.close()
+
+
+def stop_served(process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    """SIGTERM, as a process manager stops it; one that has not exited in ``timeout`` s
+    (its graceful shutdown is bounded well below that) has its stacks dumped (SIGUSR1)
+    and is killed, and the test fails with its log."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGUSR1)
+        time.sleep(2)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+        raise AssertionError(
+            f"api serve did not stop within {timeout:g} s: {log.read_text()}"
+        ) from None

@@ -140,7 +140,7 @@ def files(draw: st.DrawFn) -> tuple[bytes, bytes]:
 
 
 @settings(
-    max_examples=15,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -113,13 +113,16 @@ def test_a_reader_without_metadata_reads_the_same_messages_without_stamps_or_hea
         publisher.publish(topics.events, f"ACC{number % 3}", str(number).encode(), (("h", b"1"),))
     publisher.flush()
     partition = partition_for("ACC1", topics.partitions)
+    # Counted from the keys, not from the high watermark: Tansu reports the last batch's
+    # base offset + 1 there, short of the last offset + 1 when a batch holds several.
+    expected = sum(partition_for(f"ACC{n % 3}", topics.partitions) == partition for n in range(50))
 
     def read(metadata: bool) -> list[BusMessage]:
         reader = kafka.reader(topics.events, {partition: 0}, metadata=metadata)
         seen: list[BusMessage] = []
         for _ in range(100):
             seen.extend(reader.read(1000, 0.2))
-            if seen and seen[-1].offset == kafka.end_offsets(topics.events)[partition] - 1:
+            if len(seen) >= expected:
                 break
         reader.close()
         return seen
@@ -127,4 +130,4 @@ def test_a_reader_without_metadata_reads_the_same_messages_without_stamps_or_hea
     full, lean = read(True), read(False)
     assert full and all(m.timestamp_ms is not None and m.header("h") == b"1" for m in full)
     assert all(m.timestamp_ms is None and m.headers == () for m in lean)
-    assert [m[:5] for m in lean] == [m[:5] for m in full]
+    assert len(full) == expected and [m[:5] for m in lean] == [m[:5] for m in full]
