@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
-from playwright.sync_api import Browser, FilePayload, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, Route, expect
 
 from tests.browser.conftest import Demo
 
@@ -142,6 +142,58 @@ def test_a_level_3_overlay_arrives_is_dismissed_and_stays_in_the_history(
     expect(fomo.locator("b")).to_have_text(pnl)
     page.screenshot(path=str(artifacts / "journal-1440.png"))
     go(page, "overview")
+
+
+def test_the_journal_shows_no_other_accounts_trades_while_the_next_account_loads(
+    page: Page,
+) -> None:
+    """Rows of the account just left must go the moment the filter changes: a click on one
+    of them while the next account's trades load would tag a trade the trader no longer
+    sees. The next account's request is held until the list has been checked."""
+    clear_overlays(page)
+    go(page, "journal")
+    select = "#journal-filters [name=account_id]"
+    accounts = [v for v in page.locator(f"{select} option").evaluate_all(OPTION_VALUES) if v]
+    listed = page.locator("#trades")
+    shown: str | None = None
+    for account in accounts:
+        page.select_option(select, account)
+        expect(listed).not_to_contain_text("Loading trades", timeout=SLOW)
+        if page.locator(f'#trades li.trade[data-account="{account}"]').count():
+            shown = account
+            break
+    assert shown is not None, "no demo account has trades yet"
+    following = next(a for a in accounts if a != shown)
+    held: list[Route] = []
+    holding = True
+
+    def hold(route: Route) -> None:
+        if holding:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(TRADES, hold)
+    try:
+        page.select_option(select, following)
+        deadline = time.monotonic() + SLOW / 1000
+        while not held and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert held, "the page did not ask for the next account's trades"
+        expect(page.locator("#trades li.trade")).to_have_count(0)
+        expect(listed).to_contain_text("Loading trades")
+    finally:
+        holding = False
+        for route in held:
+            route.continue_()
+        page.unroute(TRADES)
+    expect(listed).not_to_contain_text("Loading trades", timeout=SLOW)
+    expect(page.locator(f'#trades li.trade[data-account="{shown}"]')).to_have_count(0)
+    go(page, "overview")
+
+
+OPTION_VALUES = "options => options.map((option) => option.value)"
+TRADES = re.compile(r"/api/v1/trades\?")
 
 
 @pytest.mark.parametrize("width", [390, 1440])
