@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -144,26 +145,30 @@ def test_a_level_3_overlay_arrives_is_dismissed_and_stays_in_the_history(
     go(page, "overview")
 
 
-def test_the_journal_shows_no_other_accounts_trades_while_the_next_account_loads(
-    page: Page,
-) -> None:
-    """Rows of the account just left must go the moment the filter changes: a click on one
-    of them while the next account's trades load would tag a trade the trader no longer
-    sees. The next account's request is held until the list has been checked."""
+OPTION_VALUES = "options => options.map((option) => option.value)"
+JOURNAL_ACCOUNT = "#journal-filters [name=account_id]"
+TRADE_LIST = re.compile(r"/api/v1/trades\?")
+TRADE_SAVE = re.compile(r"/api/v1/trades/[^/?]+$")
+
+
+def journal_accounts(page: Page) -> tuple[str, str]:
+    """On the journal, an account with trades listed (selected) and another one."""
     clear_overlays(page)
     go(page, "journal")
-    select = "#journal-filters [name=account_id]"
-    accounts = [v for v in page.locator(f"{select} option").evaluate_all(OPTION_VALUES) if v]
-    listed = page.locator("#trades")
-    shown: str | None = None
+    accounts = [
+        v for v in page.locator(f"{JOURNAL_ACCOUNT} option").evaluate_all(OPTION_VALUES) if v
+    ]
     for account in accounts:
-        page.select_option(select, account)
-        expect(listed).not_to_contain_text("Loading trades", timeout=SLOW)
+        page.select_option(JOURNAL_ACCOUNT, account)
+        expect(page.locator("#trades")).not_to_contain_text("Loading trades", timeout=SLOW)
         if page.locator(f'#trades li.trade[data-account="{account}"]').count():
-            shown = account
-            break
-    assert shown is not None, "no demo account has trades yet"
-    following = next(a for a in accounts if a != shown)
+            return account, next(a for a in accounts if a != account)
+    raise AssertionError("no demo account has trades yet")
+
+
+@contextmanager
+def held_requests(page: Page, url: re.Pattern[str]) -> Iterator[list[Route]]:
+    """Requests to ``url`` wait until the block ends (or until it is left by an error)."""
     held: list[Route] = []
     holding = True
 
@@ -173,27 +178,65 @@ def test_the_journal_shows_no_other_accounts_trades_while_the_next_account_loads
         else:
             route.continue_()
 
-    page.route(TRADES, hold)
+    page.route(url, hold)
     try:
-        page.select_option(select, following)
-        deadline = time.monotonic() + SLOW / 1000
-        while not held and time.monotonic() < deadline:
-            page.wait_for_timeout(50)
-        assert held, "the page did not ask for the next account's trades"
-        expect(page.locator("#trades li.trade")).to_have_count(0)
-        expect(listed).to_contain_text("Loading trades")
+        yield held
     finally:
         holding = False
         for route in held:
             route.continue_()
-        page.unroute(TRADES)
-    expect(listed).not_to_contain_text("Loading trades", timeout=SLOW)
+        page.unroute(url)
+
+
+def wait_until_held(page: Page, held: list[Route], what: str) -> None:
+    deadline = time.monotonic() + SLOW / 1000
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, f"the page did not ask for {what}"
+
+
+def test_the_journal_shows_no_other_accounts_trades_while_the_next_account_loads(
+    page: Page,
+) -> None:
+    """Rows of the account just left must go the moment the filter changes: a click on one
+    of them while the next account's trades load would tag a trade the trader no longer
+    sees. The next account's request is held until the list has been checked."""
+    shown, following = journal_accounts(page)
+    with held_requests(page, TRADE_LIST) as held:
+        page.select_option(JOURNAL_ACCOUNT, following)
+        wait_until_held(page, held, "the next account's trades")
+        expect(page.locator("#trades li.trade")).to_have_count(0)
+        expect(page.locator("#trades")).to_contain_text("Loading trades")
+    expect(page.locator("#trades")).not_to_contain_text("Loading trades", timeout=SLOW)
     expect(page.locator(f'#trades li.trade[data-account="{shown}"]')).to_have_count(0)
     go(page, "overview")
 
 
-OPTION_VALUES = "options => options.map((option) => option.value)"
-TRADES = re.compile(r"/api/v1/trades\?")
+def test_a_tag_saved_after_the_filter_changed_does_not_bring_its_row_back(page: Page) -> None:
+    """A tag's answer that arrives once another account is listed is kept by the server but
+    does not put the old account's row into the new list."""
+    shown, following = journal_accounts(page)
+    row = page.locator(f'#trades li.trade[data-account="{shown}"]').first
+    trade_id = row.get_attribute("data-trade")
+    # The save is held until the next account is listed, then answers (leaving the block).
+    with (
+        page.expect_response(TRADE_SAVE, timeout=SLOW) as saved,
+        held_requests(page, TRADE_SAVE) as held,
+    ):
+        row.locator('button[data-emotion="ANCHORING"]').dispatch_event("click")
+        wait_until_held(page, held, "the tag to be saved")
+        page.select_option(JOURNAL_ACCOUNT, following)
+        expect(page.locator("#trades")).not_to_contain_text("Loading trades", timeout=SLOW)
+    assert saved.value.ok
+    # Let the page's handler of that answer run before looking.
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
+    expect(page.locator(f'#trades li[data-trade="{trade_id}"]')).to_have_count(0)
+    expect(page.locator(f'#trades li.trade[data-account="{shown}"]')).to_have_count(0)
+    # The tag itself was kept: back on its account, the trade shows it.
+    page.select_option(JOURNAL_ACCOUNT, shown)
+    chip = page.locator(f'#trades li[data-trade="{trade_id}"] button[data-emotion="ANCHORING"]')
+    expect(chip).to_have_attribute("aria-pressed", "true", timeout=SLOW)
+    go(page, "overview")
 
 
 @pytest.mark.parametrize("width", [390, 1440])
