@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TypeGuard, cast
+from typing import Final, TypeGuard, cast
 from zlib import crc32
 
 import bytewax.operators as op
@@ -38,12 +38,6 @@ from infra.live import LiveItem, Standing, open_live
 from infra.rulesets import RulesetCatalog
 from infra.settings import get_settings
 from pipelines.archive import ArchiveInput
-from pipelines.decode import (
-    FAST_VALIDATOR,
-    decode_value,
-    rejection_reason,
-    validate_value,
-)
 from pipelines.live import LiveFactory, LiveSink, StandingBudget, StandingSchedule
 from pipelines.metrics import (
     BATCH_EVENTS,
@@ -66,6 +60,7 @@ from pipelines.sources import ROUND_SIZE, BusSource, StopSignal
 from pipelines.state import LAYOUT, check_layout, freeze, thaw
 from risk_engine import AccountState, RulesetResolver, UnknownAccountError, snapshot_fields, step
 from schemas import AccountEvent, BalanceEvent, BreachEvent, StatusEvent, TradeEvent
+from schemas.parsing import event_error_reason, event_json_validator
 from schemas.rulesets import RulesetError
 
 log = logging.getLogger(__name__)
@@ -103,12 +98,17 @@ def reject(message: BusMessage, reason: str) -> DeadLetter:
     )
 
 
+VALIDATE: Final = event_json_validator()
+"""The contract's compiled validator (``schemas``), called as ``VALIDATE(raw, strict=True)``:
+its checks, its UTC conversion of each timestamp, and the error that names the field."""
+
+
 def decode(message: BusMessage) -> InputEvent | DeadLetter:
     """Parse one message into an input event, or reject it with the reason (never raises)."""
     try:
-        event = decode_value(message.value or b"")
+        event = VALIDATE(message.value or b"", strict=True)
     except ValidationError as exc:
-        return reject(message, rejection_reason(exc))
+        return reject(message, event_error_reason(exc))
     if message.key == event.account_id.encode():
         return event
     return wrong_key(message, event)
@@ -255,7 +255,7 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
         touched: set[str] = set()
         eventful: set[str] = set()
         count = dead = 0
-        validate = FAST_VALIDATOR
+        validate = VALIDATE
         for messages in values:
             count += len(messages)
             for message in messages:
@@ -263,13 +263,10 @@ class ShardLogic(StatefulBatchLogic[list[BusMessage], ArmorOutput, ShardSnapshot
                 raw = message.value or b""
                 try:
                     event = validate(raw, strict=True)
-                except (ValidationError, OverflowError):
-                    try:  # the contract's own validator decides, and says why
-                        event = validate_value(raw)
-                    except ValidationError as exc:
-                        out.append(reject(message, rejection_reason(exc)))
-                        dead += 1
-                        continue
+                except ValidationError as exc:
+                    out.append(reject(message, event_error_reason(exc)))
+                    dead += 1
+                    continue
                 account_id = event.account_id
                 if message.key != account_id.encode():
                     out.append(wrong_key(message, event))

@@ -1,9 +1,7 @@
-"""The pipeline's decoder enforces the event contract exactly as the contract's validator.
-
-``pipelines.decode`` validates with the contract's own core schema, its timestamps
-converted to UTC from C instead of a Python function. Whatever the input, the two accept
-the same messages and build equal events; a message either rejects gets the contract's
-validator's reason in its dead letter (docs/events.md).
+"""The pipeline's decoder on the edges of the event contract: whatever the bytes, a message
+is the contract's event (timestamps in UTC) or a dead letter carrying the contract's
+reason with the message's place, and decoding never raises (one bad message must not
+stop the dataflow). The worked examples name each kind of input the contract decides.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from infra.bus import BusMessage, DeadLetter
-from pipelines import decode as fast
 from pipelines.armor import decode
 from schemas import AccountEvent, BalanceEvent, TradeEvent, event_json
 from schemas.parsing import event_error_reason, validate_event_json
@@ -40,35 +37,20 @@ def message(raw: bytes, key: bytes = b"A1") -> BusMessage:
 
 
 def assert_same(raw: bytes) -> None:
-    """The fast validator and the pipeline's decode agree with the contract's validator."""
+    """The pipeline's decode gives the contract's event, or a dead letter with its reason."""
     kind, expected = full_outcome(raw)
-    try:
-        got: Any = fast.FAST_VALIDATOR(raw, strict=True)
-    except (ValidationError, OverflowError):
-        got = None
-    if kind == "event":
-        assert got is not None, raw
-        assert type(got) is type(expected)
-        assert got == expected
-        assert got.model_fields_set == expected.model_fields_set
-        assert event_json(got) == event_json(expected)
-        for name in ("ts", "entry_time", "exit_time"):
-            stamp = getattr(got, name, None)
-            assert stamp is None or stamp.tzinfo is UTC, (name, stamp)
-        assert fast.decode_value(raw) == expected
-    else:
-        assert got is None, raw
     decoded = decode(message(raw, key=expected.account_id.encode() if kind == "event" else b"A1"))
     if kind == "event":
+        assert type(decoded) is type(expected)
         assert decoded == expected
+        assert decoded.model_fields_set == expected.model_fields_set
+        assert event_json(decoded) == event_json(expected)
+        for name in ("ts", "entry_time", "exit_time"):
+            stamp = getattr(decoded, name, None)
+            assert stamp is None or stamp.tzinfo is UTC, (name, stamp)
         return
     assert isinstance(decoded, DeadLetter)
     assert decoded.reason == f"aetheris.events[3]@41: {expected}"
-
-
-def test_the_fast_validator_converts_every_contract_timestamp_from_c() -> None:
-    """Balance ts, trade entry_time and exit_time: three conversions, none left in Python."""
-    assert fast.FAST_CONVERSIONS == 3
 
 
 BALANCE = {
@@ -323,7 +305,7 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     return payload
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events())
 @example(dict(BALANCE, ts="2026-03-02T09:00:00.1234567+05:45"))
 @example(dict(TRADE, entry_time="2026-03-02T10:40:00+01:00", exit_time="2026-03-02T09:40:00Z"))
@@ -331,7 +313,7 @@ def test_generated_events_are_decided_as_the_contract_decides(payload: dict[str,
     assert_same(json.dumps(payload).encode())
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from([line(BALANCE), line(TRADE), line(ACCOUNT)]),
     st.integers(min_value=0, max_value=400),
