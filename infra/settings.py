@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     )
     # `aetheris api serve` on SIGTERM: requests still running after this many seconds
     # are cancelled, then the process closes its connections and exits.
-    shutdown_seconds: float = Field(default=10.0, gt=0, le=300, alias="AETHERIS_SHUTDOWN_SECONDS")
+    shutdown_seconds: int = Field(default=10, ge=1, le=300, alias="AETHERIS_SHUTDOWN_SECONDS")
 
     # Live broker connectors (`aetheris connect fix|rest`): credentials are never logged.
     fix_password: SecretStr | None = Field(default=None, alias="AETHERIS_FIX_PASSWORD")

@@ -77,11 +77,7 @@ def serve(args: argparse.Namespace) -> int:
     from infra.bus import Topics  # noqa: PLC0415
     from infra.bus.kafka import KafkaBus  # noqa: PLC0415
     from infra.db.database import prepare_database  # noqa: PLC0415
-    from infra.observability import (  # noqa: PLC0415
-        configure_logging,
-        dump_stacks_on_sigusr1,
-        start_metrics_server,
-    )
+    from infra.observability import configure_logging, start_metrics_server  # noqa: PLC0415
     from infra.settings import get_settings  # noqa: PLC0415
 
     settings = get_settings()
@@ -93,7 +89,6 @@ def serve(args: argparse.Namespace) -> int:
         )
         return 2
     configure_logging(settings.log_format)
-    dump_stacks_on_sigusr1()
     try:
         check_services(settings)
     except StartupError as exc:
@@ -124,7 +119,7 @@ def serve(args: argparse.Namespace) -> int:
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
         server_header=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_seconds)),
+        timeout_graceful_shutdown=settings.shutdown_seconds,
         # One worker runs here, under configure_logging; spawned workers keep uvicorn's own.
         log_config=None if args.workers == 1 else uvicorn.config.LOGGING_CONFIG,
     )

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import httpx
 import psycopg
@@ -325,9 +326,21 @@ def serve_env(
 def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """A running `aetheris api serve` with two workers; its output goes to a file (a pipe
     nobody reads would stall it once full) and is shown if it fails to start or to stop."""
-    port = free_port()
     log = tmp_path / "api-serve.log"
-    output_file = log.open("w")
+    with log.open("w") as output_file:
+        process, base = start_served(serve_env, output_file, log, workers=2)
+        try:
+            yield base
+        finally:
+            stop_served(process, log)
+
+
+def start_served(
+    env: dict[str, str], output: IO[str], log: Path, *, workers: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`aetheris api serve` on a free port, in a process group of its own (its workers are
+    signalled together), once it answers its health check: the process and its base URL."""
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -338,31 +351,27 @@ def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
             "--port",
             str(port),
             "--workers",
-            "2",
+            str(workers),
             "--log-level",
             "info",
         ],
-        env=serve_env,
-        stdout=output_file,
+        env=env,
+        stdout=output,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # its workers in a group of their own, signalled together
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"api serve did not come up: {log.read_text()}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        stop_served(process, log)
-        output_file.close()
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_served(process, log)
+            raise AssertionError(f"api serve did not come up: {log.read_text()}")
+        time.sleep(0.3)
 
 
 def stop_served(process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
