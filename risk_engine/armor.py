@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from risk_engine.engine import RulesetResolver, step
+from risk_engine.engine import InputEvent, RulesetResolver, step
 from risk_engine.state import AccountState
-from schemas.events import AccountEvent, BalanceEvent, BreachEvent, OutputEvent, TradeEvent
+from schemas.events import BreachEvent, OutputEvent
 
 
 class Armor:
@@ -14,11 +14,11 @@ class Armor:
         self._resolve = resolve
         self.accounts: dict[str, AccountState] = {}
 
-    def process(self, event: AccountEvent | BalanceEvent | TradeEvent) -> list[BreachEvent]:
+    def process(self, event: InputEvent) -> list[BreachEvent]:
         """Apply one event; raise on bad input (unknown account or ruleset) without changes."""
         return [item for item in self.process_all(event) if isinstance(item, BreachEvent)]
 
-    def process_all(self, event: AccountEvent | BalanceEvent | TradeEvent) -> list[OutputEvent]:
+    def process_all(self, event: InputEvent) -> list[OutputEvent]:
         """Apply one event; its breaches and status changes in order (see ``step``)."""
         state, outputs = step(self.accounts.get(event.account_id), event, self._resolve)
         self.accounts[event.account_id] = state

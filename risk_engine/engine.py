@@ -25,12 +25,17 @@ from schemas.events import (
     RuleName,
     TradeEvent,
 )
+from schemas.records import BalanceRecord, TradeRecord
 from schemas.rulesets import Ruleset, with_overrides
 
 RulesetResolver = Callable[[str], Ruleset]
 """Turns an account event's ``ruleset`` (a template name or a file) into a :class:`Ruleset`."""
 
-InputEvent = AccountEvent | BalanceEvent | TradeEvent
+Balance = BalanceEvent | BalanceRecord
+Trade = TradeEvent | TradeRecord
+InputEvent = AccountEvent | Balance | Trade
+"""The contract's input events, or the pipeline's records of balance and trade events
+(``schemas.records``: the same fields and values, read more cheaply)."""
 
 
 class UnknownAccountError(ValueError):
@@ -166,7 +171,7 @@ def _alert_follows_peak(ruleset: Ruleset) -> bool:
     return trailing is not None and trailing.mode == "intraday"
 
 
-def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent]:
+def _apply_balance(state: AccountState, event: Balance) -> list[BreachEvent]:
     first_tick = state.day is None
     if first_tick:
         # Attached mid-life: the first snapshot's balance is the balance at the boundary.
@@ -203,7 +208,7 @@ def _apply_balance(state: AccountState, event: BalanceEvent) -> list[BreachEvent
     return breaches
 
 
-def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+def _overtrading(state: AccountState, event: Trade) -> Iterable[BreachEvent]:
     if state.fired_levels.get("overtrading", 0) >= len(state.ruleset.levels):
         return ()  # the top level has fired today: nothing more can
     measure = rules.overtrading_count(state, event.entry_time)
@@ -222,7 +227,7 @@ def _overtrading(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent
     )
 
 
-def _tilt_on_entry(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+def _tilt_on_entry(state: AccountState, event: Trade) -> Iterable[BreachEvent]:
     rule = state.ruleset.tilt
     if rule is None or state.loss_streak < rule.loss_streak or state.last_loss_exit is None:
         return ()
@@ -252,7 +257,7 @@ def _tilt_on_entry(state: AccountState, event: TradeEvent) -> Iterable[BreachEve
     )
 
 
-def _tilt_on_close(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+def _tilt_on_close(state: AccountState, event: Trade) -> Iterable[BreachEvent]:
     rule = state.ruleset.tilt
     pnl = event.pnl
     assert pnl is not None and event.exit_time is not None
@@ -279,7 +284,7 @@ def _tilt_on_close(state: AccountState, event: TradeEvent) -> Iterable[BreachEve
     )
 
 
-def _per_trade_loss(state: AccountState, event: TradeEvent) -> Iterable[BreachEvent]:
+def _per_trade_loss(state: AccountState, event: Trade) -> Iterable[BreachEvent]:
     limit = rules.per_trade_limit(state)
     pnl = event.pnl
     if limit is None or pnl is None or pnl >= 0:
@@ -296,7 +301,7 @@ def _per_trade_loss(state: AccountState, event: TradeEvent) -> Iterable[BreachEv
     )
 
 
-def _count_entry(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
+def _count_entry(state: AccountState, event: Trade) -> list[BreachEvent]:
     """A new trade entered in the current day: trading days, tilt and overtrading."""
     assert state.day is not None
     state.trading_days.add(state.day.label)
@@ -304,7 +309,7 @@ def _count_entry(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
     return [*_tilt_on_entry(state, event), *_overtrading(state, event)]
 
 
-def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
+def _apply_trade(state: AccountState, event: Trade) -> list[BreachEvent]:
     trade_id = event.broker_trade_id
     if state.day is None:
         ruleset = state.ruleset
@@ -341,7 +346,7 @@ def _apply_trade(state: AccountState, event: TradeEvent) -> list[BreachEvent]:
     return breaches
 
 
-def _quiet_tick(state: AccountState, event: BalanceEvent) -> list[OutputEvent] | None:
+def _quiet_tick(state: AccountState, event: Balance) -> list[OutputEvent] | None:
     """The per-tick fast path: a balance tick above the account's alert equity, on an
     account that has a trading day and is not locked (a tick that starts the next day
     rolls it here first); ``None`` when the tick needs the full path.
@@ -391,7 +396,7 @@ def _passed_if_met(state: AccountState, ts: datetime) -> list[OutputEvent]:
     return [*status.judge(state, ts, [])]
 
 
-def _quiet_trade(state: AccountState, event: TradeEvent) -> list[OutputEvent] | None:
+def _quiet_trade(state: AccountState, event: Trade) -> list[OutputEvent] | None:
     """The per-trade fast path: a trade opened (or opened and closed) inside the current
     trading day, not seen before (a close may follow its own open), on an account that
     is not locked; ``None`` when the trade needs the full path (a day to roll, a late or
@@ -457,9 +462,9 @@ def step(
     and ``schemas.rulesets.RulesetError`` for an account whose ruleset is unknown.
     """
     if state is not None:
-        if type(event) is BalanceEvent:
+        if type(event) is BalanceRecord or type(event) is BalanceEvent:
             quiet = _quiet_tick(state, event)
-        elif type(event) is TradeEvent:
+        elif type(event) is TradeRecord or type(event) is TradeEvent:
             quiet = _quiet_trade(state, event)
         else:
             quiet = None
@@ -487,7 +492,7 @@ def _step(
         raise UnknownAccountError(event.account_id, event.type)
     event_time = event.event_time
     unlocking = status.unlock_due(state, event_time)
-    if isinstance(event, BalanceEvent):
+    if isinstance(event, (BalanceRecord, BalanceEvent)):
         breaches = _apply_balance(state, event)
     else:
         breaches = _apply_trade(state, event)
@@ -513,7 +518,7 @@ def apply(
     As :func:`step` (the account's status changes too), reporting only the breaches.
     """
     if state is not None:
-        if type(event) is BalanceEvent:
+        if type(event) is BalanceEvent or type(event) is BalanceRecord:
             # The commonest case of _quiet_tick inline (most events are such ticks): a tick
             # inside the day, above the alert equity, that cannot pass the account. Any
             # other tick goes to _quiet_tick, which sets the same fields to the same values
@@ -549,7 +554,7 @@ def apply(
                         state.events_applied += 1
                         return state, []
             quiet = _quiet_tick(state, event)
-        elif type(event) is TradeEvent:
+        elif type(event) is TradeEvent or type(event) is TradeRecord:
             quiet = _quiet_trade(state, event)
         else:
             quiet = None

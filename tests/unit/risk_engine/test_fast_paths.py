@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from risk_engine import AccountState, apply, rules, step
 from risk_engine.engine import _quiet_trade, _step
 from schemas import AccountEvent, BalanceEvent, BreachEvent, OutputEvent, TradeEvent
+from schemas.records import BalanceRecord, TradeRecord
 from tests.unit.risk_engine.builders import CATALOG, account, closed_trade, open_trade, tick
 from tests.unit.risk_engine.test_properties import account_streams
 
@@ -26,18 +27,35 @@ def _fields(state: AccountState | None) -> dict[str, Any]:
     return fields
 
 
+def as_record(event: Event) -> Event | BalanceRecord | TradeRecord:
+    """The pipeline's record of a balance or trade event (``schemas.records``), field for
+    field; an account event as it is."""
+    if isinstance(event, BalanceEvent):
+        return BalanceRecord(event.account_id, event.ts, event.balance, event.equity)
+    if isinstance(event, TradeEvent):
+        fields = {name: getattr(event, name) for name in TradeRecord.__struct_fields__}
+        return TradeRecord(**fields)
+    return event
+
+
 def both_paths(*events: Event) -> tuple[AccountState, list[OutputEvent]]:
     """Apply the events through ``step`` (fast paths), the full path alone and ``apply``,
-    in lockstep: every event's outputs and the state after it must agree."""
-    fast = full = by_apply = None
+    in lockstep, and through ``step`` and ``apply`` again as the pipeline's records: every
+    event's outputs and the state after it must agree."""
+    fast = full = by_apply = by_record = by_record_apply = None
     found: list[OutputEvent] = []
     for event in events:
         fast, outputs = step(fast, event, CATALOG)
         full, full_outputs = _step(full, event, CATALOG)
         by_apply, breaches = apply(by_apply, event, CATALOG)
-        assert outputs == full_outputs
+        record = as_record(event)
+        by_record, record_outputs = step(by_record, record, CATALOG)
+        by_record_apply, record_breaches = apply(by_record_apply, record, CATALOG)
+        assert outputs == full_outputs == record_outputs
+        assert breaches == record_breaches
         assert breaches == [item for item in outputs if isinstance(item, BreachEvent)]
         assert _fields(fast) == _fields(full) == _fields(by_apply)
+        assert _fields(fast) == _fields(by_record) == _fields(by_record_apply)
         found += outputs
     assert fast is not None
     return fast, found
