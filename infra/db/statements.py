@@ -110,6 +110,10 @@ def stored_trade_status_frame(conn: Connection, account_id: str, ids: pl.Series)
         cur.execute(_STAGE_KEYS)
         with cur.copy("COPY import_keys (broker_trade_id) FROM STDIN (FORMAT CSV)") as copy:
             copy.write(_csv(ids.to_frame("broker_trade_id")))
+        # A new temporary table has no statistics: the planner takes it for 200 rows and
+        # joins a million keys by nested loop (7.5 s against 2.1 s by hash join, BENCHMARKS.md
+        # "Statement imports: the roll-up's day lookup and the key join").
+        cur.execute("ANALYZE import_keys")
         query = sql.SQL(_STORED_OF_KEYS).format(account=sql.Literal(account_id))
         out = bytearray()
         with cur.copy(query) as copy:
