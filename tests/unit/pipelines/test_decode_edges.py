@@ -111,6 +111,13 @@ def line(base: dict[str, Any], **changes: Any) -> bytes:
     return json.dumps({k: v for k, v in payload.items() if v is not ...}).encode()
 
 
+def nested(base: dict[str, Any], name: str, depth: int = 100_000) -> bytes:
+    """``base`` with ``name`` set to an array nested ``depth`` deep (past any parser's limit)."""
+    return (
+        line(base, **{name: ...})[:-1] + f',"{name}":'.encode() + b"[" * depth + b"]" * depth + b"}"
+    )
+
+
 WORKED_EXAMPLES = {
     # Timestamps: Z, +00:00 and -00:00 are the same instant; offsets convert to UTC.
     "Z": line(BALANCE),
@@ -214,6 +221,8 @@ WORKED_EXAMPLES = {
     "NaN literal": line(BALANCE, balance=math.nan),
     "Infinity literal": line(BALANCE, equity=math.inf),
     "1e400": line(BALANCE).replace(b"99850.0", b"1e400"),
+    "deeply nested": nested(BALANCE, "account_id"),
+    "deeply nested tags": nested(TRADE, "tags"),
     "trailing garbage": line(BALANCE) + b"x",
     "trailing newline": line(BALANCE) + b"\n",
 }
