@@ -53,11 +53,15 @@ const store = {
 
 // ---- HTTP with silent refresh -------------------------------------------------------
 async function renew() {
-  if (!store.tokens) return false;
+  const tokens = store.tokens;
+  if (!tokens) return false;
   const answer = await fetch("/api/v1/auth/refresh", {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ refresh_token: store.tokens.refresh_token }),
+    body: JSON.stringify({ refresh_token: tokens.refresh_token }),
   });
+  // Signed out (or renewed by another caller) while this answer was on its way: it speaks
+  // of a session the page no longer holds, so it neither signs out again nor signs back in.
+  if (store.tokens !== tokens) return false;
   if (!answer.ok) { signedOut("Your session ended; sign in again."); return false; }
   setTokens(await answer.json());
   return true;

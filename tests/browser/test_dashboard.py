@@ -239,6 +239,42 @@ def test_a_tag_saved_after_the_filter_changed_does_not_bring_its_row_back(page: 
     go(page, "overview")
 
 
+REFRESH = re.compile(r"/api/v1/auth/refresh$")
+ACCOUNT_LIST = re.compile(r"/api/v1/accounts$")
+
+
+def test_a_refresh_answered_after_signing_out_neither_signs_back_in_nor_changes_the_reason(
+    browser: Browser, demo: Demo
+) -> None:
+    """A refresh still on its way when the trader signs out (the server's revocation closes
+    the live socket, whose close asks for one) answers for a session the page no longer
+    holds: the page stays signed out with "Signed out.". The refresh is held until then."""
+    page = browser.new_page()
+    page.goto(demo.base + "/")
+    page.fill("#email", f"trader-{secrets.token_hex(4)}@example.org")
+    page.fill("#password", secrets.token_urlsafe(18))
+    page.click("#register")
+    expect(page.locator("#nav")).to_be_visible()
+    with held_requests(page, REFRESH) as held:
+        # The next poll of the accounts is refused: the page asks for a refresh, held here.
+        page.route(ACCOUNT_LIST, lambda route: route.fulfill(status=401, json={"detail": "x"}))
+        wait_until_held(page, held, "a token refresh")
+        page.unroute(ACCOUNT_LIST)
+        page.click("#logout")
+        expect(page.locator("#login-error")).to_have_text("Signed out.")
+        with page.expect_response(REFRESH, timeout=SLOW) as refreshed:
+            for route in held:
+                route.continue_()
+            held.clear()
+    assert refreshed.value.status == 401  # the server revoked the session at sign-out
+    # Let the page's handler of that answer run before looking.
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
+    expect(page.locator("#login-error")).to_have_text("Signed out.")
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#app")).to_be_hidden()
+    page.close()
+
+
 @pytest.mark.parametrize("width", [390, 1440])
 def test_nothing_is_cut_off_or_off_screen(page: Page, artifacts: Path, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 900})
