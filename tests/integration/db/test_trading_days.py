@@ -196,6 +196,53 @@ def test_topstep_sessions_end_at_five_pm_chicago(pool: Pool, account: str) -> No
     }
 
 
+def test_reopened_and_deleted_rows_leave_their_own_trading_days(pool: Pool, account: str) -> None:
+    """Topstep, as above: S3 (23:00 UTC on 13 Jan) is Wednesday's trade, the 23:00 tick
+    Wednesday's only tick. Deleting them empties Wednesday, not the UTC day 13 Jan they
+    also fall on; reopening S2 takes it out of Tuesday."""
+    register(pool, account, "topstep-50k")
+    store(
+        pool,
+        [
+            tick(account, utc(2026, 1, 13, 22, 0), 50_000.0, 50_100.0),
+            tick(account, utc(2026, 1, 13, 23, 0), 50_023.0, 50_023.0),
+        ],
+        [
+            closed(account, "S1", utc(2026, 1, 12, 23, 30), 5.0),
+            closed(account, "S2", utc(2026, 1, 13, 22, 59), 7.0),
+            closed(account, "S3", utc(2026, 1, 13, 23, 0), 11.0),
+        ],
+    )
+    tuesday, wednesday = date(2026, 1, 13), date(2026, 1, 14)
+    assert pnl_by_day(pool, account, tuesday, wednesday) == {
+        tuesday: Decimal("12.0"),
+        wednesday: Decimal("11.0"),
+    }
+    with pool.connection() as conn:
+        conn.execute(
+            "DELETE FROM trades WHERE account_id = %s AND broker_trade_id = 'S3'", (account,)
+        )
+        conn.execute(
+            "UPDATE trades SET status = 'open', exit_price = NULL, exit_time = NULL, pnl = NULL "
+            "WHERE account_id = %s AND broker_trade_id = 'S2'",
+            (account,),
+        )
+    with pool.connection() as conn:
+        days = {row.day: row for row in daily_pnl(conn, account, tuesday, wednesday)}
+    assert (days[tuesday].trades, days[tuesday].net_pnl) == (1, Decimal("5.0"))
+    assert (days[wednesday].trades, days[wednesday].net_pnl) == (0, Decimal("0"))
+    assert days[wednesday].start_balance == 50_023.0
+    with pool.connection() as conn:
+        conn.execute(
+            "DELETE FROM balance_ticks WHERE account_id = %s AND ts = %s",
+            (account, utc(2026, 1, 13, 23, 0)),
+        )
+    with pool.connection() as conn:
+        days = {row.day: row for row in daily_pnl(conn, account, tuesday, wednesday)}
+    assert wednesday not in days
+    assert (days[tuesday].start_balance, days[tuesday].trades) == (50_000.0, 1)
+
+
 def test_rows_stored_before_the_account_move_to_its_days_when_it_registers(
     pool: Pool, account: str
 ) -> None:
