@@ -24,7 +24,7 @@ from bench._machine import describe
 from infra.rulesets import RulesetCatalog
 from risk_engine import AccountState, apply
 from schemas import AccountEvent, BalanceEvent, TradeEvent
-from schemas.records import BalanceRecord, TradeRecord
+from schemas.records import BalanceRecord, TradeRecord, as_record
 
 RULESETS = ["ftmo-2step", "ftmo-1step", "topstep-50k", "apex-50k-intraday", "personal"]
 Event = AccountEvent | BalanceEvent | TradeEvent
@@ -103,20 +103,6 @@ def run_engine(events: list[Event] | list[Record]) -> tuple[float, int, dict[str
     return time.perf_counter() - began, breaches, states
 
 
-def as_records(events: list[Event]) -> list[Record]:
-    """The same events as the pipeline decodes them on its fast path (``schemas.records``)."""
-    records: list[Record] = []
-    for event in events:
-        if isinstance(event, BalanceEvent):
-            records.append(BalanceRecord(event.account_id, event.ts, event.balance, event.equity))
-        elif isinstance(event, TradeEvent):
-            fields = {name: getattr(event, name) for name in TradeRecord.__struct_fields__}
-            records.append(TradeRecord(**fields))
-        else:
-            records.append(event)
-    return records
-
-
 def run_baseline(
     events: list[Event] | list[Record],
     balance_types: type[BalanceEvent] | type[BalanceRecord] = BalanceEvent,
@@ -180,7 +166,7 @@ def main() -> None:
     print(f"state memory after a 10 % run (tracemalloc): {per_account / 1024:.1f} KiB per account")
     # The pipeline's own input since the fast decoder: the same events as records, both
     # loops reading them (attribute reads on a struct cost less than on a pydantic model).
-    records = as_records(events)
+    records = [as_record(event) for event in events]
     del events
     CPU_SECONDS.clear()
     min(run_baseline(records, BalanceRecord, TradeRecord) for _ in range(2))

@@ -98,6 +98,18 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False):
         return TradeEvent(**{name: getattr(self, name) for name in self.__struct_fields__})
 
 
+def as_record(
+    event: AccountEvent | BalanceEvent | TradeEvent,
+) -> AccountEvent | BalanceRecord | TradeRecord:
+    """The record of a balance or trade model, field for field (what the fast path would
+    decode from its JSON); an account event as it is."""
+    if isinstance(event, BalanceEvent):
+        return BalanceRecord(event.account_id, event.ts, event.balance, event.equity)
+    if isinstance(event, TradeEvent):
+        return TradeRecord(**{name: getattr(event, name) for name in TradeRecord.__struct_fields__})
+    return event
+
+
 # The lines as sent, for msgspec: the contract's field checks that cost nothing in C
 # (types, lengths, bounds, literals, unknown fields); timestamps stay text for _utc.
 class _BalanceLine(msgspec.Struct, tag="balance", tag_field="type", forbid_unknown_fields=True):

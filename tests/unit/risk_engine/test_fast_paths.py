@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from risk_engine import AccountState, apply, rules, step
 from risk_engine.engine import _quiet_trade, _step
 from schemas import AccountEvent, BalanceEvent, BreachEvent, OutputEvent, TradeEvent
-from schemas.records import BalanceRecord, TradeRecord
+from schemas.records import as_record
 from tests.unit.risk_engine.builders import CATALOG, account, closed_trade, open_trade, tick
 from tests.unit.risk_engine.test_properties import account_streams
 
@@ -25,17 +25,6 @@ def _fields(state: AccountState | None) -> dict[str, Any]:
     fields = {name: getattr(state, name) for name in AccountState.__dataclass_fields__}
     del fields["equity_alert"]
     return fields
-
-
-def as_record(event: Event) -> Event | BalanceRecord | TradeRecord:
-    """The pipeline's record of a balance or trade event (``schemas.records``), field for
-    field; an account event as it is."""
-    if isinstance(event, BalanceEvent):
-        return BalanceRecord(event.account_id, event.ts, event.balance, event.equity)
-    if isinstance(event, TradeEvent):
-        fields = {name: getattr(event, name) for name in TradeRecord.__struct_fields__}
-        return TradeRecord(**fields)
-    return event
 
 
 def both_paths(*events: Event) -> tuple[AccountState, list[OutputEvent]]:
