@@ -21,17 +21,13 @@ BEGIN
               WHERE n.status = 'closed') k;
     ELSIF TG_OP = 'UPDATE' THEN
         SELECT array_agg(k.account_id), array_agg(k.day) INTO key_accounts, key_days
-        FROM (SELECT o.account_id,
-                     aetheris_trading_day(o.exit_time, coalesce(a.day_zone, 'UTC'),
+        FROM (SELECT DISTINCT r.account_id,
+                     aetheris_trading_day(r.exit_time, coalesce(a.day_zone, 'UTC'),
                                           coalesce(a.day_start, time '00:00')) AS day
-              FROM old_rows o LEFT JOIN accounts a ON a.account_id = o.account_id
-              WHERE o.status = 'closed'
-              UNION
-              SELECT n.account_id,
-                     aetheris_trading_day(n.exit_time, coalesce(a.day_zone, 'UTC'),
-                                          coalesce(a.day_start, time '00:00'))
-              FROM new_rows n LEFT JOIN accounts a ON a.account_id = n.account_id
-              WHERE n.status = 'closed') k;
+              FROM (SELECT account_id, exit_time FROM old_rows WHERE status = 'closed'
+                    UNION ALL
+                    SELECT account_id, exit_time FROM new_rows WHERE status = 'closed') r
+              LEFT JOIN accounts a ON a.account_id = r.account_id) k;
     ELSIF TG_OP = 'DELETE' THEN
         SELECT array_agg(k.account_id), array_agg(k.day) INTO key_accounts, key_days
         FROM (SELECT DISTINCT o.account_id,
