@@ -197,9 +197,10 @@ def test_topstep_sessions_end_at_five_pm_chicago(pool: Pool, account: str) -> No
 
 
 def test_reopened_and_deleted_rows_leave_their_own_trading_days(pool: Pool, account: str) -> None:
-    """Topstep, as above: S3 (23:00 UTC on 13 Jan) is Wednesday's trade, the 23:00 tick
-    Wednesday's only tick. Deleting them empties Wednesday, not the UTC day 13 Jan they
-    also fall on; reopening S2 takes it out of Tuesday."""
+    """Topstep, as above: S1 (23:30 UTC on 12 Jan) is Tuesday's trade, S3 (23:00 UTC on
+    13 Jan) Wednesday's, the 23:00 tick Wednesday's only tick: each on a trading day other
+    than its UTC day. Deleting S1 takes it out of Tuesday, reopening S3 out of Wednesday,
+    deleting the tick empties Wednesday."""
     register(pool, account, "topstep-50k")
     store(
         pool,
@@ -220,16 +221,16 @@ def test_reopened_and_deleted_rows_leave_their_own_trading_days(pool: Pool, acco
     }
     with pool.connection() as conn:
         conn.execute(
-            "DELETE FROM trades WHERE account_id = %s AND broker_trade_id = 'S3'", (account,)
+            "DELETE FROM trades WHERE account_id = %s AND broker_trade_id = 'S1'", (account,)
         )
         conn.execute(
             "UPDATE trades SET status = 'open', exit_price = NULL, exit_time = NULL, pnl = NULL "
-            "WHERE account_id = %s AND broker_trade_id = 'S2'",
+            "WHERE account_id = %s AND broker_trade_id = 'S3'",
             (account,),
         )
     with pool.connection() as conn:
         days = {row.day: row for row in daily_pnl(conn, account, tuesday, wednesday)}
-    assert (days[tuesday].trades, days[tuesday].net_pnl) == (1, Decimal("5.0"))
+    assert (days[tuesday].trades, days[tuesday].net_pnl) == (1, Decimal("7.0"))
     assert (days[wednesday].trades, days[wednesday].net_pnl) == (0, Decimal("0"))
     assert days[wednesday].start_balance == 50_023.0
     with pool.connection() as conn:
