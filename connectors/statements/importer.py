@@ -3,8 +3,9 @@
 parse (the format) → dedup against stored trades and cash movements → validate the
 new and updated rows (the great-expectations trade and tick suites; failing rows
 reported by file row) → publish in event-time order (the account event when
-registering, trades, balance events) → store in one transaction (trades, ticks, cash
-keys, dead letters) → sync log.
+registering, trades, balance events) and, at the same time, store in one transaction
+(trades, ticks, cash keys, dead letters) that commits only once the publish has
+succeeded (a failed publish stores nothing) → sync log.
 
 Bad rows are reported and skipped, good rows land; re-running a file adds nothing and
 reports every row as a duplicate (connectors/statements/plan.py has the rules).
@@ -13,7 +14,10 @@ reports every row as a duplicate (connectors/statements/plan.py has the rules).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -31,6 +35,7 @@ from infra.db.pool import Pool
 from infra.db.sinks import DeadLetter
 from infra.db.statements import (
     CashRow,
+    StoredImport,
     account_balance,
     balance_before,
     store_import,
@@ -142,6 +147,52 @@ class _Stages:
         key = f"cpu:{stage}"
         self._into[key] = self._into.get(key, 0.0) + cpu - self._last_cpu
         self._last, self._last_cpu = now, cpu
+
+
+class _PublishFailed(Exception):
+    """Raised inside the store's transaction when the publish failed: rolls it back."""
+
+
+def _publish_while_storing(
+    publish: Callable[[], None],
+    store: Callable[[Callable[[], None]], StoredImport],
+    clock: _Stages,
+) -> StoredImport:
+    """Publish here while ``store`` writes the import in a worker thread; its transaction
+    commits only after ``publish`` returned, so a failed publish stores nothing (as when
+    the two ran one after the other) and the database's work overlaps the publish's.
+
+    ``store`` gets the gate to call last inside its transaction. What ``publish`` raises
+    is raised here once the store has rolled back; a failed store is raised after the
+    publish finished (the events are out then, as a store failing after the publish
+    always left them; a re-import publishes them again and stores them)."""
+    released = threading.Event()
+    publish_failed = False
+
+    def gate() -> None:
+        released.wait()
+        if publish_failed:
+            raise _PublishFailed
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-store") as worker:
+        stored = worker.submit(store, gate)
+        try:
+            publish()
+        except BaseException:
+            publish_failed = True
+            released.set()
+            try:
+                stored.result()
+            except _PublishFailed:
+                pass
+            except Exception as exc:  # the publish's error is the one to report
+                _log.warning("import store after a failed publish: %s", exc)
+            raise
+        released.set()
+        clock.lap("publish")
+        result = stored.result()
+        clock.lap("store")
+        return result
 
 
 def _choose_format(request: ImportRequest) -> StatementFormat:
@@ -351,22 +402,30 @@ def _run(
     clock.lap("validate")
     events: list[AccountEvent | TradeEvent | BalanceEvent] = [account] if account else []
     events.extend(decided.events)
-    publisher.publish_events(events)
-    publisher.flush()
-    clock.lap("publish")
-    stored = store_import(
-        pool,
-        batch_id=uuid4(),
-        account_id=request.account_id,
-        source=f"import:{fmt.name}",
-        account=account,
-        new_trades=[r.trade for r in decided.trades["new"]],
-        updated_trades=[r.trade for r in decided.trades["updated"]],
-        ticks=decided.balances,
-        cash=[CashRow(cash_key(c), c.ts, c.amount, c.kind, c.comment) for c in decided.cash_new],
-        dead_letters=_dead_letters(errors, fmt.name, request.account_id),
-    )
-    clock.lap("store")
+
+    def publish() -> None:
+        publisher.publish_events(events)
+        publisher.flush()
+
+    def store(gate: Callable[[], None]) -> StoredImport:
+        return store_import(
+            pool,
+            batch_id=batch_id,
+            account_id=request.account_id,
+            source=f"import:{fmt.name}",
+            account=account,
+            new_trades=[r.trade for r in decided.trades["new"]],
+            updated_trades=[r.trade for r in decided.trades["updated"]],
+            ticks=decided.balances,
+            cash=[
+                CashRow(cash_key(c), c.ts, c.amount, c.kind, c.comment) for c in decided.cash_new
+            ],
+            dead_letters=_dead_letters(errors, fmt.name, request.account_id),
+            before_commit=gate,
+        )
+
+    batch_id = uuid4()
+    stored = _publish_while_storing(publish, store, clock)
     trade_counts = {
         "new": stored.trades.new,
         "updated": stored.trades.updated,
@@ -529,24 +588,30 @@ def _run_columnar(
     errors = parsed.errors + repeat_errors + quality_errors
     errors += _check_tick_frame(ticks, now)
     clock.lap("validate")
-    lines = [event_bytes(account)] if account else []
-    lines += frames.event_lines(ordered, request.account_id)
-    publisher.publish_lines(request.account_id, lines)
-    publisher.flush()
-    clock.lap("publish")
-    stored = store_import(
-        pool,
-        batch_id=uuid4(),
-        account_id=request.account_id,
-        source=f"import:{name}",
-        account=account,
-        new_trades=classified.new,
-        updated_trades=frames.trade_events(classified.updated),
-        ticks=ticks,
-        cash=[],
-        dead_letters=_dead_letters(errors, name, request.account_id),
-    )
-    clock.lap("store")
+
+    def publish() -> None:
+        lines = [event_bytes(account)] if account else []
+        lines += frames.event_lines(ordered, request.account_id)
+        publisher.publish_lines(request.account_id, lines)
+        publisher.flush()
+
+    def store(gate: Callable[[], None]) -> StoredImport:
+        return store_import(
+            pool,
+            batch_id=batch_id,
+            account_id=request.account_id,
+            source=f"import:{name}",
+            account=account,
+            new_trades=classified.new,
+            updated_trades=frames.trade_events(classified.updated),
+            ticks=ticks,
+            cash=[],
+            dead_letters=_dead_letters(errors, name, request.account_id),
+            before_commit=gate,
+        )
+
+    batch_id = uuid4()
+    stored = _publish_while_storing(publish, store, clock)
     trade_counts = {
         "new": stored.trades.new,
         "updated": stored.trades.updated,

@@ -8,12 +8,14 @@
 - :func:`store_import`: the account event, trades (new ones through a binary COPY into
   a staging table, updated ones upserted), balance ticks, cash movements and dead
   letters in ONE transaction, recorded in ``sink_batches`` so a retry after a lost
-  commit acknowledgement stores nothing twice.
+  commit acknowledgement stores nothing twice; ``before_commit`` holds the commit until
+  the caller says so (the importer publishes meanwhile, and a failed publish rolls the
+  transaction back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -263,9 +265,13 @@ def store_import(
     cash: Sequence[CashRow],
     dead_letters: Sequence[DeadLetter] = (),
     retry: RetryPolicy | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> StoredImport:
     """Write one import in one transaction (see the module doc). New trades and ticks may
-    come as frames (the contract's columns; ticks ``account_id, ts, balance, equity``)."""
+    come as frames (the contract's columns; ticks ``account_id, ts, balance, equity``).
+
+    ``before_commit`` runs last inside the transaction, after every row is written: it
+    may wait, and what it raises rolls the whole import back (and is raised here)."""
 
     def work(conn: Connection) -> StoredImport:
         with conn.cursor() as cur:
@@ -300,6 +306,8 @@ def store_import(
                     ),
                 )
             letters = insert_dead_letters(cur, dead_letters)
+        if before_commit is not None:
+            before_commit()
         return StoredImport(counts, stored_ticks, len(cash), letters)
 
     return run_with_retry(

@@ -1,0 +1,189 @@
+"""The import stores while it publishes, and commits only once the publish succeeded.
+
+The publisher here is the in-process one with a ``flush`` that first waits until the
+import's own store transaction has written its rows and sits waiting (a backend of
+this test's pool, idle in a transaction that has written), looks from another
+connection that none of them is visible yet, then succeeds or fails. A failed publish
+must leave nothing stored (no account, trade, tick or dead letter) and a failed sync
+log; the same file imported again with a working bus then stores everything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from connectors.statements.importer import (
+    ImportRequest,
+    Registration,
+    StatementImportError,
+    import_statement,
+)
+from connectors.statements.timezones import resolve_timezone
+from infra.bus import EventPublisher, Topics
+from infra.bus.memory import InProcessBus, InProcessPublisher
+from infra.bus.port import DeliveryError
+from infra.db.pool import Pool, create_pool
+from infra.db.synclog import SyncLogStore
+from tests.unit.statements.samples import DATA
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+TOPICS = Topics(events="events", breaches="breaches", deadletter="dead", partitions=1)
+
+# format -> (sample, its time zone, what an import of it stores, events it publishes).
+# The generic CSV takes the columnar path, the MT4 statement the per-row one.
+CASES = {
+    # G-1, G-2, G-3, G-7 closed and G-6 open; G-4 (side "sideways") and G-5 (hour 25)
+    # refused, one dead letter each; a balance tick after each closed trade. Published:
+    # the account, 5 trades, 4 balance events.
+    "generic-csv": (
+        "trades.csv",
+        None,
+        {"accounts": 1, "trades": 5, "balance_ticks": 4, "dead_letters": 2},
+        10,
+    ),
+    # 1001, 1002, 1005 closed and 1007 open; the deposit and the withdrawal; 1006 (hour
+    # 25) refused. A balance tick after the deposit, each closed trade and the
+    # withdrawal. Published: the account, 4 trades, 5 balance events.
+    "mt4-html": (
+        "statement-2150977.htm",
+        "GMT+2/+3-US",
+        {"accounts": 1, "trades": 4, "balance_ticks": 5, "dead_letters": 1},
+        10,
+    ),
+}
+NOTHING = {"accounts": 0, "trades": 0, "balance_ticks": 0, "dead_letters": 0}
+
+
+@pytest.fixture
+def gate_pool(database_url: str) -> Iterator[tuple[Pool, str]]:
+    """A pool of its own, named so that its backends can be told from other tests'."""
+    name = f"import-gate-{uuid4().hex[:8]}"
+    pool = create_pool(database_url, size=2, name=name, application_name=name)
+    yield pool, name
+    pool.close()
+
+
+class GatedPublisher(InProcessPublisher):
+    """Delivers into the in-process bus; ``flush`` checks that the store is waiting on
+    it with nothing visible, then returns or raises :class:`DeliveryError`."""
+
+    def __init__(
+        self, bus: InProcessBus, url: str, application: str, account: str, *, fail: bool
+    ) -> None:
+        super().__init__(bus)
+        self.url, self.application, self.account, self.fail = url, application, account, fail
+        self.seen_waiting = False
+        self.visible_while_waiting: dict[str, int] = {}
+
+    def flush(self, timeout: float = 30.0) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                waiting = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                    "AND state = 'idle in transaction' AND backend_xid IS NOT NULL",
+                    (self.application,),
+                ).fetchone()
+                if waiting is not None and waiting[0] == 1:
+                    self.seen_waiting = True
+                    break
+                time.sleep(0.02)
+            self.visible_while_waiting = counts(conn, self.account)
+        if self.fail:
+            raise DeliveryError("3 messages were not delivered: the broker said no")
+
+
+def counts(conn: psycopg.Connection[TupleRow], account: str) -> dict[str, int]:
+    """How many rows of ``account`` each table shows to ``conn``."""
+    found = {}
+    for table in ("accounts", "trades", "balance_ticks", "dead_letters"):
+        query = sql.SQL("SELECT count(*) FROM {} WHERE account_id = %s").format(
+            sql.Identifier(table)
+        )
+        row = conn.execute(query, (account,)).fetchone()
+        found[table] = row[0] if row else -1
+    return found
+
+
+def stored(url: str, account: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return counts(conn, account)
+
+
+def import_with(
+    pool: Pool, publisher: InProcessPublisher, bus: InProcessBus, req: ImportRequest
+) -> int:
+    """Import; returns how many events reached the bus."""
+    before = len(bus.reader(TOPICS.events).read(100_000, 0.05))
+    import_statement(req, pool=pool, publisher=EventPublisher(publisher, TOPICS), now=NOW)
+    return len(bus.reader(TOPICS.events).read(100_000, 0.05)) - before
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_failed_publish_stores_nothing_and_a_retry_stores_everything(
+    gate_pool: tuple[Pool, str], database_url: str, case: str
+) -> None:
+    pool, application = gate_pool
+    fmt = case
+    sample, zone, expected, events = CASES[case]
+    account = f"GATE-{uuid4().hex[:10]}"
+    req = ImportRequest(
+        data=(DATA / fmt / sample).read_bytes(),
+        filename=sample,
+        account_id=account,
+        format_name=fmt,
+        timezone=resolve_timezone(zone) if zone else None,
+        registration=Registration("ftmo-2step", 10_000),
+    )
+    bus = InProcessBus()
+    bus.create_topics(TOPICS.all(), 1)
+
+    failing = GatedPublisher(bus, database_url, application, account, fail=True)
+    with pytest.raises(DeliveryError, match="the broker said no"):
+        import_with(pool, failing, bus, req)
+    # The store had written everything and waited on the publish, invisible to others.
+    assert failing.seen_waiting
+    assert failing.visible_while_waiting == NOTHING
+    # ... and rolled back when it failed: not one row of any kind.
+    assert stored(database_url, account) == NOTHING
+    with pool.connection() as conn:
+        logs = conn.execute(
+            "SELECT id, status FROM sync_logs WHERE account_id = %s", (account,)
+        ).fetchall()
+    assert [status for _, status in logs] == ["failed"]
+    record = SyncLogStore(pool).get(logs[0][0])
+    assert record is not None
+    assert [e["reason"] for e in record.errors] == [
+        "DeliveryError: 3 messages were not delivered: the broker said no"
+    ]
+
+    working = GatedPublisher(bus, database_url, application, account, fail=False)
+    assert import_with(pool, working, bus, req) == events
+    assert working.seen_waiting
+    assert working.visible_while_waiting == NOTHING
+    assert stored(database_url, account) == expected
+
+
+def test_an_import_that_cannot_run_is_not_gated(gate_pool: tuple[Pool, str]) -> None:
+    """An unknown account fails before anything is published or stored (no deadlock
+    on the gate, the sync log says why)."""
+    pool, _ = gate_pool
+    bus = InProcessBus()
+    bus.create_topics(TOPICS.all(), 1)
+    req = ImportRequest(
+        data=(DATA / "generic-csv" / "trades.csv").read_bytes(),
+        filename="trades.csv",
+        account_id=f"NOPE-{uuid4().hex[:8]}",
+        format_name="generic-csv",
+    )
+    with pytest.raises(StatementImportError, match="not registered"):
+        import_with(pool, InProcessPublisher(bus), bus, req)
