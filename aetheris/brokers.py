@@ -23,7 +23,7 @@ from connectors.statements.registry import FORMATS
 from infra.bus import BusError, EventPublisher
 from infra.db.brokers import PostgresBridge, PostgresBrokerConnections, PostgresSyncJobs
 from infra.db.pool import Pool
-from infra.db.statements import store_import
+from infra.db.statements import ImportRows, store_import
 from infra.db.synclog import SyncLogRecord, SyncLogStore, SyncRun, SyncStatus
 from infra.jobs import RqJobQueue, retry_intervals
 from infra.secrets import SecretBox
@@ -83,10 +83,7 @@ class _WithSnapshots(SyncLogStore):
                 account_id=self._account_id,
                 source=f"bridge:{BRIDGE_FORMAT}",
                 account=None,
-                new_trades=[],
-                updated_trades=[],
-                ticks=self._snapshots,
-                cash=[],
+                rows=ImportRows(new_trades=[], ticks=self._snapshots),
             )
             run.count(ticks=stored.ticks, balance_events=len(self._snapshots))
         return super().finish(run, status=status, finished_at=finished_at)

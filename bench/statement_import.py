@@ -7,6 +7,14 @@ A scratch database is created on the server and dropped at the end; events go to
 fresh Kafka topic when a broker answers (KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092),
 else to the in-process bus (the output says which).
 
+Two more limits of the CSV import, measured in the same run: **the database alone**
+(PostgreSQL taking the import's stored trades and balance ticks again, for another
+registered account, by plain COPY into the same tables in one transaction: no staging,
+no conflict check, the tables' own indexes and triggers) and **the bus alone** (the
+import's published lines produced again to a fresh topic by a bare librdkafka producer
+with the publisher's settings, flushed). No import can store or publish faster than
+these; the import does both, at the same time.
+
     python bench/statement_import.py [--rows 1000000] [--deals 100000] [--bus memory]
 """
 
@@ -19,13 +27,17 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import polars as pl
+import psycopg
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
+from psycopg.rows import TupleRow
 
 from bench._machine import describe
 from connectors.statements.importer import (
@@ -144,11 +156,90 @@ def open_bus(kind: str) -> tuple[Bus, str]:
         return InProcessBus(), "the in-process bus"
 
 
+class RecordingPublisher(EventPublisher):
+    """Keeps the lines the import publishes in bulk (for the bus's own limit)."""
+
+    lines: list[bytes]
+
+    def publish_lines(self, key: str, lines: Sequence[bytes]) -> int:
+        self.lines = list(lines)
+        return super().publish_lines(key, lines)
+
+
+def backend_cpu(conn: psycopg.Connection[TupleRow]) -> float:
+    """CPU seconds of this connection's server process so far (same host)."""
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    fields = Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_TRADE_COLUMNS = (
+    "broker_trade_id, status, symbol, side, quantity, entry_price, entry_time, exit_price, "
+    "exit_time, pnl, commission, swap, stop_loss, take_profit, notes, source"
+)
+_COPY_OUT = (
+    "COPY (SELECT %s, broker_trade_id, status, symbol, side, quantity, entry_price, "
+    "entry_time, exit_price, exit_time, pnl, commission, swap, stop_loss, take_profit, notes, "
+    "source FROM trades WHERE account_id = %s) TO STDOUT",
+    "COPY (SELECT %s, ts, balance, equity FROM balance_ticks WHERE account_id = %s) TO STDOUT",
+)
+_COPY_IN = (
+    "COPY trades (account_id, " + _TRADE_COLUMNS + ") FROM STDIN",
+    "COPY balance_ticks (account_id, ts, balance, equity) FROM STDIN",
+)
+
+
+def database_alone(url: str, account: str, copy_to: str) -> tuple[float, float]:
+    """Wall and server CPU seconds for PostgreSQL to take ``account``'s stored trades and
+    ticks again under ``copy_to`` (registered alike) by plain COPY, in one transaction."""
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO accounts (account_id, ruleset, initial_balance, currency) "
+            "SELECT %s, ruleset, initial_balance, currency FROM accounts WHERE account_id = %s",
+            (copy_to, account),
+        )
+        conn.commit()
+        blocks = []
+        for query in _COPY_OUT:
+            with conn.cursor().copy(query, (copy_to, account)) as copy:
+                blocks.append(b"".join(bytes(b) for b in copy))
+        cpu, started = backend_cpu(conn), time.perf_counter()
+        with conn.cursor() as cur:
+            for query, block in zip(_COPY_IN, blocks, strict=True):
+                with cur.copy(query) as copy:
+                    copy.write(block)
+        conn.commit()
+        return time.perf_counter() - started, backend_cpu(conn) - cpu
+
+
+def bus_alone(bus: Bus, topic: str, key: str, lines: list[bytes]) -> float:
+    """Wall seconds for a bare producer (the publisher's settings) to send ``lines``."""
+    if not isinstance(bus, KafkaBus):
+        return float("nan")
+    producer = Producer(bus.producer_config())
+    encoded = key.encode()
+    started = time.perf_counter()
+    for n, line in enumerate(lines, start=1):
+        while True:
+            try:
+                producer.produce(topic, line, encoded)
+            except BufferError:
+                producer.poll(0.05)
+                continue
+            break
+        if n % 10_000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0
+    return time.perf_counter() - started
+
+
 def run_import(
     pool: object, bus: Bus, topics: Topics, request: ImportRequest
-) -> tuple[float, dict[str, float], ImportResult]:
+) -> tuple[float, dict[str, float], ImportResult, list[bytes]]:
     stages: dict[str, float] = {}
-    publisher = EventPublisher(bus.publisher(), topics)
+    publisher = RecordingPublisher(bus.publisher(), topics)
+    publisher.lines = []
     cpu = time.process_time()
     started = time.perf_counter()
     result = import_statement(
@@ -162,7 +253,7 @@ def run_import(
     stages[CPU_KEY] = time.process_time() - cpu
     publisher.close()
     assert not result.errors, result.errors[:3]
-    return seconds, stages, result
+    return seconds, stages, result, publisher.lines
 
 
 def main() -> None:
@@ -205,9 +296,13 @@ def main() -> None:
             format_name="generic-csv",
             registration=Registration("topstep-50k", 50_000),
         )
-        csv_seconds, csv_stages, csv_result = run_import(pool, bus, topics, csv_request)
+        csv_seconds, csv_stages, csv_result, lines = run_import(pool, bus, topics, csv_request)
         csv_new = csv_result.new
-        again_seconds, again_stages, again = run_import(pool, bus, topics, csv_request)
+        db_seconds, db_cpu = database_alone(url, "BENCH-CSV", "BENCH-CSV-AGAIN")
+        bus_topic = f"bench.alone.{suffix}"
+        bus.create_topics([bus_topic], 4)
+        bus_seconds = bus_alone(bus, bus_topic, "BENCH-CSV", lines)
+        again_seconds, again_stages, again, _ = run_import(pool, bus, topics, csv_request)
         assert (again.new, again.duplicates) == (0, args.rows), again
 
         mt5_data = mt5_report(args.deals)
@@ -219,7 +314,7 @@ def main() -> None:
             timezone=resolve_timezone("GMT+2/+3-US"),
             registration=Registration("ftmo-2step", 100_000),
         )
-        mt5_seconds, mt5_stages, mt5_result = run_import(pool, bus, topics, mt5_request)
+        mt5_seconds, mt5_stages, mt5_result, _ = run_import(pool, bus, topics, mt5_request)
         mt5_new = mt5_result.new
         pool.close()
 
@@ -246,6 +341,12 @@ def main() -> None:
     )
     print(f"  stages: {stages_line(csv_stages)}")
     print(
+        f"  the database alone (plain COPY of the same {csv_new:,} trades and ticks): "
+        f"{db_seconds:.1f} s, server CPU {db_cpu:.1f} s = {args.rows / db_seconds:,.0f} rows/s; "
+        f"the bus alone ({len(lines):,} lines): {bus_seconds:.1f} s = "
+        f"{args.rows / bus_seconds:,.0f} rows/s"
+    )
+    print(
         f"generic-csv re-import (all {again.duplicates:,} rows duplicates, nothing published "
         f"or stored) in {again_seconds:.1f} s = {args.rows / again_seconds:,.0f} rows/s"
     )
@@ -258,7 +359,7 @@ def main() -> None:
     )
     print(f"  stages: {stages_line(mt5_stages)}")
     if hasattr(bus, "delete_topics"):
-        bus.delete_topics(list(topics.all()))
+        bus.delete_topics([*topics.all(), f"bench.alone.{suffix}"])
     bus.close()
 
 

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -35,6 +35,7 @@ from infra.db.pool import Pool
 from infra.db.sinks import DeadLetter
 from infra.db.statements import (
     CashRow,
+    ImportRows,
     StoredImport,
     account_balance,
     balance_before,
@@ -149,50 +150,59 @@ class _Stages:
         self._last, self._last_cpu = now, cpu
 
 
-class _PublishFailed(Exception):
-    """Raised inside the store's transaction when the publish failed: rolls it back."""
+class _Abandoned(Exception):
+    """Raised inside the store's transaction when the import stopped: rolls it back."""
 
 
-def _publish_while_storing(
-    publish: Callable[[], None],
-    store: Callable[[Callable[[], None]], StoredImport],
-    clock: _Stages,
+StoreCall = Callable[[Callable[[], ImportRows], Callable[[], None]], StoredImport]
+
+
+def _store_alongside(
+    store: StoreCall, work: Callable[[Callable[[ImportRows], None]], None]
 ) -> StoredImport:
-    """Publish here while ``store`` writes the import in a worker thread; its transaction
-    commits only after ``publish`` returned, so a failed publish stores nothing (as when
-    the two ran one after the other) and the database's work overlaps the publish's.
+    """Run ``store`` in a worker thread while ``work`` runs here, so that the database's
+    work overlaps the importer's own (validating, publishing).
 
-    ``store`` gets the gate to call last inside its transaction. What ``publish`` raises
-    is raised here once the store has rolled back; a failed store is raised after the
-    publish finished (the events are out then, as a store failing after the publish
-    always left them; a re-import publishes them again and stores them)."""
+    ``work`` decides the rows to store and hands them over through the callable it is
+    given, then publishes; ``store`` gets ``settle`` (waits for those rows) and ``gate``
+    (to call last inside its transaction: returns once ``work`` has returned). So the
+    import commits only after its events are published, and if ``work`` raises, the
+    store rolls back (nothing stored, as when the stages ran one after the other) and
+    ``work``'s error is raised here. A failed store is raised once ``work`` has finished
+    (its events are out then, as a store failing after the publish always left them;
+    importing the file again stores them)."""
+    decided: Future[ImportRows] = Future()
     released = threading.Event()
-    publish_failed = False
+    abandoned = False
+
+    def settle() -> ImportRows:
+        return decided.result()
 
     def gate() -> None:
         released.wait()
-        if publish_failed:
-            raise _PublishFailed
+        if abandoned:
+            raise _Abandoned
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-store") as worker:
-        stored = worker.submit(store, gate)
+        stored = worker.submit(store, settle, gate)
         try:
-            publish()
+            work(decided.set_result)
+            if not decided.done():
+                raise RuntimeError("the import published without deciding what to store")
         except BaseException:
-            publish_failed = True
+            abandoned = True
+            if not decided.done():
+                decided.set_exception(_Abandoned())
             released.set()
             try:
                 stored.result()
-            except _PublishFailed:
+            except _Abandoned:
                 pass
-            except Exception as exc:  # the publish's error is the one to report
-                _log.warning("import store after a failed publish: %s", exc)
+            except Exception as exc:  # the import's own error is the one to report
+                _log.warning("import store, rolled back after the import failed: %s", exc)
             raise
         released.set()
-        clock.lap("publish")
-        result = stored.result()
-        clock.lap("store")
-        return result
+        return stored.result()
 
 
 def _choose_format(request: ImportRequest) -> StatementFormat:
@@ -403,29 +413,34 @@ def _run(
     events: list[AccountEvent | TradeEvent | BalanceEvent] = [account] if account else []
     events.extend(decided.events)
 
-    def publish() -> None:
-        publisher.publish_events(events)
-        publisher.flush()
+    to_store = ImportRows(
+        new_trades=[r.trade for r in decided.trades["new"]],
+        updated_trades=[r.trade for r in decided.trades["updated"]],
+        ticks=decided.balances,
+        cash=[CashRow(cash_key(c), c.ts, c.amount, c.kind, c.comment) for c in decided.cash_new],
+        dead_letters=_dead_letters(errors, fmt.name, request.account_id),
+    )
+    batch_id = uuid4()
 
-    def store(gate: Callable[[], None]) -> StoredImport:
+    def store(settle: Callable[[], ImportRows], gate: Callable[[], None]) -> StoredImport:
         return store_import(
             pool,
             batch_id=batch_id,
             account_id=request.account_id,
             source=f"import:{fmt.name}",
             account=account,
-            new_trades=[r.trade for r in decided.trades["new"]],
-            updated_trades=[r.trade for r in decided.trades["updated"]],
-            ticks=decided.balances,
-            cash=[
-                CashRow(cash_key(c), c.ts, c.amount, c.kind, c.comment) for c in decided.cash_new
-            ],
-            dead_letters=_dead_letters(errors, fmt.name, request.account_id),
+            rows=to_store,
             before_commit=gate,
         )
 
-    batch_id = uuid4()
-    stored = _publish_while_storing(publish, store, clock)
+    def publish(hand_over: Callable[[ImportRows], None]) -> None:
+        hand_over(to_store)
+        publisher.publish_events(events)
+        publisher.flush()
+        clock.lap("publish")
+
+    stored = _store_alongside(store, publish)
+    clock.lap("store")
     trade_counts = {
         "new": stored.trades.new,
         "updated": stored.trades.updated,
@@ -523,6 +538,17 @@ def _check_tick_frame(ticks: pl.DataFrame, now: datetime) -> list[RowError]:
     ]
 
 
+@dataclass(slots=True)
+class _FrameDecision:
+    """What the columnar path decided: the trades by outcome, the file's repeats of
+    rows that passed, the balance ticks and every error."""
+
+    classified: frames.Classified
+    repeated: int
+    ticks: pl.DataFrame
+    errors: list[RowError]
+
+
 def _run_columnar(
     request: ImportRequest,
     fmt: frames.ColumnarFormat,
@@ -569,49 +595,69 @@ def _run_columnar(
         frames.stored_as_is().alias("as_is")
     )
     as_is = marked.filter(pl.col("as_is")).drop("as_is")
-    passed, quality_errors = _quality_frame(marked.filter(~pl.col("as_is")).drop("as_is"), now)
-    good = pl.concat([passed, as_is])
-    clock.lap("validate")
-    classified = frames.classify(good)
-    repeated = repeats.join(
-        good.select("broker_trade_id", "status"), on=["broker_trade_id", "status"], how="semi"
-    ).height
-    first = frames.first_event_time(classified)
-    start: float | None = None
-    if first is not None:
-        with pool.connection() as conn:
-            start = balance_before(conn, request.account_id, first)
-        if start is None:
-            start = account.initial_balance if account else (initial[0] if initial else None)
-    ordered, ticks = frames.timeline(classified, request.account_id, start)
-    clock.lap("dedup")
-    errors = parsed.errors + repeat_errors + quality_errors
-    errors += _check_tick_frame(ticks, now)
-    clock.lap("validate")
+    candidates = marked.filter(~pl.col("as_is")).drop("as_is")
+    # The new trades if every candidate passes the suite, as nearly always: the store
+    # writes them while the suite runs, and keeps them when that holds.
+    guess = frames.classify(pl.concat([candidates, as_is])).new
+    batch_id = uuid4()
+    decisions: list[_FrameDecision] = []
 
-    def publish() -> None:
+    def work(hand_over: Callable[[ImportRows], None]) -> None:
+        passed, quality_errors = _quality_frame(candidates, now)
+        good = pl.concat([passed, as_is])
+        clock.lap("validate")
+        classified = frames.classify(good)
+        repeated = repeats.join(
+            good.select("broker_trade_id", "status"), on=["broker_trade_id", "status"], how="semi"
+        ).height
+        first = frames.first_event_time(classified)
+        start: float | None = None
+        if first is not None:
+            with pool.connection() as conn:
+                start = balance_before(conn, request.account_id, first)
+            if start is None:
+                start = account.initial_balance if account else (initial[0] if initial else None)
+        ordered, ticks = frames.timeline(classified, request.account_id, start)
+        clock.lap("dedup")
+        errors = parsed.errors + repeat_errors + quality_errors
+        errors += _check_tick_frame(ticks, now)
+        clock.lap("validate")
+        decisions.append(_FrameDecision(classified, repeated, ticks, errors))
+        hand_over(
+            ImportRows(
+                new_trades=classified.new,
+                updated_trades=frames.trade_events(classified.updated),
+                ticks=ticks,
+                dead_letters=_dead_letters(errors, name, request.account_id),
+            )
+        )
         lines = [event_bytes(account)] if account else []
         lines += frames.event_lines(ordered, request.account_id)
         publisher.publish_lines(request.account_id, lines)
         publisher.flush()
+        clock.lap("publish")
 
-    def store(gate: Callable[[], None]) -> StoredImport:
+    def store(settle: Callable[[], ImportRows], gate: Callable[[], None]) -> StoredImport:
         return store_import(
             pool,
             batch_id=batch_id,
             account_id=request.account_id,
             source=f"import:{name}",
             account=account,
-            new_trades=classified.new,
-            updated_trades=frames.trade_events(classified.updated),
-            ticks=ticks,
-            cash=[],
-            dead_letters=_dead_letters(errors, name, request.account_id),
+            rows=ImportRows(new_trades=guess),
+            settle=settle,
             before_commit=gate,
         )
 
-    batch_id = uuid4()
-    stored = _publish_while_storing(publish, store, clock)
+    stored = _store_alongside(store, work)
+    clock.lap("store")
+    decision = decisions[0]
+    classified, repeated, ticks, errors = (
+        decision.classified,
+        decision.repeated,
+        decision.ticks,
+        decision.errors,
+    )
     trade_counts = {
         "new": stored.trades.new,
         "updated": stored.trades.updated,

@@ -252,6 +252,28 @@ ON CONFLICT (account_id, cash_key) DO NOTHING
 """
 
 
+@dataclass(frozen=True, slots=True)
+class ImportRows:
+    """What an import writes besides its account (see :func:`store_import`)."""
+
+    new_trades: Sequence[TradeEvent] | pl.DataFrame
+    updated_trades: Sequence[TradeEvent] = ()
+    ticks: Sequence[BalanceEvent] | pl.DataFrame = ()
+    cash: Sequence[CashRow] = ()
+    dead_letters: Sequence[DeadLetter] = ()
+
+    def size(self) -> int:
+        return len(self.new_trades) + len(self.updated_trades) + len(self.ticks) + len(self.cash)
+
+
+def _same_trades(
+    a: Sequence[TradeEvent] | pl.DataFrame, b: Sequence[TradeEvent] | pl.DataFrame
+) -> bool:
+    if isinstance(a, pl.DataFrame) and isinstance(b, pl.DataFrame):
+        return a.equals(b)
+    return a is b
+
+
 def store_import(
     pool: Pool,
     *,
@@ -259,39 +281,63 @@ def store_import(
     account_id: str,
     source: str,
     account: AccountEvent | None,
-    new_trades: Sequence[TradeEvent] | pl.DataFrame,
-    updated_trades: Sequence[TradeEvent],
-    ticks: Sequence[BalanceEvent] | pl.DataFrame,
-    cash: Sequence[CashRow],
-    dead_letters: Sequence[DeadLetter] = (),
+    rows: ImportRows,
+    settle: Callable[[], ImportRows] | None = None,
     retry: RetryPolicy | None = None,
     before_commit: Callable[[], None] | None = None,
 ) -> StoredImport:
     """Write one import in one transaction (see the module doc). New trades and ticks may
     come as frames (the contract's columns; ticks ``account_id, ts, balance, equity``).
 
+    ``settle`` (optional) is for an import still deciding while the database works:
+    ``rows.new_trades`` is then a guess, written at once, and ``settle()`` (which may
+    wait) gives the rows to write. Its new trades replace the guess, which is rolled back
+    to a savepoint, unless they are the same frame of rows; the rest of ``rows`` is not
+    used. What ``settle`` raises rolls the import back.
+
     ``before_commit`` runs last inside the transaction, after every row is written: it
     may wait, and what it raises rolls the whole import back (and is raised here)."""
+    settled: list[ImportRows] = []
+
+    def write_new_trades(cur: psycopg.Cursor[TupleRow]) -> tuple[ImportRows, int]:
+        """The new trades written; the rows to write and how many trades were new."""
+        if settle is None or settled:
+            final = settled[0] if settled else rows
+            return final, copy_new_trades(cur, final.new_trades, source)
+        cur.execute("SAVEPOINT import_guess")
+        inserted = copy_new_trades(cur, rows.new_trades, source)
+        final = settle()
+        settled.append(final)
+        if not _same_trades(final.new_trades, rows.new_trades):
+            cur.execute("ROLLBACK TO SAVEPOINT import_guess")
+            inserted = copy_new_trades(cur, final.new_trades, source)
+        return final, inserted
 
     def work(conn: Connection) -> StoredImport:
         with conn.cursor() as cur:
-            size = len(new_trades) + len(updated_trades) + len(ticks) + len(cash)
             cur.execute(
                 "INSERT INTO sink_batches (batch_id, rows_stored) VALUES (%s, %s) "
                 "ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id",
-                (batch_id, size),
+                (batch_id, rows.size()),
             )
             if cur.fetchone() is None:
                 return StoredImport(TradeCounts(), 0, 0, 0, replayed=True)
             upsert_accounts(cur, [account] if account else [])
-            inserted = copy_new_trades(cur, new_trades, source)
-            counts = upsert_trades(cur, updated_trades, source=source) + TradeCounts(
-                new=inserted, duplicate=len(new_trades) - inserted
+            final, inserted = write_new_trades(cur)
+            if final.size() != rows.size():
+                cur.execute(
+                    "UPDATE sink_batches SET rows_stored = %s WHERE batch_id = %s",
+                    (final.size(), batch_id),
+                )
+            counts = upsert_trades(cur, final.updated_trades, source=source) + TradeCounts(
+                new=inserted, duplicate=len(final.new_trades) - inserted
             )
+            ticks = final.ticks
             if isinstance(ticks, pl.DataFrame):
                 stored_ticks = _copy_tick_frame(cur, ticks)
             else:
                 stored_ticks = copy_ticks(cur, ticks)
+            cash = final.cash
             if cash:
                 cur.execute(
                     _INSERT_CASH,
@@ -305,7 +351,7 @@ def store_import(
                         [c.comment for c in cash],
                     ),
                 )
-            letters = insert_dead_letters(cur, dead_letters)
+            letters = insert_dead_letters(cur, final.dead_letters)
         if before_commit is not None:
             before_commit()
         return StoredImport(counts, stored_ticks, len(cash), letters)

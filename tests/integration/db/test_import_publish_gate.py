@@ -10,6 +10,7 @@ log; the same file imported again with a working bus then stores everything.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -77,10 +78,19 @@ class GatedPublisher(InProcessPublisher):
     it with nothing visible, then returns or raises :class:`DeliveryError`."""
 
     def __init__(
-        self, bus: InProcessBus, url: str, application: str, account: str, *, fail: bool
+        self,
+        bus: InProcessBus,
+        url: str,
+        application: str,
+        account: str,
+        *,
+        fail: bool,
+        kill_store: bool = False,
     ) -> None:
         super().__init__(bus)
         self.url, self.application, self.account, self.fail = url, application, account, fail
+        self.kill_store = kill_store  # terminate the waiting store's backend, then succeed
+        self.killed = False
         self.seen_waiting = False
         self.visible_while_waiting: dict[str, int] = {}
 
@@ -98,6 +108,13 @@ class GatedPublisher(InProcessPublisher):
                     break
                 time.sleep(0.02)
             self.visible_while_waiting = counts(conn, self.account)
+            if self.kill_store and self.seen_waiting:
+                ended = conn.execute(
+                    "SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity "
+                    "WHERE application_name = %s AND state = 'idle in transaction'",
+                    (self.application,),
+                ).fetchall()
+                self.killed = [bool(e) for (e,) in ended] == [True]
         if self.fail:
             raise DeliveryError("3 messages were not delivered: the broker said no")
 
@@ -171,6 +188,38 @@ def test_a_failed_publish_stores_nothing_and_a_retry_stores_everything(
     assert working.seen_waiting
     assert working.visible_while_waiting == NOTHING
     assert stored(database_url, account) == expected
+
+
+def test_a_store_whose_connection_drops_while_it_waits_retries_once(
+    gate_pool: tuple[Pool, str], database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server ends the store's session while it waits on the publish: the
+    transaction is lost, the store runs again on a new connection and everything lands
+    once (the publish is not repeated)."""
+    pool, application = gate_pool
+    sample, _zone, expected, events = CASES["generic-csv"]
+    account = f"GATE-{uuid4().hex[:10]}"
+    req = ImportRequest(
+        data=(DATA / "generic-csv" / sample).read_bytes(),
+        filename=sample,
+        account_id=account,
+        format_name="generic-csv",
+        registration=Registration("ftmo-2step", 10_000),
+    )
+    bus = InProcessBus()
+    bus.create_topics(TOPICS.all(), 1)
+    publisher = GatedPublisher(bus, database_url, application, account, fail=False, kill_store=True)
+    with caplog.at_level(logging.WARNING, logger="aetheris"):
+        assert import_with(pool, publisher, bus, req) == events
+    assert publisher.seen_waiting and publisher.killed
+    retries = [r.getMessage() for r in caplog.records if "attempt 1 failed" in r.getMessage()]
+    assert len(retries) == 1 and retries[0].startswith("import batch "), caplog.text
+    assert stored(database_url, account) == expected
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT status, trades_new FROM sync_logs WHERE account_id = %s", (account,)
+        ).fetchone()
+    assert row == ("partial", 5)
 
 
 def test_an_import_that_cannot_run_is_not_gated(gate_pool: tuple[Pool, str]) -> None:

@@ -1,0 +1,148 @@
+"""``store_import`` with ``settle``: new trades written on a guess while the import still
+decides, kept when the guess holds, rolled back to a savepoint and replaced when not.
+
+Worked examples over the real database: three closed trades guessed; the import then
+refuses one of them (only two land), reopens the decision to the open row of another
+(the open row lands, not the guessed closed one), keeps the guess (all three land, once),
+or fails (nothing lands, not even the account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import polars as pl
+import pytest
+
+from connectors.statements.frames import TRADE_SCHEMA, trade_record
+from infra.db.pool import Pool
+from infra.db.statements import ImportRows, store_import
+from schemas.events import AccountEvent, BalanceEvent, TradeEvent
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+def closed(account: str, trade_id: str, minutes: int, pnl: float) -> TradeEvent:
+    return TradeEvent(
+        account_id=account,
+        broker_trade_id=trade_id,
+        status="closed",
+        symbol="ES",
+        side="long",
+        quantity=1,
+        entry_price=5000.25,
+        entry_time=T0 + timedelta(minutes=minutes),
+        exit_price=5001.25,
+        exit_time=T0 + timedelta(minutes=minutes + 5),
+        pnl=pnl,
+        commission=-2.1,
+    )
+
+
+def frame(trades: list[TradeEvent]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{**trade_record(t), "row": n} for n, t in enumerate(trades, start=2)],
+        schema=TRADE_SCHEMA,
+    ).select([n for n in TRADE_SCHEMA if n != "row"])
+
+
+def stored(pool: Pool, account: str) -> tuple[int, list[tuple[str, str, Decimal | None]]]:
+    with pool.connection() as conn:
+        accounts = conn.execute(
+            "SELECT count(*) FROM accounts WHERE account_id = %s", (account,)
+        ).fetchone()
+        trades = conn.execute(
+            "SELECT broker_trade_id, status, pnl FROM trades WHERE account_id = %s "
+            "ORDER BY broker_trade_id",
+            (account,),
+        ).fetchall()
+    assert accounts is not None
+    return accounts[0], [(str(a), str(b), c) for a, b, c in trades]
+
+
+def store(
+    pool: Pool, account: str, guess: pl.DataFrame, settle: Callable[[], ImportRows]
+) -> tuple[int, int]:
+    result = store_import(
+        pool,
+        batch_id=uuid4(),
+        account_id=account,
+        source="import:test",
+        account=AccountEvent(
+            account_id=account, ruleset="ftmo-2step", initial_balance=10_000, currency="USD"
+        ),
+        rows=ImportRows(new_trades=guess),
+        settle=settle,
+    )
+    return result.trades.new, result.ticks
+
+
+@pytest.fixture
+def three(account: str) -> list[TradeEvent]:
+    return [
+        closed(account, "A", 0, 10.0),
+        closed(account, "B", 10, -20.0),
+        closed(account, "C", 20, 30.0),
+    ]
+
+
+def test_a_guess_that_holds_is_stored_once(
+    pool: Pool, account: str, three: list[TradeEvent]
+) -> None:
+    guess = frame(three)
+    tick = BalanceEvent(account_id=account, ts=T0, balance=10_020.0, equity=10_020.0)
+    assert store(pool, account, guess, lambda: ImportRows(frame(three), ticks=[tick])) == (3, 1)
+    assert stored(pool, account) == (
+        1,
+        [
+            ("A", "closed", Decimal("10")),
+            ("B", "closed", Decimal("-20")),
+            ("C", "closed", Decimal("30")),
+        ],
+    )
+
+
+def test_a_refused_row_is_taken_back(pool: Pool, account: str, three: list[TradeEvent]) -> None:
+    # B failed the suite after the guess was written: A and C only, counted as such.
+    settled = ImportRows(frame([three[0], three[2]]))
+    assert store(pool, account, frame(three), lambda: settled) == (2, 0)
+    assert stored(pool, account) == (
+        1,
+        [("A", "closed", Decimal("10")), ("C", "closed", Decimal("30"))],
+    )
+
+
+def test_the_decision_may_swap_a_row(pool: Pool, account: str, three: list[TradeEvent]) -> None:
+    # The file held B open and closed; the closed row failed, so B's open row is new.
+    b_open = TradeEvent(
+        account_id=account,
+        broker_trade_id="B",
+        status="open",
+        symbol="ES",
+        side="long",
+        quantity=1,
+        entry_price=5000.25,
+        entry_time=T0 + timedelta(minutes=10),
+    )
+    settled = ImportRows(frame([three[0], b_open, three[2]]))
+    assert store(pool, account, frame(three), lambda: settled) == (3, 0)
+    assert stored(pool, account)[1] == [
+        ("A", "closed", Decimal("10")),
+        ("B", "open", None),
+        ("C", "closed", Decimal("30")),
+    ]
+
+
+def test_a_failed_decision_stores_nothing(
+    pool: Pool, account: str, three: list[TradeEvent]
+) -> None:
+    def settle() -> ImportRows:
+        raise RuntimeError("the suite could not run")
+
+    with pytest.raises(RuntimeError, match="the suite could not run"):
+        store(pool, account, frame(three), settle)
+    assert stored(pool, account) == (0, [])
