@@ -596,9 +596,22 @@ def _run_columnar(
     )
     as_is = marked.filter(pl.col("as_is")).drop("as_is")
     candidates = marked.filter(~pl.col("as_is")).drop("as_is")
-    # The new trades if every candidate passes the suite, as nearly always: the store
-    # writes them while the suite runs, and keeps them when that holds.
-    guess = frames.classify(pl.concat([candidates, as_is])).new
+
+    def timeline(classified: frames.Classified) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The events in time order and the balance ticks of ``classified``."""
+        first = frames.first_event_time(classified)
+        start: float | None = None
+        if first is not None:
+            with pool.connection() as conn:
+                start = balance_before(conn, request.account_id, first)
+            if start is None:
+                start = account.initial_balance if account else (initial[0] if initial else None)
+        return frames.timeline(classified, request.account_id, start)
+
+    # The trades and ticks if every candidate passes the suite, as nearly always: the
+    # store writes them while the suite runs, and keeps them when that holds.
+    guessed = frames.classify(pl.concat([candidates, as_is]))
+    guessed_timeline = timeline(guessed)
     batch_id = uuid4()
     decisions: list[_FrameDecision] = []
 
@@ -610,14 +623,8 @@ def _run_columnar(
         repeated = repeats.join(
             good.select("broker_trade_id", "status"), on=["broker_trade_id", "status"], how="semi"
         ).height
-        first = frames.first_event_time(classified)
-        start: float | None = None
-        if first is not None:
-            with pool.connection() as conn:
-                start = balance_before(conn, request.account_id, first)
-            if start is None:
-                start = account.initial_balance if account else (initial[0] if initial else None)
-        ordered, ticks = frames.timeline(classified, request.account_id, start)
+        same = classified.new.equals(guessed.new) and classified.updated.equals(guessed.updated)
+        ordered, ticks = guessed_timeline if same else timeline(classified)
         clock.lap("dedup")
         errors = parsed.errors + repeat_errors + quality_errors
         errors += _check_tick_frame(ticks, now)
@@ -644,7 +651,7 @@ def _run_columnar(
             account_id=request.account_id,
             source=f"import:{name}",
             account=account,
-            rows=ImportRows(new_trades=guess),
+            rows=ImportRows(new_trades=guessed.new, ticks=guessed_timeline[1]),
             settle=settle,
             before_commit=gate,
         )

@@ -266,12 +266,19 @@ class ImportRows:
         return len(self.new_trades) + len(self.updated_trades) + len(self.ticks) + len(self.cash)
 
 
-def _same_trades(
-    a: Sequence[TradeEvent] | pl.DataFrame, b: Sequence[TradeEvent] | pl.DataFrame
-) -> bool:
+def _same_rows(a: Sequence[object] | pl.DataFrame, b: Sequence[object] | pl.DataFrame) -> bool:
+    """The same rows: equal frames, or the very same sequence."""
     if isinstance(a, pl.DataFrame) and isinstance(b, pl.DataFrame):
         return a.equals(b)
     return a is b
+
+
+def _write_ticks(
+    cur: psycopg.Cursor[TupleRow], ticks: Sequence[BalanceEvent] | pl.DataFrame
+) -> int:
+    if isinstance(ticks, pl.DataFrame):
+        return _copy_tick_frame(cur, ticks)
+    return copy_ticks(cur, ticks)
 
 
 def store_import(
@@ -290,28 +297,31 @@ def store_import(
     come as frames (the contract's columns; ticks ``account_id, ts, balance, equity``).
 
     ``settle`` (optional) is for an import still deciding while the database works:
-    ``rows.new_trades`` is then a guess, written at once, and ``settle()`` (which may
-    wait) gives the rows to write. Its new trades replace the guess, which is rolled back
-    to a savepoint, unless they are the same frame of rows; the rest of ``rows`` is not
-    used. What ``settle`` raises rolls the import back.
+    ``rows.new_trades`` and ``rows.ticks`` are then a guess, written at once, and
+    ``settle()`` (which may wait) gives the rows to write. Its new trades and ticks replace
+    the guess, which is rolled back to a savepoint, unless both are the same rows (equal
+    frames, or the very same sequences); the rest of ``rows`` is not used. What
+    ``settle`` raises rolls the import back.
 
     ``before_commit`` runs last inside the transaction, after every row is written: it
     may wait, and what it raises rolls the whole import back (and is raised here)."""
     settled: list[ImportRows] = []
 
-    def write_new_trades(cur: psycopg.Cursor[TupleRow]) -> tuple[ImportRows, int]:
-        """The new trades written; the rows to write and how many trades were new."""
+    def write_guess(cur: psycopg.Cursor[TupleRow]) -> tuple[ImportRows, int, int | None]:
+        """The new trades written (and the ticks, when guessed right): the rows to write,
+        how many trades were new, and how many ticks were written (None: not yet)."""
         if settle is None or settled:
             final = settled[0] if settled else rows
-            return final, copy_new_trades(cur, final.new_trades, source)
+            return final, copy_new_trades(cur, final.new_trades, source), None
         cur.execute("SAVEPOINT import_guess")
         inserted = copy_new_trades(cur, rows.new_trades, source)
+        ticks = _write_ticks(cur, rows.ticks)
         final = settle()
         settled.append(final)
-        if not _same_trades(final.new_trades, rows.new_trades):
-            cur.execute("ROLLBACK TO SAVEPOINT import_guess")
-            inserted = copy_new_trades(cur, final.new_trades, source)
-        return final, inserted
+        if _same_rows(final.new_trades, rows.new_trades) and _same_rows(final.ticks, rows.ticks):
+            return final, inserted, ticks
+        cur.execute("ROLLBACK TO SAVEPOINT import_guess")
+        return final, copy_new_trades(cur, final.new_trades, source), None
 
     def work(conn: Connection) -> StoredImport:
         with conn.cursor() as cur:
@@ -323,7 +333,7 @@ def store_import(
             if cur.fetchone() is None:
                 return StoredImport(TradeCounts(), 0, 0, 0, replayed=True)
             upsert_accounts(cur, [account] if account else [])
-            final, inserted = write_new_trades(cur)
+            final, inserted, stored_ticks = write_guess(cur)
             if final.size() != rows.size():
                 cur.execute(
                     "UPDATE sink_batches SET rows_stored = %s WHERE batch_id = %s",
@@ -332,11 +342,8 @@ def store_import(
             counts = upsert_trades(cur, final.updated_trades, source=source) + TradeCounts(
                 new=inserted, duplicate=len(final.new_trades) - inserted
             )
-            ticks = final.ticks
-            if isinstance(ticks, pl.DataFrame):
-                stored_ticks = _copy_tick_frame(cur, ticks)
-            else:
-                stored_ticks = copy_ticks(cur, ticks)
+            if stored_ticks is None:
+                stored_ticks = _write_ticks(cur, final.ticks)
             cash = final.cash
             if cash:
                 cur.execute(

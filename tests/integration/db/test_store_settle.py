@@ -1,10 +1,11 @@
 """``store_import`` with ``settle``: new trades written on a guess while the import still
 decides, kept when the guess holds, rolled back to a savepoint and replaced when not.
 
-Worked examples over the real database: three closed trades guessed; the import then
-refuses one of them (only two land), reopens the decision to the open row of another
-(the open row lands, not the guessed closed one), keeps the guess (all three land, once),
-or fails (nothing lands, not even the account).
+Worked examples over the real database: three closed trades (and the balance ticks
+after them) guessed; the import then keeps the guess (all land, once), refuses one trade
+(two land, with their own ticks), swaps a row (the open row of a trade lands, not the
+guessed closed one), changes only the ticks (the new ones land), or fails (nothing
+lands, not even the account).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from connectors.statements.frames import TRADE_SCHEMA, trade_record
 from infra.db.pool import Pool
 from infra.db.statements import ImportRows, store_import
-from schemas.events import AccountEvent, BalanceEvent, TradeEvent
+from schemas.events import AccountEvent, TradeEvent
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -65,7 +66,11 @@ def stored(pool: Pool, account: str) -> tuple[int, list[tuple[str, str, Decimal 
 
 
 def store(
-    pool: Pool, account: str, guess: pl.DataFrame, settle: Callable[[], ImportRows]
+    pool: Pool,
+    account: str,
+    guess: pl.DataFrame,
+    settle: Callable[[], ImportRows],
+    guessed_ticks: pl.DataFrame | None = None,
 ) -> tuple[int, int]:
     result = store_import(
         pool,
@@ -75,7 +80,7 @@ def store(
         account=AccountEvent(
             account_id=account, ruleset="ftmo-2step", initial_balance=10_000, currency="USD"
         ),
-        rows=ImportRows(new_trades=guess),
+        rows=ImportRows(new_trades=guess, ticks=() if guessed_ticks is None else guessed_ticks),
         settle=settle,
     )
     return result.trades.new, result.ticks
@@ -90,12 +95,37 @@ def three(account: str) -> list[TradeEvent]:
     ]
 
 
+def ticks(account: str, balances: list[float]) -> pl.DataFrame:
+    """A balance tick 5 minutes after each of the three trades' entries."""
+    return pl.DataFrame(
+        {
+            "account_id": [account] * len(balances),
+            "ts": [T0 + timedelta(minutes=10 * n + 5) for n in range(len(balances))],
+            "balance": balances,
+            "equity": balances,
+        }
+    )
+
+
+def stored_ticks(pool: Pool, account: str) -> list[float]:
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT balance FROM balance_ticks WHERE account_id = %s ORDER BY ts", (account,)
+        ).fetchall()
+    return [float(r[0]) for r in rows]
+
+
 def test_a_guess_that_holds_is_stored_once(
     pool: Pool, account: str, three: list[TradeEvent]
 ) -> None:
+    # 10 000 + 10 = 10 010; - 20 = 9 990; + 30 = 10 020.
     guess = frame(three)
-    tick = BalanceEvent(account_id=account, ts=T0, balance=10_020.0, equity=10_020.0)
-    assert store(pool, account, guess, lambda: ImportRows(frame(three), ticks=[tick])) == (3, 1)
+    balances = ticks(account, [10_010.0, 9_990.0, 10_020.0])
+
+    def settle() -> ImportRows:
+        return ImportRows(frame(three), ticks=ticks(account, [10_010.0, 9_990.0, 10_020.0]))
+
+    assert store(pool, account, guess, settle, balances) == (3, 3)
     assert stored(pool, account) == (
         1,
         [
@@ -104,16 +134,31 @@ def test_a_guess_that_holds_is_stored_once(
             ("C", "closed", Decimal("30")),
         ],
     )
+    assert stored_ticks(pool, account) == [10_010.0, 9_990.0, 10_020.0]
+
+
+def test_guessed_ticks_that_change_are_replaced(
+    pool: Pool, account: str, three: list[TradeEvent]
+) -> None:
+    # The same trades, but the balance before them was 5 000 higher than guessed (a
+    # balance stored meanwhile): the ticks written on the guess are taken back.
+    settled = ImportRows(frame(three), ticks=ticks(account, [15_010.0, 14_990.0, 15_020.0]))
+    guess = ticks(account, [10_010.0, 9_990.0, 10_020.0])
+    assert store(pool, account, frame(three), lambda: settled, guess) == (3, 3)
+    assert stored_ticks(pool, account) == [15_010.0, 14_990.0, 15_020.0]
 
 
 def test_a_refused_row_is_taken_back(pool: Pool, account: str, three: list[TradeEvent]) -> None:
-    # B failed the suite after the guess was written: A and C only, counted as such.
-    settled = ImportRows(frame([three[0], three[2]]))
-    assert store(pool, account, frame(three), lambda: settled) == (2, 0)
+    # B failed the suite after the guess was written: A and C only, counted as such, and
+    # the ticks guessed after all three are taken back for those after A and C.
+    settled = ImportRows(frame([three[0], three[2]]), ticks=ticks(account, [10_010.0, 10_040.0]))
+    guess = ticks(account, [10_010.0, 9_990.0, 10_020.0])
+    assert store(pool, account, frame(three), lambda: settled, guess) == (2, 2)
     assert stored(pool, account) == (
         1,
         [("A", "closed", Decimal("10")), ("C", "closed", Decimal("30"))],
     )
+    assert stored_ticks(pool, account) == [10_010.0, 10_040.0]
 
 
 def test_the_decision_may_swap_a_row(pool: Pool, account: str, three: list[TradeEvent]) -> None:
@@ -144,5 +189,6 @@ def test_a_failed_decision_stores_nothing(
         raise RuntimeError("the suite could not run")
 
     with pytest.raises(RuntimeError, match="the suite could not run"):
-        store(pool, account, frame(three), settle)
+        store(pool, account, frame(three), settle, ticks(account, [10_010.0]))
     assert stored(pool, account) == (0, [])
+    assert stored_ticks(pool, account) == []
