@@ -204,14 +204,76 @@ _TRADE_COLUMNS = (
 )  # fmt: skip
 
 
+_COPY_TRADES = (
+    "COPY trades (account_id, broker_trade_id, status, symbol, side, quantity, entry_price, "
+    "entry_time, exit_price, exit_time, pnl, commission, swap, stop_loss, take_profit, notes, "
+    "source) FROM STDIN (FORMAT CSV)"
+)
+_NUMERIC_COLUMNS = (
+    "quantity", "entry_price", "exit_price", "pnl", "commission", "swap", "stop_loss",
+    "take_profit",
+)  # fmt: skip
+_FLOAT8_DIGITS = 15  # float8 -> numeric writes the float with "%.15g" (DBL_DIG)
+_SMALLEST_NORMAL = 2.2250738585072014e-308  # DBL_MIN
+
+
+def numeric_text(values: pl.Series) -> pl.Series:
+    """Each float as the text PostgreSQL's ``float8::numeric`` makes of it (so that a
+    COPY of this text stores the very numeric the staging table's cast stores, scale
+    included): the shortest text that reads back as the float, when it has at most 15
+    significant digits (then it is the same number as ``%.15g``'s, and ``X.0`` is
+    written ``X`` as ``%g`` does); else, and for subnormal floats, ``%.15g`` itself,
+    from Python (a few values).
+    Null stays null."""
+    text = values.cast(pl.String)
+    significant = (
+        text.str.replace(r"e.*$", "")
+        .str.replace_all(r"[-.]", "")
+        .str.strip_chars("0")
+        .str.len_chars()
+    )
+    # A subnormal float holds fewer digits than 15: "%.15g" may print more than the
+    # shortest text has, so those go by "%.15g" too.
+    subnormal = (values.abs() < _SMALLEST_NORMAL) & (values != 0)
+    longer = ((significant > _FLOAT8_DIGITS) | subnormal).fill_null(False)
+    if longer.any():
+        at = longer.arg_true()
+        text = text.scatter(at, [format(v, ".15g") for v in values.gather(at).to_list()])
+    return text.str.replace(r"\.0$", "")
+
+
+def _copy_trade_frame(cur: psycopg.Cursor[TupleRow], trades: pl.DataFrame, source: str) -> bool:
+    """COPY the frame straight into ``trades`` (no staging table, no conflict check: the
+    import found none of these ids stored); False when one was stored meanwhile (by
+    another import), with nothing of this COPY left."""
+    block = _csv(
+        trades.select(_TRADE_COLUMNS).with_columns(
+            *(numeric_text(trades[name].cast(pl.Float64)) for name in _NUMERIC_COLUMNS),
+            pl.lit(source).alias("source"),
+        )
+    )
+    cur.execute("SAVEPOINT import_copy")
+    try:
+        with cur.copy(_COPY_TRADES) as copy:
+            copy.write(block)
+    except psycopg.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT import_copy")
+        return False
+    cur.execute("RELEASE SAVEPOINT import_copy")
+    return True
+
+
 def copy_new_trades(
     cur: psycopg.Cursor[TupleRow], trades: Sequence[TradeEvent] | pl.DataFrame, source: str
 ) -> int:
-    """Insert trades not stored yet through a COPY into a staging table (fast for large
-    files; a frame of the contract's columns goes in as one CSV block); returns how many
-    were inserted (a row stored meanwhile is skipped)."""
+    """Insert trades not stored yet; returns how many were inserted (a row stored
+    meanwhile is skipped). A frame of the contract's columns goes straight into the
+    table by one CSV COPY, or (when a row was stored meanwhile) like a list: through a
+    binary COPY into a staging table and an insert that skips stored keys."""
     if len(trades) == 0:
         return 0
+    if isinstance(trades, pl.DataFrame) and _copy_trade_frame(cur, trades, source):
+        return trades.height
     cur.execute(_STAGE_TRADES)
     if isinstance(trades, pl.DataFrame):
         with cur.copy(_COPY_STAGED.replace("BINARY", "CSV")) as copy:

@@ -22,6 +22,7 @@ from connectors.statements.frames import TRADE_SCHEMA, trade_record
 from infra.db.pool import Pool
 from infra.db.statements import ImportRows, store_import
 from schemas.events import AccountEvent, TradeEvent
+from tests.integration.db.test_rollup import assert_rollup_matches_raw_rows
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -135,6 +136,8 @@ def test_a_guess_that_holds_is_stored_once(
         ],
     )
     assert stored_ticks(pool, account) == [10_010.0, 9_990.0, 10_020.0]
+    # The straight COPY into the tables keeps the daily roll-up as an insert does.
+    assert_rollup_matches_raw_rows(pool, [account])
 
 
 def test_guessed_ticks_that_change_are_replaced(
@@ -180,6 +183,7 @@ def test_the_decision_may_swap_a_row(pool: Pool, account: str, three: list[Trade
         ("B", "open", None),
         ("C", "closed", Decimal("30")),
     ]
+    assert_rollup_matches_raw_rows(pool, [account])
 
 
 def test_a_failed_decision_stores_nothing(
@@ -192,3 +196,37 @@ def test_a_failed_decision_stores_nothing(
         store(pool, account, frame(three), settle, ticks(account, [10_010.0]))
     assert stored(pool, account) == (0, [])
     assert stored_ticks(pool, account) == []
+
+
+def test_a_trade_stored_meanwhile_is_skipped(
+    pool: Pool, account: str, three: list[TradeEvent]
+) -> None:
+    """The import found none of A, B, C stored, but another import stored A (with
+    another P&L) before this one wrote: the straight COPY meets A's key, is undone, and
+    the staged insert writes B and C and counts A as a duplicate."""
+    first = store_import(
+        pool,
+        batch_id=uuid4(),
+        account_id=account,
+        source="import:other",
+        account=AccountEvent(
+            account_id=account, ruleset="ftmo-2step", initial_balance=10_000, currency="USD"
+        ),
+        rows=ImportRows(new_trades=frame([closed(account, "A", 0, 99.0)])),
+    )
+    assert (first.trades.new, first.trades.duplicate) == (1, 0)
+    second = store_import(
+        pool,
+        batch_id=uuid4(),
+        account_id=account,
+        source="import:test",
+        account=None,
+        rows=ImportRows(new_trades=frame(three)),
+    )
+    assert (second.trades.new, second.trades.duplicate) == (2, 1)
+    assert stored(pool, account)[1] == [
+        ("A", "closed", Decimal("99")),
+        ("B", "closed", Decimal("-20")),
+        ("C", "closed", Decimal("30")),
+    ]
+    assert_rollup_matches_raw_rows(pool, [account])
