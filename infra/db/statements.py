@@ -226,20 +226,25 @@ def numeric_text(values: pl.Series) -> pl.Series:
     from Python (a few values).
     Null stays null."""
     text = values.cast(pl.String)
-    significant = (
-        text.str.replace(r"e.*$", "")
-        .str.replace_all(r"[-.]", "")
-        .str.strip_chars("0")
-        .str.len_chars()
-    )
-    # A subnormal float holds fewer digits than 15: "%.15g" may print more than the
-    # shortest text has, so those go by "%.15g" too.
+    # A text of at most 15 characters has at most 15 digits: only longer ones (and
+    # subnormal floats, which hold fewer digits than 15, so "%.15g" may print more than
+    # the shortest text has) are looked at digit by digit.
     subnormal = (values.abs() < _SMALLEST_NORMAL) & (values != 0)
-    longer = ((significant > _FLOAT8_DIGITS) | subnormal).fill_null(False)
-    if longer.any():
-        at = longer.arg_true()
-        text = text.scatter(at, [format(v, ".15g") for v in values.gather(at).to_list()])
-    return text.str.replace(r"\.0$", "")
+    suspect = ((text.str.len_bytes() > _FLOAT8_DIGITS) | subnormal).fill_null(False)
+    if suspect.any():
+        at = suspect.arg_true()
+        significant = (
+            text.gather(at)
+            .str.replace(r"e.*$", "")
+            .str.replace_all(r"[-.]", "")
+            .str.strip_chars("0")
+            .str.len_chars()
+        )
+        longer = at.filter((significant > _FLOAT8_DIGITS) | subnormal.gather(at))
+        if not longer.is_empty():
+            formatted = [format(v, ".15g") for v in values.gather(longer).to_list()]
+            text = text.scatter(longer, formatted)
+    return text.str.strip_suffix(".0")
 
 
 def _copy_trade_frame(cur: psycopg.Cursor[TupleRow], trades: pl.DataFrame, source: str) -> bool:
