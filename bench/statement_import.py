@@ -16,6 +16,7 @@ with the publisher's settings, flushed). No import can store or publish faster t
 these; the import does both, at the same time.
 
     python bench/statement_import.py [--rows 1000000] [--deals 100000] [--bus memory]
+        [--admin-url postgresql://postgres@127.0.0.1:5433/postgres]   # TimescaleDB
 """
 
 from __future__ import annotations
@@ -278,7 +279,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         scratch_database(args.admin_url, prefix="aetheris_bench") as url,
     ):
-        prepare_database(url, timescale="off")
+        backend = prepare_database(url, timescale="auto").backend
         pool = create_pool(url, size=2, name="bench")
         csv_path = Path(tmp) / "trades.csv"
         csv_path.write_bytes(generic_csv(args.rows))
@@ -329,7 +330,7 @@ def main() -> None:
         )
 
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"bus: {bus_name}")
+    print(f"bus: {bus_name}; database backend: {backend} ({args.admin_url.split('@')[-1]})")
     print(
         f"polars read_csv: {args.rows:,} rows ({size_mb:.0f} MB) in {polars_seconds:.2f} s "
         f"= {args.rows / polars_seconds:,.0f} rows/s"
