@@ -154,23 +154,29 @@ class _Abandoned(Exception):
     """Raised inside the store's transaction when the import stopped: rolls it back."""
 
 
-StoreCall = Callable[[Callable[[], ImportRows], Callable[[], None]], StoredImport]
-
-
 def _store_alongside(
-    store: StoreCall, work: Callable[[Callable[[ImportRows], None]], None]
+    pool: Pool,
+    *,
+    account_id: str,
+    source: str,
+    account: AccountEvent | None,
+    rows: ImportRows,
+    guessed: bool,
+    work: Callable[[Callable[[ImportRows], None]], None],
 ) -> StoredImport:
-    """Run ``store`` in a worker thread while ``work`` runs here, so that the database's
-    work overlaps the importer's own (validating, publishing).
+    """Store the import (:func:`store_import`) in a worker thread while ``work`` runs
+    here, so that the database's work overlaps the importer's own (validating,
+    publishing).
 
     ``work`` decides the rows to store and hands them over through the callable it is
-    given, then publishes; ``store`` gets ``settle`` (waits for those rows) and ``gate``
-    (to call last inside its transaction: returns once ``work`` has returned). So the
-    import commits only after its events are published, and if ``work`` raises, the
-    store rolls back (nothing stored, as when the stages ran one after the other) and
-    ``work``'s error is raised here. A failed store is raised once ``work`` has finished
-    (its events are out then, as a store failing after the publish always left them;
-    importing the file again stores them)."""
+    given, then publishes. ``rows`` are those rows already (``guessed`` False) or a guess
+    the store writes meanwhile (``guessed`` True: kept if the handed-over rows are the
+    same, else replaced). The store's transaction commits only once ``work`` has
+    returned, so the import commits only after its events are published; if ``work``
+    raises, the store rolls back (nothing stored, as when the stages ran one after the
+    other) and ``work``'s error is raised here. A failed store is raised once ``work``
+    has finished (its events are out then, as a store failing after the publish always
+    left them; importing the file again stores them)."""
     decided: Future[ImportRows] = Future()
     released = threading.Event()
     abandoned = False
@@ -183,8 +189,20 @@ def _store_alongside(
         if abandoned:
             raise _Abandoned
 
+    def store() -> StoredImport:
+        return store_import(
+            pool,
+            batch_id=uuid4(),
+            account_id=account_id,
+            source=source,
+            account=account,
+            rows=rows,
+            settle=settle if guessed else None,
+            before_commit=gate,
+        )
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-store") as worker:
-        stored = worker.submit(store, settle, gate)
+        stored = worker.submit(store)
         try:
             work(decided.set_result)
             if not decided.done():
@@ -420,18 +438,6 @@ def _run(
         cash=[CashRow(cash_key(c), c.ts, c.amount, c.kind, c.comment) for c in decided.cash_new],
         dead_letters=_dead_letters(errors, fmt.name, request.account_id),
     )
-    batch_id = uuid4()
-
-    def store(settle: Callable[[], ImportRows], gate: Callable[[], None]) -> StoredImport:
-        return store_import(
-            pool,
-            batch_id=batch_id,
-            account_id=request.account_id,
-            source=f"import:{fmt.name}",
-            account=account,
-            rows=to_store,
-            before_commit=gate,
-        )
 
     def publish(hand_over: Callable[[ImportRows], None]) -> None:
         hand_over(to_store)
@@ -439,7 +445,15 @@ def _run(
         publisher.flush()
         clock.lap("publish")
 
-    stored = _store_alongside(store, publish)
+    stored = _store_alongside(
+        pool,
+        account_id=request.account_id,
+        source=f"import:{fmt.name}",
+        account=account,
+        rows=to_store,
+        guessed=False,
+        work=publish,
+    )
     clock.lap("store")
     trade_counts = {
         "new": stored.trades.new,
@@ -612,7 +626,6 @@ def _run_columnar(
     # store writes them while the suite runs, and keeps them when that holds.
     guessed = frames.classify(pl.concat([candidates, as_is]))
     guessed_timeline = timeline(guessed)
-    batch_id = uuid4()
     decisions: list[_FrameDecision] = []
 
     def work(hand_over: Callable[[ImportRows], None]) -> None:
@@ -644,19 +657,15 @@ def _run_columnar(
         publisher.flush()
         clock.lap("publish")
 
-    def store(settle: Callable[[], ImportRows], gate: Callable[[], None]) -> StoredImport:
-        return store_import(
-            pool,
-            batch_id=batch_id,
-            account_id=request.account_id,
-            source=f"import:{name}",
-            account=account,
-            rows=ImportRows(new_trades=guessed.new, ticks=guessed_timeline[1]),
-            settle=settle,
-            before_commit=gate,
-        )
-
-    stored = _store_alongside(store, work)
+    stored = _store_alongside(
+        pool,
+        account_id=request.account_id,
+        source=f"import:{name}",
+        account=account,
+        rows=ImportRows(new_trades=guessed.new, ticks=guessed_timeline[1]),
+        guessed=True,
+        work=work,
+    )
     clock.lap("store")
     decision = decisions[0]
     classified, repeated, ticks, errors = (

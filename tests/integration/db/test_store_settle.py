@@ -20,7 +20,7 @@ import pytest
 
 from connectors.statements.frames import TRADE_SCHEMA, trade_record
 from infra.db.pool import Pool
-from infra.db.statements import ImportRows, store_import
+from infra.db.statements import ImportRows, StoredImport, store_import
 from schemas.events import AccountEvent, TradeEvent
 from tests.integration.db.test_rollup import assert_rollup_matches_raw_rows
 
@@ -66,14 +66,15 @@ def stored(pool: Pool, account: str) -> tuple[int, list[tuple[str, str, Decimal 
     return accounts[0], [(str(a), str(b), c) for a, b, c in trades]
 
 
-def store(
+def store_rows(
     pool: Pool,
     account: str,
     guess: pl.DataFrame,
-    settle: Callable[[], ImportRows],
+    settle: Callable[[], ImportRows] | None = None,
     guessed_ticks: pl.DataFrame | None = None,
-) -> tuple[int, int]:
-    result = store_import(
+) -> StoredImport:
+    """Store ``guess`` (and ``guessed_ticks``) for ``account``, registering it."""
+    return store_import(
         pool,
         batch_id=uuid4(),
         account_id=account,
@@ -84,6 +85,17 @@ def store(
         rows=ImportRows(new_trades=guess, ticks=() if guessed_ticks is None else guessed_ticks),
         settle=settle,
     )
+
+
+def store(
+    pool: Pool,
+    account: str,
+    guess: pl.DataFrame,
+    settle: Callable[[], ImportRows],
+    guessed_ticks: pl.DataFrame | None = None,
+) -> tuple[int, int]:
+    """:func:`store_rows`; how many trades were new and how many ticks were stored."""
+    result = store_rows(pool, account, guess, settle, guessed_ticks)
     return result.trades.new, result.ticks
 
 
@@ -204,25 +216,9 @@ def test_a_trade_stored_meanwhile_is_skipped(
     """The import found none of A, B, C stored, but another import stored A (with
     another P&L) before this one wrote: the straight COPY meets A's key, is undone, and
     the staged insert writes B and C and counts A as a duplicate."""
-    first = store_import(
-        pool,
-        batch_id=uuid4(),
-        account_id=account,
-        source="import:other",
-        account=AccountEvent(
-            account_id=account, ruleset="ftmo-2step", initial_balance=10_000, currency="USD"
-        ),
-        rows=ImportRows(new_trades=frame([closed(account, "A", 0, 99.0)])),
-    )
+    first = store_rows(pool, account, frame([closed(account, "A", 0, 99.0)]))
     assert (first.trades.new, first.trades.duplicate) == (1, 0)
-    second = store_import(
-        pool,
-        batch_id=uuid4(),
-        account_id=account,
-        source="import:test",
-        account=None,
-        rows=ImportRows(new_trades=frame(three)),
-    )
+    second = store_rows(pool, account, frame(three))
     assert (second.trades.new, second.trades.duplicate) == (2, 1)
     assert stored(pool, account)[1] == [
         ("A", "closed", Decimal("99")),
