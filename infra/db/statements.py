@@ -204,10 +204,8 @@ _TRADE_COLUMNS = (
 )  # fmt: skip
 
 
-_COPY_TRADES = (
-    "COPY trades (account_id, broker_trade_id, status, symbol, side, quantity, entry_price, "
-    "entry_time, exit_price, exit_time, pnl, commission, swap, stop_loss, take_profit, notes, "
-    "source) FROM STDIN (FORMAT CSV)"
+_COPY_TRADES = sql.SQL("COPY trades ({}) FROM STDIN (FORMAT CSV)").format(
+    sql.SQL(", ").join(sql.Identifier(name) for name in (*_TRADE_COLUMNS, "source"))
 )
 _NUMERIC_COLUMNS = (
     "quantity", "entry_price", "exit_price", "pnl", "commission", "swap", "stop_loss",
