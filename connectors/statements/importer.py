@@ -176,7 +176,24 @@ def _store_alongside(
     raises, the store rolls back (nothing stored, as when the stages ran one after the
     other) and ``work``'s error is raised here. A failed store is raised once ``work``
     has finished (its events are out then, as a store failing after the publish always
-    left them; importing the file again stores them)."""
+    left them; importing the file again stores them). A pool of one connection stores
+    after ``work`` instead."""
+    if pool.max_size < 2:
+        # The store would hold the pool's one connection while the importer may still
+        # need it (a guess that failed needs the stored balance again): one after the
+        # other then, as before.
+        handed: list[ImportRows] = []
+        work(handed.append)
+        if not handed:
+            raise RuntimeError("the import published without deciding what to store")
+        return store_import(
+            pool,
+            batch_id=uuid4(),
+            account_id=account_id,
+            source=source,
+            account=account,
+            rows=handed[0],
+        )
     decided: Future[ImportRows] = Future()
     released = threading.Event()
     abandoned = False

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import psycopg
@@ -236,3 +237,44 @@ def test_an_import_that_cannot_run_is_not_gated(gate_pool: tuple[Pool, str]) -> 
     )
     with pytest.raises(StatementImportError, match="not registered"):
         import_with(pool, InProcessPublisher(bus), bus, req)
+
+
+def test_a_pool_of_one_connection_imports_a_file_whose_guess_fails(
+    database_url: str, tmp_path: Path
+) -> None:
+    """With one connection the store cannot hold it while the importer reads the stored
+    balance again (a row failed the suite, so the guessed ticks are wrong): it stores
+    after the publish instead, and the import completes."""
+    pool = create_pool(database_url, size=1, name="import-one", timeout=5)
+    account = f"ONE-{uuid4().hex[:10]}"
+    path = tmp_path / "one.csv"
+    path.write_text(
+        "broker_trade_id,symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl\n"
+        # the first trade of the file closes in 2027, after the run's clock: refused by
+        # the suite, so the balance starts at the next one's time
+        "Q-1,ES,long,1,2027-03-02 14:30:00,5000,2027-03-02 15:00:00,5002,100\n"
+        "Q-2,ES,long,1,2026-03-02 14:30:00,5000,2026-03-02 15:00:00,5002,100\n"
+        "Q-3,ES,short,1,2026-03-03 14:30:00,5000,2026-03-03 15:00:00,5001,-40\n"
+    )
+    req = ImportRequest(
+        data=path.read_bytes(),
+        filename=path.name,
+        account_id=account,
+        format_name="generic-csv",
+        registration=Registration("topstep-50k", 50_000),
+    )
+    bus = InProcessBus()
+    bus.create_topics(TOPICS.all(), 1)
+    try:
+        result = import_statement(
+            req, pool=pool, publisher=EventPublisher(InProcessPublisher(bus), TOPICS), now=NOW
+        )
+    finally:
+        pool.close()
+    assert (result.new, [(e.row, e.where) for e in result.errors]) == (2, [(2, "quality")])
+    # 50 000 + 100 = 50 100; - 40 = 50 060
+    with psycopg.connect(database_url) as conn:
+        ticks = conn.execute(
+            "SELECT balance FROM balance_ticks WHERE account_id = %s ORDER BY ts", (account,)
+        ).fetchall()
+    assert ticks == [(50_100.0,), (50_060.0,)]
