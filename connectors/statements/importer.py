@@ -174,10 +174,11 @@ def _store_alongside(
     same, else replaced). The store's transaction commits only once ``work`` has
     returned, so the import commits only after its events are published; if ``work``
     raises, the store rolls back (nothing stored, as when the stages ran one after the
-    other) and ``work``'s error is raised here. A failed store is raised once ``work``
-    has finished (its events are out then, as a store failing after the publish always
-    left them; importing the file again stores them). A pool of one connection stores
-    after ``work`` instead."""
+    other) and ``work``'s error is raised here. A store that has failed by the time the
+    rows are handed over is raised from the hand-over, so nothing is published; one that
+    fails later is raised once ``work`` has finished (its events are out then, as a
+    store failing after the publish always left them; importing the file again stores
+    them). A pool of one connection stores after ``work`` instead."""
     if pool.max_size < 2:
         # The store would hold the pool's one connection while the importer may still
         # need it (a guess that failed needs the stored balance again): one after the
@@ -220,11 +221,17 @@ def _store_alongside(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-store") as worker:
         stored = worker.submit(store)
+
+        def hand_over(decision: ImportRows) -> None:
+            decided.set_result(decision)
+            if stored.done():
+                stored.result()  # the store failed already: raise it, publish nothing
+
         try:
-            work(decided.set_result)
+            work(hand_over)
             if not decided.done():
                 raise RuntimeError("the import published without deciding what to store")
-        except BaseException:
+        except BaseException as failure:
             abandoned = True
             if not decided.done():
                 decided.set_exception(_Abandoned())
@@ -234,7 +241,8 @@ def _store_alongside(
             except _Abandoned:
                 pass
             except Exception as exc:  # the import's own error is the one to report
-                _log.warning("import store, rolled back after the import failed: %s", exc)
+                if exc is not failure:
+                    _log.warning("import store, rolled back after the import failed: %s", exc)
             raise
         released.set()
         return stored.result()
