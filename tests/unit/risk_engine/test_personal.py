@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from risk_engine import Armor, UnknownAccountError
+from risk_engine import Armor, UnknownAccountError, breach_id
 from schemas import AccountEvent, BalanceEvent, TradeEvent
 from tests.unit.risk_engine.builders import (
     CATALOG,
@@ -155,6 +155,32 @@ class TestTilt:
         tilt = [b for b in breaches if b.rule == "tilt"]
         assert [b.level for b in tilt] == [1, 2, 3]
         assert tilt[-1].message.endswith("size 1.50x the losing streak's average")
+
+    def test_a_revenge_trade_closed_at_midnight_belongs_to_its_entry_day(self) -> None:
+        # Three losses end at 23:40; R-1 opens at 23:50 (10 minutes later: revenge) and
+        # closes exactly at midnight. Its revenge breach fires in the day it was entered,
+        # after that day's losing-streak warning: levels 1 then 2 of 2026-03-02 (each id
+        # is derived from the day), none of 2026-03-03.
+        late = (
+            closed_trade("L-1", "2026-03-02 23:00", "2026-03-02 23:10", -100),
+            closed_trade("L-2", "2026-03-02 23:15", "2026-03-02 23:25", -100, quantity=2),
+            closed_trade("L-3", "2026-03-02 23:30", "2026-03-02 23:40", -100, quantity=3),
+        )
+        breaches = run(
+            account("personal", 50_000),
+            START,
+            *late,
+            closed_trade("R-1", "2026-03-02 23:50", "2026-03-03 00:00", 0, quantity=2),
+        )
+        tilt = [b for b in breaches if b.rule == "tilt"]
+        assert [(b.level, b.ts.isoformat()) for b in tilt] == [
+            (1, "2026-03-02T23:40:00+00:00"),
+            (2, "2026-03-02T23:50:00+00:00"),
+        ]
+        assert [b.breach_id for b in tilt] == [
+            breach_id("A1", "tilt", "2026-03-02", 1),
+            breach_id("A1", "tilt", "2026-03-02", 2),
+        ]
 
     def test_waiting_out_the_cool_down_is_fine(self) -> None:
         breaches = run(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk_engine import DAILY_RULES, AccountState, Armor, apply, rules, step
+from risk_engine import DAILY_RULES, AccountState, Armor, apply, breach_id, rules, step
 from schemas import AccountEvent, BalanceEvent, BreachEvent, StatusEvent, TradeEvent
 from tests.unit.risk_engine.builders import CATALOG, utc
 
@@ -99,6 +99,30 @@ def replay(events: list[Event]) -> list[BreachEvent]:
     return [breach for event in events for breach in armor.process(event)]
 
 
+def fired_in(breach: BreachEvent, event: Event, days_held: set[str]) -> str:
+    """The trading day a daily breach was fired in, read back from its id (which the
+    engine derives from the day): one of the days the account held before and after the
+    event, or one next to the event's own times. Not simply the day after the event: a
+    trade entered on one day and closed on the next fires its entry's checks
+    (overtrading, revenge) in the entry's day, then rolls to the exit's."""
+    times = [event.entry_time, event.exit_time] if isinstance(event, TradeEvent) else []
+    if isinstance(event, BalanceEvent):
+        times = [event.ts]
+    days = days_held | {
+        (moment + timedelta(days=shift)).date().isoformat()
+        for moment in times
+        if moment is not None
+        for shift in (-1, 0, 1)
+    }
+    found = [
+        day
+        for day in sorted(days)
+        if breach_id(breach.account_id, breach.rule, day, breach.level) == breach.breach_id
+    ]
+    assert len(found) == 1, (breach, sorted(days))
+    return found[0]
+
+
 @settings(max_examples=80, deadline=None)
 @given(merged_streams())
 def test_levels_only_rise_within_a_period(events: list[Event]) -> None:
@@ -106,13 +130,17 @@ def test_levels_only_rise_within_a_period(events: list[Event]) -> None:
     fired: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     ids: set[str] = set()
     for event in events:
-        state, breaches = apply(states.get(event.account_id), event, CATALOG)
+        before = states.get(event.account_id)
+        held = {before.day.label.isoformat()} if before is not None and before.day else set()
+        state, breaches = apply(before, event, CATALOG)
         states[event.account_id] = state
+        if state.day is not None:
+            held.add(state.day.label.isoformat())
         for breach in breaches:
             period = "life"
             if breach.rule in DAILY_RULES:
                 assert state.day is not None
-                period = state.day.label.isoformat()
+                period = fired_in(breach, event, held)
             fired[(breach.account_id, breach.rule, period)].append(breach.level)
             assert breach.breach_id not in ids
             ids.add(breach.breach_id)
