@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 from uuid import uuid4
 
 import polars as pl
@@ -154,6 +154,10 @@ class _Abandoned(Exception):
     """Raised inside the store's transaction when the import stopped: rolls it back."""
 
 
+_UNDECIDED = "the import published without deciding what to store"
+T = TypeVar("T")
+
+
 def _store_alongside(
     pool: Pool,
     *,
@@ -162,11 +166,11 @@ def _store_alongside(
     account: AccountEvent | None,
     rows: ImportRows,
     guessed: bool,
-    work: Callable[[Callable[[ImportRows], None]], None],
-) -> StoredImport:
+    work: Callable[[Callable[[ImportRows], None]], T],
+) -> tuple[StoredImport, T]:
     """Store the import (:func:`store_import`) in a worker thread while ``work`` runs
     here, so that the database's work overlaps the importer's own (validating,
-    publishing).
+    publishing); returns what was stored and what ``work`` returned.
 
     ``work`` decides the rows to store and hands them over through the callable it is
     given, then publishes. ``rows`` are those rows already (``guessed`` False) or a guess
@@ -179,48 +183,43 @@ def _store_alongside(
     fails later is raised once ``work`` has finished (its events are out then, as a
     store failing after the publish always left them; importing the file again stores
     them). A pool of one connection stores after ``work`` instead."""
-    if pool.max_size < 2:
-        # The store would hold the pool's one connection while the importer may still
-        # need it (a guess that failed needs the stored balance again): one after the
-        # other then, as before.
-        handed: list[ImportRows] = []
-        work(handed.append)
-        if not handed:
-            raise RuntimeError("the import published without deciding what to store")
+
+    def store(
+        what: ImportRows,
+        settle: Callable[[], ImportRows] | None = None,
+        gate: Callable[[], None] | None = None,
+    ) -> StoredImport:
         return store_import(
             pool,
             batch_id=uuid4(),
             account_id=account_id,
             source=source,
             account=account,
-            rows=handed[0],
+            rows=what,
+            settle=settle,
+            before_commit=gate,
         )
+
+    if pool.max_size < 2:
+        # The store would hold the pool's one connection while the importer may still
+        # need it (a guess that failed needs the stored balance again): one after the
+        # other then, as before.
+        handed: list[ImportRows] = []
+        result = work(handed.append)
+        if not handed:
+            raise RuntimeError(_UNDECIDED)
+        return store(handed[0]), result
     decided: Future[ImportRows] = Future()
     released = threading.Event()
     abandoned = False
-
-    def settle() -> ImportRows:
-        return decided.result()
 
     def gate() -> None:
         released.wait()
         if abandoned:
             raise _Abandoned
 
-    def store() -> StoredImport:
-        return store_import(
-            pool,
-            batch_id=uuid4(),
-            account_id=account_id,
-            source=source,
-            account=account,
-            rows=rows,
-            settle=settle if guessed else None,
-            before_commit=gate,
-        )
-
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-store") as worker:
-        stored = worker.submit(store)
+        stored = worker.submit(store, rows, decided.result if guessed else None, gate)
 
         def hand_over(decision: ImportRows) -> None:
             decided.set_result(decision)
@@ -228,9 +227,9 @@ def _store_alongside(
                 stored.result()  # the store failed already: raise it, publish nothing
 
         try:
-            work(hand_over)
+            result = work(hand_over)
             if not decided.done():
-                raise RuntimeError("the import published without deciding what to store")
+                raise RuntimeError(_UNDECIDED)
         except BaseException as failure:
             abandoned = True
             if not decided.done():
@@ -245,7 +244,7 @@ def _store_alongside(
                     _log.warning("import store, rolled back after the import failed: %s", exc)
             raise
         released.set()
-        return stored.result()
+        return stored.result(), result
 
 
 def _choose_format(request: ImportRequest) -> StatementFormat:
@@ -470,7 +469,7 @@ def _run(
         publisher.flush()
         clock.lap("publish")
 
-    stored = _store_alongside(
+    stored, _ = _store_alongside(
         pool,
         account_id=request.account_id,
         source=f"import:{fmt.name}",
@@ -577,8 +576,7 @@ def _check_tick_frame(ticks: pl.DataFrame, now: datetime) -> list[RowError]:
     ]
 
 
-@dataclass(slots=True)
-class _FrameDecision:
+class _FrameDecision(NamedTuple):
     """What the columnar path decided: the trades by outcome, the file's repeats of
     rows that passed, the balance ticks and every error."""
 
@@ -651,23 +649,24 @@ def _run_columnar(
     # store writes them while the suite runs, and keeps them when that holds.
     guessed = frames.classify(pl.concat([candidates, as_is]))
     guessed_timeline = timeline(guessed)
-    decisions: list[_FrameDecision] = []
 
-    def work(hand_over: Callable[[ImportRows], None]) -> None:
+    def work(hand_over: Callable[[ImportRows], None]) -> _FrameDecision:
         passed, quality_errors = _quality_frame(candidates, now)
         good = pl.concat([passed, as_is])
         clock.lap("validate")
-        classified = frames.classify(good)
         repeated = repeats.join(
             good.select("broker_trade_id", "status"), on=["broker_trade_id", "status"], how="semi"
         ).height
-        same = classified.new.equals(guessed.new) and classified.updated.equals(guessed.updated)
-        ordered, ticks = guessed_timeline if same else timeline(classified)
+        if quality_errors:  # the guess assumed every candidate passes: decide again
+            classified = frames.classify(good)
+            same = classified.new.equals(guessed.new) and classified.updated.equals(guessed.updated)
+            ordered, ticks = guessed_timeline if same else timeline(classified)
+        else:
+            classified, (ordered, ticks) = guessed, guessed_timeline
         clock.lap("dedup")
         errors = parsed.errors + repeat_errors + quality_errors
         errors += _check_tick_frame(ticks, now)
         clock.lap("validate")
-        decisions.append(_FrameDecision(classified, repeated, ticks, errors))
         hand_over(
             ImportRows(
                 new_trades=classified.new,
@@ -681,8 +680,9 @@ def _run_columnar(
         publisher.publish_lines(request.account_id, lines)
         publisher.flush()
         clock.lap("publish")
+        return _FrameDecision(classified, repeated, ticks, errors)
 
-    stored = _store_alongside(
+    stored, (classified, repeated, ticks, errors) = _store_alongside(
         pool,
         account_id=request.account_id,
         source=f"import:{name}",
@@ -692,13 +692,6 @@ def _run_columnar(
         work=work,
     )
     clock.lap("store")
-    decision = decisions[0]
-    classified, repeated, ticks, errors = (
-        decision.classified,
-        decision.repeated,
-        decision.ticks,
-        decision.errors,
-    )
     trade_counts = {
         "new": stored.trades.new,
         "updated": stored.trades.updated,

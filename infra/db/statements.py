@@ -333,9 +333,9 @@ class ImportRows:
 
 def _same_rows(a: Sequence[object] | pl.DataFrame, b: Sequence[object] | pl.DataFrame) -> bool:
     """The same rows: equal frames, or the very same sequence."""
-    if isinstance(a, pl.DataFrame) and isinstance(b, pl.DataFrame):
-        return a.equals(b)
-    return a is b
+    if a is b:
+        return True
+    return isinstance(a, pl.DataFrame) and isinstance(b, pl.DataFrame) and a.equals(b)
 
 
 def _write_ticks(

@@ -22,10 +22,11 @@ POOL = cast(Pool, SimpleNamespace(max_size=4))
 
 
 def run(work: Callable[[Callable[[ImportRows], None]], None]) -> StoredImport:
-    return importer._store_alongside(
+    stored, _ = importer._store_alongside(
         POOL, account_id="ACC", source="import:test", account=None, rows=ROWS,
         guessed=False, work=work,
     )  # fmt: skip
+    return stored
 
 
 def test_a_store_failed_before_the_hand_over_stops_the_publish(
